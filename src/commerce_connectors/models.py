@@ -1,0 +1,534 @@
+"""The canonical model: what every connector produces and every sink consumes.
+
+All records are frozen attrs classes. Their invariants are enforced on
+construction:
+
+* money is :class:`decimal.Decimal` plus an ISO 4217 code, never a float;
+* datetimes are timezone-aware and normalised to UTC (naive ones raise
+  :class:`~commerce_connectors.errors.NaiveDatetimeError`);
+* external ids and connection ids are non-empty strings;
+* values a platform does not provide are ``None`` (or an empty tuple), never
+  invented.
+
+Every record carries its origin (``platform``, ``connection_id``,
+``external_id``, ``created_at``, ``updated_at``) and may keep the platform's
+``raw`` payload (excluded from equality) so field maps can reach any vendor
+field.
+
+Example:
+    >>> from decimal import Decimal
+    >>> Money("19.99", "usd")
+    Money(amount=Decimal('19.99'), currency='USD')
+    >>> Money("19.99", "USD").to_minor_units()
+    1999
+    >>> Money.from_minor_units(1999, "JPY")
+    Money(amount=Decimal('1999'), currency='JPY')
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+from collections.abc import Mapping
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+
+import attrs
+import iso4217
+
+from .errors import ConfigurationError, CurrencyError, NaiveDatetimeError
+
+__all__ = [
+    "ROUNDING",
+    "Address",
+    "Cart",
+    "Customer",
+    "LineItem",
+    "Money",
+    "Order",
+    "OrderStatus",
+    "Payment",
+    "Platform",
+    "Product",
+    "ProductVariant",
+    "currency_exponent",
+    "ensure_aware_utc",
+    "register_currency",
+]
+
+#: Rounding mode used whenever an amount must be quantised to a currency's
+#: minor unit (banker's rounding, as ISO 4217 amounts are usually settled).
+ROUNDING = ROUND_HALF_EVEN
+
+
+class Platform(str, enum.Enum):
+    """The commerce platform a record comes from."""
+
+    SHOPIFY = "shopify"
+    BIGCOMMERCE = "bigcommerce"
+    SQUARE = "square"
+    TIENDANUBE = "tiendanube"
+    #: A connector written outside this library (yours, or the testing kit's example).
+    CUSTOM = "custom"
+
+
+class OrderStatus(str, enum.Enum):
+    """Where an order is in its lifecycle, across platforms.
+
+    The platform's own status string is always kept next to it in
+    ``Order.raw_status``; this enum is the common vocabulary for rules and CRMs.
+    """
+
+    #: Created but not paid yet (awaiting payment, bank transfer, COD…).
+    PENDING = "pending"
+    #: Payment authorised but not captured.
+    AUTHORIZED = "authorized"
+    #: Part of the total has been paid.
+    PARTIALLY_PAID = "partially_paid"
+    #: Fully paid, not (fully) shipped yet.
+    PAID = "paid"
+    #: Part of the items have been shipped.
+    PARTIALLY_FULFILLED = "partially_fulfilled"
+    #: Shipped / delivered / picked up.
+    FULFILLED = "fulfilled"
+    #: Closed as done by the merchant (paid and fulfilled).
+    COMPLETED = "completed"
+    #: Part of the total was refunded.
+    PARTIALLY_REFUNDED = "partially_refunded"
+    #: Fully refunded.
+    REFUNDED = "refunded"
+    #: Cancelled by merchant or buyer.
+    CANCELLED = "cancelled"
+    #: Payment failed.
+    FAILED = "failed"
+    #: Payment declined (fraud screening, card declined, merchant declined).
+    DECLINED = "declined"
+    #: Authorisation voided before capture.
+    VOIDED = "voided"
+    #: Payment or checkout expired.
+    EXPIRED = "expired"
+    #: Under dispute / chargeback.
+    DISPUTED = "disputed"
+    #: Held for manual review or on hold.
+    ON_HOLD = "on_hold"
+    #: Checkout never completed (e.g. BigCommerce status 0 "Incomplete").
+    INCOMPLETE = "incomplete"
+    #: The platform's status is not one we recognise; see ``raw_status``.
+    UNKNOWN = "unknown"
+
+
+# --------------------------------------------------------------------------
+# currencies
+
+
+def _iso_exponents() -> dict[str, int | None]:
+    table: dict[str, int | None] = {}
+    for code, entry in iso4217.raw_table.items():
+        if not code:
+            continue
+        units = entry.get("CcyMnrUnts")
+        table[code] = int(units) if units and units.isdigit() else None
+    return table
+
+
+# Exponents of the ISO 4217 list as published (list one, via the maintained
+# ``iso4217`` package); ``None`` for codes without minor units (XAU, XDR, XXX…).
+_EXPONENTS: dict[str, int | None] = _iso_exponents()
+
+
+def register_currency(code: str, exponent: int | None) -> None:
+    """Teach the model a currency the ISO list no longer (or not yet) has.
+
+    Withdrawn codes (HRK, VEF, LTL…) still appear in old orders; register them
+    once at start-up instead of losing those orders to the dead-letter store.
+
+    Example:
+        >>> register_currency("HRK", 2)
+        >>> Money("10.00", "HRK").to_minor_units()
+        1000
+    """
+    code = code.upper()
+    if len(code) != 3 or not code.isalpha() or not code.isascii():
+        raise CurrencyError(f"currency code must be three ASCII letters, got {code!r}")
+    if exponent is not None and not 0 <= exponent <= 8:
+        raise CurrencyError(f"exponent must be between 0 and 8, got {exponent}")
+    _EXPONENTS[code] = exponent
+
+
+def currency_exponent(code: str) -> int:
+    """Return the number of minor-unit digits of an ISO 4217 currency.
+
+    Raises:
+        CurrencyError: the code is unknown or has no minor unit (gold, SDR…).
+    """
+    try:
+        exponent = _EXPONENTS[code]
+    except KeyError:
+        raise CurrencyError(f"unknown ISO 4217 currency code {code!r}") from None
+    if exponent is None:
+        raise CurrencyError(f"currency {code} has no minor unit in ISO 4217")
+    return exponent
+
+
+def _to_currency(value: object) -> str:
+    if not isinstance(value, str):
+        raise CurrencyError(f"currency must be a string, got {type(value).__name__}")
+    code = value.strip().upper()
+    if code not in _EXPONENTS:
+        raise CurrencyError(
+            f"unknown ISO 4217 currency code {value!r} "
+            "(withdrawn codes can be added with register_currency())"
+        )
+    return code
+
+
+def _to_decimal(value: object) -> Decimal:
+    if isinstance(value, bool) or isinstance(value, float):
+        raise TypeError(
+            f"money amounts must be Decimal, int or a decimal string, not {type(value).__name__} "
+            "(floats cannot represent most amounts exactly)"
+        )
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(f"not a decimal amount: {value!r}") from None
+    else:
+        raise TypeError(f"money amounts must be Decimal, int or str, not {type(value).__name__}")
+    if not result.is_finite():
+        raise ValueError(f"money amount must be finite, got {value!r}")
+    return result
+
+
+# --------------------------------------------------------------------------
+# datetimes
+
+
+def ensure_aware_utc(value: _dt.datetime, *, field: str = "datetime") -> _dt.datetime:
+    """Return ``value`` converted to UTC; refuse naive datetimes.
+
+    Raises:
+        NaiveDatetimeError: ``value`` has no timezone.
+        TypeError: ``value`` is not a datetime.
+    """
+    if not isinstance(value, _dt.datetime):
+        raise TypeError(f"{field}: expected a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise NaiveDatetimeError(
+            f"{field}: naive datetime {value.isoformat()} has no timezone; "
+            "pass an aware datetime such as datetime(..., tzinfo=timezone.utc)"
+        )
+    return value.astimezone(_dt.timezone.utc)
+
+
+def _aware(value: _dt.datetime) -> _dt.datetime:
+    return ensure_aware_utc(value)
+
+
+def _aware_or_none(value: _dt.datetime | None) -> _dt.datetime | None:
+    return None if value is None else ensure_aware_utc(value)
+
+
+def _non_empty_str(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(
+            f"{type(instance).__name__}.{attribute.name} must be a non-empty string, got {value!r}"
+        )
+
+
+def _str_tuple(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise TypeError("expected a sequence of strings, not a single string")
+    return tuple(str(v) for v in value)  # type: ignore[attr-defined]
+
+
+def _quantity(value: object) -> int | Decimal:
+    if isinstance(value, bool) or isinstance(value, float):
+        raise TypeError(f"quantity must be int or Decimal, not {type(value).__name__}")
+    if isinstance(value, int):
+        return value
+    dec = _to_decimal(value)
+    if isinstance(value, str) and dec == dec.to_integral_value() and "." not in value:
+        return int(dec)
+    return dec
+
+
+# --------------------------------------------------------------------------
+# records
+
+
+@attrs.frozen
+class Money:
+    """An exact amount of one currency.
+
+    Args:
+        amount: a ``Decimal``, ``int`` or decimal string; floats are refused.
+        currency: an ISO 4217 code (case-insensitive on input, stored upper-case).
+
+    Arithmetic (``+``, ``-``, comparison) is only defined between amounts of the
+    same currency; mixing currencies raises :class:`CurrencyError`.
+    """
+
+    amount: Decimal = attrs.field(converter=_to_decimal)
+    currency: str = attrs.field(converter=_to_currency)
+
+    @property
+    def exponent(self) -> int:
+        """Minor-unit digits of this currency (JPY 0, USD 2, KWD 3, CLF 4)."""
+        return currency_exponent(self.currency)
+
+    def to_minor_units(self, *, rounding: str = ROUNDING) -> int:
+        """Return the amount in minor units (cents, fils…) as an exact integer.
+
+        Amounts with more decimals than the currency has are rounded with
+        ``rounding`` (banker's rounding by default).
+
+        Raises:
+            CurrencyError: the currency has no minor unit.
+        """
+        exponent = self.exponent
+        scaled = self.amount.scaleb(exponent)
+        return int(scaled.quantize(Decimal(1), rounding=rounding))
+
+    @classmethod
+    def from_minor_units(cls, units: int, currency: str) -> Money:
+        """Build a Money from an integer count of minor units (Square's format)."""
+        if isinstance(units, bool) or not isinstance(units, int):
+            raise TypeError(f"minor units must be an int, got {type(units).__name__}")
+        code = _to_currency(currency)
+        return cls(Decimal(units).scaleb(-currency_exponent(code)), code)
+
+    def quantized(self, *, rounding: str = ROUNDING) -> Money:
+        """Return the amount rounded to the currency's minor unit."""
+        return Money(self.amount.quantize(Decimal(1).scaleb(-self.exponent), rounding=rounding),
+                     self.currency)
+
+    def _same(self, other: object) -> Money:
+        if not isinstance(other, Money):
+            raise TypeError(f"cannot combine Money with {type(other).__name__}")
+        if other.currency != self.currency:
+            raise CurrencyError(f"cannot combine {self.currency} with {other.currency}")
+        return other
+
+    def __add__(self, other: Money) -> Money:
+        return Money(self.amount + self._same(other).amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        return Money(self.amount - self._same(other).amount, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def __lt__(self, other: Money) -> bool:
+        return self.amount < self._same(other).amount
+
+    def __le__(self, other: Money) -> bool:
+        return self.amount <= self._same(other).amount
+
+    def __gt__(self, other: Money) -> bool:
+        return self.amount > self._same(other).amount
+
+    def __ge__(self, other: Money) -> bool:
+        return self.amount >= self._same(other).amount
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"
+
+
+@attrs.frozen
+class Address:
+    """A postal address as the platform gave it (nothing reformatted)."""
+
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    phone: str | None = None
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    province: str | None = None
+    postal_code: str | None = None
+    #: ISO 3166-1 alpha-2 country code, upper-case, when the platform gives one.
+    country_code: str | None = attrs.field(
+        default=None, converter=lambda v: v.strip().upper() or None if isinstance(v, str) else v
+    )
+
+
+@attrs.frozen
+class Customer:
+    """A shopper: a registered customer, or a guest's details taken from an order or cart.
+
+    ``email`` and ``phone`` are kept as the platform gave them; the rules
+    (:mod:`commerce_connectors.rules`) normalise them and apply the fallback chain.
+    """
+
+    platform: Platform = attrs.field(converter=Platform)
+    connection_id: str = attrs.field(validator=_non_empty_str)
+    external_id: str = attrs.field(validator=_non_empty_str)
+    created_at: _dt.datetime = attrs.field(converter=_aware)
+    updated_at: _dt.datetime = attrs.field(converter=_aware)
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    company: str | None = None
+    tags: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    #: True / False when the platform records an explicit choice, None when unknown.
+    accepts_marketing: bool | None = None
+    default_address: Address | None = None
+    #: Other addresses (billing, shipping, address book) in the platform's order.
+    addresses: tuple[Address, ...] = attrs.field(default=(), converter=tuple)
+    is_guest: bool = False
+    #: Platform-specific values worth keeping (e.g. Tiendanube ``identification``).
+    extra: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+    #: The payload exactly as received (not compared, not shown in repr).
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class LineItem:
+    """One line of an order or cart."""
+
+    name: str | None
+    quantity: int | Decimal = attrs.field(converter=_quantity)
+    unit_price: Money
+    product_id: str | None = None
+    variant_id: str | None = None
+    sku: str | None = None
+    category: str | None = None
+    description: str | None = None
+    image_url: str | None = None
+    #: The line's own id on the platform, when it has one.
+    external_id: str | None = None
+    #: The line total as the platform computed it (after line discounts), when given.
+    total: Money | None = None
+
+
+@attrs.frozen
+class Order:
+    """An order of any status, with its lines and the buyer's details."""
+
+    platform: Platform = attrs.field(converter=Platform)
+    connection_id: str = attrs.field(validator=_non_empty_str)
+    external_id: str = attrs.field(validator=_non_empty_str)
+    created_at: _dt.datetime = attrs.field(converter=_aware)
+    updated_at: _dt.datetime = attrs.field(converter=_aware)
+    status: OrderStatus = attrs.field(converter=OrderStatus)
+    #: The platform's own status string(s), unchanged.
+    raw_status: str | None
+    total: Money
+    order_number: str | None = None
+    email: str | None = None
+    customer_external_id: str | None = None
+    #: The buyer's contact details (guests included), as a Customer record.
+    customer: Customer | None = None
+    discount_total: Money | None = None
+    discount_codes: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    shipping_method: str | None = None
+    order_url: str | None = None
+    lines: tuple[LineItem, ...] = attrs.field(default=(), converter=tuple)
+    subtotal: Money | None = None
+    shipping_total: Money | None = None
+    tax_total: Money | None = None
+    #: The platform's fulfilment status string, when it has a separate one.
+    raw_fulfillment_status: str | None = None
+    store_name: str | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class ProductVariant:
+    """One purchasable variant of a product."""
+
+    external_id: str = attrs.field(validator=_non_empty_str)
+    name: str | None = None
+    sku: str | None = None
+    price: Money | None = None
+    image_url: str | None = None
+
+
+@attrs.frozen
+class Product:
+    """A catalogue product (price and SKU of its first/default variant)."""
+
+    platform: Platform = attrs.field(converter=Platform)
+    connection_id: str = attrs.field(validator=_non_empty_str)
+    external_id: str = attrs.field(validator=_non_empty_str)
+    created_at: _dt.datetime = attrs.field(converter=_aware)
+    updated_at: _dt.datetime = attrs.field(converter=_aware)
+    name: str | None = None
+    category: str | None = None
+    sku: str | None = None
+    price: Money | None = None
+    description: str | None = None
+    image_url: str | None = None
+    url: str | None = None
+    variants: tuple[ProductVariant, ...] = attrs.field(default=(), converter=tuple)
+    extra: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class Cart:
+    """A checkout or cart that may be abandoned.
+
+    Its last activity (``updated_at``) is what the abandonment rule measures.
+    """
+
+    platform: Platform = attrs.field(converter=Platform)
+    connection_id: str = attrs.field(validator=_non_empty_str)
+    external_id: str = attrs.field(validator=_non_empty_str)
+    created_at: _dt.datetime = attrs.field(converter=_aware)
+    updated_at: _dt.datetime = attrs.field(converter=_aware)
+    total: Money
+    email: str | None = None
+    customer_external_id: str | None = None
+    customer: Customer | None = None
+    lines: tuple[LineItem, ...] = attrs.field(default=(), converter=tuple)
+    recovery_url: str | None = None
+    #: When the checkout was converted to an order; None while it is open.
+    completed_at: _dt.datetime | None = attrs.field(default=None, converter=_aware_or_none)
+    #: The order it became, when known.
+    order_external_id: str | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def last_activity_at(self) -> _dt.datetime:
+        """The moment the abandonment delay is measured from."""
+        return self.updated_at
+
+
+@attrs.frozen
+class Payment:
+    """A payment (Square's unit of sale), linked to its order when there is one."""
+
+    platform: Platform = attrs.field(converter=Platform)
+    connection_id: str = attrs.field(validator=_non_empty_str)
+    external_id: str = attrs.field(validator=_non_empty_str)
+    created_at: _dt.datetime = attrs.field(converter=_aware)
+    updated_at: _dt.datetime = attrs.field(converter=_aware)
+    amount: Money
+    #: The platform's payment status, unchanged (Square: APPROVED, COMPLETED…).
+    status: str | None = None
+    order_external_id: str | None = None
+    customer_external_id: str | None = None
+    receipt_url: str | None = None
+    refunded_amount: Money | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+#: Every top-level record type, by the kind name used in sinks and checkpoints.
+RECORD_TYPES: Mapping[str, type[Customer | Order | Product | Cart | Payment]] = {
+    "customer": Customer,
+    "order": Order,
+    "product": Product,
+    "cart": Cart,
+    "payment": Payment,
+}
