@@ -7,8 +7,8 @@ Every exception raised on purpose by ``commerce_connectors`` derives from
     ├── ConfigurationError            fix the arguments or settings; retrying won't help
     │   └── NaiveDatetimeError        a datetime without tzinfo was given (also a ValueError)
     ├── CurrencyError                 unknown ISO 4217 code, no minor unit, or mixed currencies
-    ├── UnsupportedStreamError        the platform has no such stream; the message says what to use
-    ├── APIError                      the platform answered with an error (status, request id, excerpt)
+    ├── UnsupportedStreamError        no such stream here; the message says what to use
+    ├── APIError                      an error response (status, request id, body excerpt)
     │   ├── AuthenticationError       401: the token is invalid or expired, re-authenticate
     │   ├── PermissionDeniedError     403: a scope or permission is missing
     │   ├── NotFoundError             404: the resource or store does not exist
@@ -225,7 +225,9 @@ class TransportError(RetriableError):
         self.platform = platform
         self.method = method
         self.url = url
-        super().__init__(f"{platform}: {message}" + (f" ({method} {url})" if method and url else ""))
+        super().__init__(
+            f"{platform}: {message}" + (f" ({method} {url})" if method and url else "")
+        )
 
 
 class PaginationLoopError(CommerceConnectorsError):

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
@@ -127,7 +127,7 @@ def _iso_exponents() -> dict[str, int | None]:
         if not code:
             continue
         units = entry.get("CcyMnrUnts")
-        table[code] = int(units) if units and units.isdigit() else None
+        table[code] = int(units) if isinstance(units, str) and units.isdigit() else None
     return table
 
 
@@ -183,7 +183,7 @@ def _to_currency(value: object) -> str:
 
 
 def _to_decimal(value: object) -> Decimal:
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise TypeError(
             f"money amounts must be Decimal, int or a decimal string, not {type(value).__name__} "
             "(floats cannot represent most amounts exactly)"
@@ -246,8 +246,26 @@ def _str_tuple(value: object) -> tuple[str, ...]:
     return tuple(str(v) for v in value)  # type: ignore[attr-defined]
 
 
+def _country(value: str | None) -> str | None:
+    if isinstance(value, str):
+        return value.strip().upper() or None
+    return value
+
+
+def _addresses(value: Iterable[Address]) -> tuple[Address, ...]:
+    return tuple(value)
+
+
+def _lines(value: Iterable[LineItem]) -> tuple[LineItem, ...]:
+    return tuple(value)
+
+
+def _variants(value: Iterable[ProductVariant]) -> tuple[ProductVariant, ...]:
+    return tuple(value)
+
+
 def _quantity(value: object) -> int | Decimal:
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise TypeError(f"quantity must be int or Decimal, not {type(value).__name__}")
     if isinstance(value, int):
         return value
@@ -304,8 +322,10 @@ class Money:
 
     def quantized(self, *, rounding: str = ROUNDING) -> Money:
         """Return the amount rounded to the currency's minor unit."""
-        return Money(self.amount.quantize(Decimal(1).scaleb(-self.exponent), rounding=rounding),
-                     self.currency)
+        return Money(
+            self.amount.quantize(Decimal(1).scaleb(-self.exponent), rounding=rounding),
+            self.currency,
+        )
 
     def _same(self, other: object) -> Money:
         if not isinstance(other, Money):
@@ -353,9 +373,7 @@ class Address:
     province: str | None = None
     postal_code: str | None = None
     #: ISO 3166-1 alpha-2 country code, upper-case, when the platform gives one.
-    country_code: str | None = attrs.field(
-        default=None, converter=lambda v: v.strip().upper() or None if isinstance(v, str) else v
-    )
+    country_code: str | None = attrs.field(default=None, converter=_country)
 
 
 @attrs.frozen
@@ -381,7 +399,7 @@ class Customer:
     accepts_marketing: bool | None = None
     default_address: Address | None = None
     #: Other addresses (billing, shipping, address book) in the platform's order.
-    addresses: tuple[Address, ...] = attrs.field(default=(), converter=tuple)
+    addresses: tuple[Address, ...] = attrs.field(default=(), converter=_addresses)
     is_guest: bool = False
     #: Platform-specific values worth keeping (e.g. Tiendanube ``identification``).
     extra: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
@@ -430,7 +448,7 @@ class Order:
     discount_codes: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
     shipping_method: str | None = None
     order_url: str | None = None
-    lines: tuple[LineItem, ...] = attrs.field(default=(), converter=tuple)
+    lines: tuple[LineItem, ...] = attrs.field(default=(), converter=_lines)
     subtotal: Money | None = None
     shipping_total: Money | None = None
     tax_total: Money | None = None
@@ -468,7 +486,7 @@ class Product:
     description: str | None = None
     image_url: str | None = None
     url: str | None = None
-    variants: tuple[ProductVariant, ...] = attrs.field(default=(), converter=tuple)
+    variants: tuple[ProductVariant, ...] = attrs.field(default=(), converter=_variants)
     extra: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
     raw: Any = attrs.field(default=None, eq=False, repr=False)
 
@@ -489,7 +507,7 @@ class Cart:
     email: str | None = None
     customer_external_id: str | None = None
     customer: Customer | None = None
-    lines: tuple[LineItem, ...] = attrs.field(default=(), converter=tuple)
+    lines: tuple[LineItem, ...] = attrs.field(default=(), converter=_lines)
     recovery_url: str | None = None
     #: When the checkout was converted to an order; None while it is open.
     completed_at: _dt.datetime | None = attrs.field(default=None, converter=_aware_or_none)

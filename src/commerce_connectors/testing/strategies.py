@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
@@ -52,6 +52,11 @@ __all__ = [
 ]
 
 _UTC = _dt.timezone.utc
+_T = TypeVar("_T")
+
+
+def _as_tuple(items: list[_T]) -> tuple[_T, ...]:
+    return tuple(items)
 
 
 def currencies(*, with_minor_units: bool = True) -> st.SearchStrategy[str]:
@@ -168,7 +173,7 @@ def customers(
             "last_name": _opt_text,
             "phone": st.none() | phones(),
             "company": _opt_text,
-            "tags": st.lists(_text, max_size=4).map(tuple),
+            "tags": st.lists(_text, max_size=4).map(_as_tuple),
             "accepts_marketing": st.none() | st.booleans(),
             "default_address": st.none() | addresses(),
             "is_guest": st.booleans(),
@@ -220,10 +225,10 @@ def orders(
                 st.none() | customers(platform=o["platform"], connection_id=o["connection_id"])
             ),
             discount_total=data.draw(st.none() | money(currency)),
-            discount_codes=data.draw(st.lists(_text, max_size=3).map(tuple)),
+            discount_codes=data.draw(st.lists(_text, max_size=3).map(_as_tuple)),
             shipping_method=data.draw(_opt_text),
             order_url=data.draw(st.none() | st.just("https://shop.example.com/admin/orders/1")),
-            lines=data.draw(st.lists(line_items(currency), max_size=4).map(tuple)),
+            lines=data.draw(st.lists(line_items(currency), max_size=4).map(_as_tuple)),
         )
 
     return st.builds(build, _origin(platform, connection_id), currencies(), st.data())
@@ -246,7 +251,7 @@ def products(
                     price=st.none() | money(currency),
                 ),
                 max_size=3,
-            ).map(tuple)
+            ).map(_as_tuple)
         )
         return Product(
             platform=o["platform"],
@@ -284,7 +289,7 @@ def carts(
             total=data.draw(money(currency)),
             email=data.draw(st.none() | emails()),
             customer_external_id=data.draw(st.none() | _ids),
-            lines=data.draw(st.lists(line_items(currency), max_size=3).map(tuple)),
+            lines=data.draw(st.lists(line_items(currency), max_size=3).map(_as_tuple)),
             recovery_url=data.draw(st.none() | st.just("https://shop.example.com/recover/x")),
             completed_at=completed,
         )
