@@ -1,0 +1,169 @@
+"""Serving a simulator on a real loopback socket (stdlib ``ThreadingHTTPServer``).
+
+The server turns each HTTP request into an :class:`httpx.Request`, runs the very
+same :meth:`Simulator.process` pipeline as the in-process transport, and writes
+the answer back, so the two modes differ only where a real socket must:
+
+* ``ConnectionReset(mode="reset")`` closes the socket with an RST
+  (``SO_LINGER`` 0); ``mode="disconnect"`` closes it without a byte of answer.
+* ``SlowResponse`` really sleeps before answering (real sockets time out in real
+  time, whatever clock the simulator uses).
+* An exception in a handler becomes a 500 in the platform's error shape and is
+  logged, where in-process it propagates to the test.
+
+Use it through :meth:`Simulator.serve`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    from .base import Simulator
+
+__all__ = ["serve"]
+
+logger = logging.getLogger(__name__)
+
+# Hop-by-hop or length headers the server sets itself.
+_SKIP_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive"}
+
+
+class _Server(ThreadingHTTPServer):
+    # Daemon threads so a stuck client never keeps the interpreter alive; server_close()
+    # still joins them (block_on_close) once their connections are shut down.
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], simulator: Simulator) -> None:
+        self.simulator = simulator
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _RequestHandler)
+
+    def close_connections(self) -> None:
+        """Wake every handler thread blocked on a keep-alive connection."""
+        with self.connections_lock:
+            for conn in list(self.connections):
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so resets hit a live connection
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # The simulator keeps its own RequestLog; stderr noise helps nobody.
+        return
+
+    def _handle(self) -> None:
+        sim = self.server.simulator
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+        request = httpx.Request(
+            self.command,
+            f"http://{host}{self.path}",
+            headers=list(self.headers.items()),
+            content=body,
+        )
+        try:
+            outcome = sim.process(request, served=True)
+        except Exception:
+            logger.exception("simulator handler failed for %s %s", self.command, self.path)
+            self._send(sim.error_response(500, "Internal Server Error (simulator handler failed)"))
+            return
+        if outcome.action in ("reset", "disconnect"):
+            self._drop(rst=outcome.action == "reset")
+            return
+        if outcome.action == "timeout":
+            time.sleep(outcome.delay)
+        assert outcome.response is not None
+        try:
+            self._send(outcome.response)
+        except OSError:
+            # The client gave up (typically after its read timeout): nothing to answer.
+            self.close_connection = True
+
+    def _send(self, response: httpx.Response) -> None:
+        content = response.read()
+        self.send_response(response.status_code)
+        for key, value in response.headers.multi_items():
+            if key.lower() not in _SKIP_HEADERS:
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(content)
+        self.wfile.flush()
+
+    def _drop(self, *, rst: bool) -> None:
+        self.close_connection = True
+        if rst:
+            # Linger 0: close() sends RST instead of FIN, which the client sees as a reset.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        else:
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+        self.connection.close()
+
+    # BaseHTTPRequestHandler dispatches on these names.
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_PUT(self) -> None:
+        self._handle()
+
+    def do_PATCH(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+    def do_HEAD(self) -> None:
+        self._handle()
+
+
+@contextlib.contextmanager
+def serve(simulator: Simulator, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve ``simulator`` on ``host:port`` in a background thread; yield the base URL."""
+    server = _Server((host, port), simulator)
+    bound_host, bound_port = server.server_address[:2]
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name=f"{type(simulator).__name__}-server",
+        daemon=True,
+    )
+    thread.start()
+    try:
+        yield f"http://{bound_host!s}:{bound_port}"
+    finally:
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        thread.join()
