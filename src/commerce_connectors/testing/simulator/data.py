@@ -455,8 +455,10 @@ def _format_phone(
 
     style = rint(0, 2)
     if country in ("US", "CA"):
-        # NANP: area code and exchange start with 2-9; avoid 555 (fictional, often invalid).
-        area = pick(("212", "312", "415", "512", "617", "514", "416", "604"))
+        # NANP: area codes of the right country; exchange starts with 2-9 and is never 555
+        # (the fictional range, which validators reject).
+        codes = ("212", "312", "415", "512", "617") if country == "US" else ("514", "416", "604")
+        area = pick(codes)
         exchange = f"{rint(2, 9)}{rint(0, 9)}{rint(1, 9)}"
         line = d(4)
         return (
@@ -465,10 +467,13 @@ def _format_phone(
             f"+1 {area}-{exchange}-{line}",
         )[style]
     if country == "GB":
-        rest = f"7{rint(4, 9)}{d(8)}"  # mobile 074xx-079xx
+        # Mobile 074xx except 0745x: 0745x and 077-079 hold Jersey, Guernsey and Isle of
+        # Man blocks, which share +44 but are not GB.
+        rest = f"74{pick(('0', '1', '2', '3', '4', '6', '7', '8', '9'))}{d(7)}"
         return (f"+44{rest}", f"0{rest[:4]} {rest[4:]}", f"+44 {rest[:4]} {rest[4:]}")[style]
     if country == "FR":
-        rest = f"{pick(('6', '7'))}{d(8)}"
+        # Mobile 06/07, leaving out blocks that are not allocated (063x, 069x, 070-072).
+        rest = pick(("60", "61", "62", "64", "65", "66", "67", "68", "73", "75", "76", "77")) + d(7)
         pairs = " ".join(rest[i : i + 2] for i in range(1, 9, 2))
         return (f"+33{rest}", f"0{rest[0]} {pairs}", f"+33 {rest[0]} {pairs}")[style]
     if country == "DE":
@@ -483,7 +488,7 @@ def _format_phone(
         rest = f"55{rint(1, 9)}{d(7)}"  # Mexico City, 10 digits
         return (f"+52{rest}", f"{rest[:2]} {rest[2:6]} {rest[6:]}", f"+52 {rest}")[style]
     if country == "AR":
-        rest = f"11{rint(2, 9)}{d(7)}"  # Buenos Aires mobile: +54 9 11 xxxx-xxxx
+        rest = f"11{rint(2, 8)}{d(7)}"  # Buenos Aires mobile: +54 9 11 xxxx-xxxx
         return (
             f"+549{rest}",
             f"+54 9 11 {rest[2:6]}-{rest[6:]}",

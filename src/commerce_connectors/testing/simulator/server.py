@@ -36,26 +36,34 @@ __all__ = ["serve"]
 logger = logging.getLogger(__name__)
 
 # Hop-by-hop or length headers the server sets itself.
+# How long shutdown waits for each request thread (one may be inside a SlowResponse sleep).
+_JOIN_TIMEOUT_S = 10.0
+
 _SKIP_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive"}
 
 
 class _Server(ThreadingHTTPServer):
-    # Daemon threads so a stuck client never keeps the interpreter alive; server_close()
-    # still joins them (block_on_close) once their connections are shut down.
+    # Daemon threads, which the stdlib does not join: a client that never sends its request
+    # must not hang the test. close() joins them itself, with a time limit.
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], simulator: Simulator) -> None:
         self.simulator = simulator
-        self.connections: set[socket.socket] = set()
+        self.connections: dict[socket.socket, threading.Thread] = {}
         self.connections_lock = threading.Lock()
         super().__init__(address, _RequestHandler)
 
-    def close_connections(self) -> None:
-        """Wake every handler thread blocked on a keep-alive connection."""
+    def close(self, timeout: float) -> None:
+        """Stop serving, wake the threads blocked on keep-alive connections, join them."""
+        self.shutdown()
         with self.connections_lock:
-            for conn in list(self.connections):
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
+            open_connections = dict(self.connections)
+        for conn in open_connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        for thread in open_connections.values():
+            thread.join(timeout)
+        self.server_close()
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -65,11 +73,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         with self.server.connections_lock:
-            self.server.connections.add(self.connection)
+            self.server.connections[self.connection] = threading.current_thread()
 
     def finish(self) -> None:
         with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
+            self.server.connections.pop(self.connection, None)
         with contextlib.suppress(OSError):
             super().finish()
 
@@ -163,7 +171,5 @@ def serve(simulator: Simulator, host: str = "127.0.0.1", port: int = 0) -> Itera
     try:
         yield f"http://{bound_host!s}:{bound_port}"
     finally:
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
+        server.close(timeout=_JOIN_TIMEOUT_S)
         thread.join()
