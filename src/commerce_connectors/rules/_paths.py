@@ -1,0 +1,218 @@
+"""Paths into a canonical record or into its raw platform payload.
+
+One small syntax serves the phone chains, the consent fields and the field maps:
+
+* ``default_address.phone``, ``lines[0].sku``, ``addresses[*].phone``,
+  ``extra.reference_id``: a *canonical* path, read from the attrs record by
+  attribute (and by key inside mappings such as ``extra``);
+* ``$.billing_address.phone``, ``$.line_items[*].price``: a *raw* path, read
+  from the record's ``raw`` payload exactly as the platform sent it.
+
+``[n]`` indexes a sequence and ``[*]`` expands to every element, in order.
+A canonical path naming an attribute the record does not have is an error (a
+typo in a map must not silently yield ``None``); a raw key that is absent is
+simply ``None``, because platforms omit keys freely.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Literal
+
+import attrs
+
+from ..errors import ConfigurationError
+
+__all__ = ["WILDCARD", "FieldPath", "PathError", "Resolved"]
+
+
+class _Wildcard:
+    def __repr__(self) -> str:
+        return "WILDCARD"
+
+
+WILDCARD: Final = _Wildcard()
+
+Step = str | int | _Wildcard
+
+_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+|\*)\]|(\.)")
+
+
+class PathError(Exception):
+    """A canonical path names something the record does not have."""
+
+
+@attrs.frozen
+class Resolved:
+    """One value found at a concrete path (wildcards expanded).
+
+    Attributes:
+        path: the concrete path, e.g. ``addresses[1].phone`` or ``$.billing_address.phone``.
+        value: the value found; ``None`` when absent.
+        parent: the object holding the value (an ``Address`` for an address phone).
+    """
+
+    path: str
+    value: Any
+    parent: Any = None
+
+
+def _parse_steps(text: str, *, original: str) -> tuple[Step, ...]:
+    steps: list[Step] = []
+    pos = 0
+    expect_name = True
+    while pos < len(text):
+        match = _SEGMENT.match(text, pos)
+        if match is None:
+            raise ConfigurationError(f"invalid path {original!r} at position {pos}")
+        name, index, dot = match.groups()
+        if dot is not None:
+            if expect_name:
+                raise ConfigurationError(f"invalid path {original!r}: empty segment")
+            expect_name = True
+        elif name is not None:
+            if not expect_name:
+                raise ConfigurationError(f"invalid path {original!r}: missing '.' before {name!r}")
+            steps.append(name.strip())
+            expect_name = False
+        else:
+            if not steps and not text.startswith("["):
+                raise ConfigurationError(f"invalid path {original!r}")
+            steps.append(WILDCARD if index == "*" else int(index))
+            expect_name = False
+        pos = match.end()
+    if expect_name and steps:
+        raise ConfigurationError(f"invalid path {original!r}: ends with '.'")
+    return tuple(steps)
+
+
+def _render(raw: bool, steps: Sequence[Step]) -> str:
+    out = "$" if raw else ""
+    for step in steps:
+        if isinstance(step, str):
+            out += f".{step}" if (raw or out) else step
+        elif isinstance(step, int):
+            out += f"[{step}]"
+        else:
+            out += "[*]"
+    return out
+
+
+@attrs.frozen
+class FieldPath:
+    """A parsed path into a canonical record (``a.b[0]``) or its raw payload (``$.a.b``).
+
+    Example:
+        >>> FieldPath.parse("$.billing_address.phone").source
+        'raw'
+        >>> str(FieldPath.parse("addresses[*].phone"))
+        'addresses[*].phone'
+    """
+
+    source: Literal["record", "raw"]
+    steps: tuple[Step, ...]
+
+    @classmethod
+    def parse(cls, text: str | FieldPath) -> FieldPath:
+        """Parse ``text``; a ``FieldPath`` is returned unchanged.
+
+        Raises:
+            ConfigurationError: the text is not a valid path.
+        """
+        if isinstance(text, FieldPath):
+            return text
+        if not isinstance(text, str) or not text.strip():
+            raise ConfigurationError(f"a path must be a non-empty string, got {text!r}")
+        stripped = text.strip()
+        if stripped == "$":
+            return cls("raw", ())
+        if stripped.startswith("$"):
+            rest = stripped[1:]
+            if not rest.startswith((".", "[")):
+                raise ConfigurationError(f"invalid raw path {text!r}: expected '$.' or '$['")
+            if rest.startswith("."):
+                rest = rest[1:]
+            return cls("raw", _parse_steps(rest, original=text))
+        steps = _parse_steps(stripped, original=text)
+        if not steps or not isinstance(steps[0], str):
+            raise ConfigurationError(f"invalid path {text!r}: must start with a field name")
+        return cls("record", steps)
+
+    @property
+    def is_raw(self) -> bool:
+        """True for a path into the raw platform payload."""
+        return self.source == "raw"
+
+    @property
+    def has_wildcard(self) -> bool:
+        """True when the path may expand to several values."""
+        return any(isinstance(s, _Wildcard) for s in self.steps)
+
+    def __str__(self) -> str:
+        return _render(self.is_raw, self.steps)
+
+    def resolve(self, record: Any) -> list[Resolved]:
+        """Return every value the path reaches in ``record``, in order.
+
+        Without a wildcard the list has exactly one element (whose value may be
+        ``None``); with ``[*]`` it has one element per sequence item.
+
+        Raises:
+            PathError: a canonical path names an attribute the record lacks.
+        """
+        if self.is_raw:
+            return self._walk(getattr(record, "raw", None), [], 0, None, raw=True)
+        return self._walk(record, [], 0, None, raw=False)
+
+    def _walk(
+        self, current: Any, done: list[Step], i: int, parent: Any, *, raw: bool
+    ) -> list[Resolved]:
+        if i == len(self.steps):
+            return [Resolved(_render(raw, done), current, parent)]
+        step = self.steps[i]
+        if current is None:
+            # An absent intermediate (no default address, no raw payload) makes
+            # the whole path absent; it is not a mistake in the path.
+            concrete = [*done, *self.steps[i:]]
+            return [Resolved(_render(raw, concrete), None, None)]
+        if isinstance(step, _Wildcard):
+            if not _is_sequence(current):
+                if raw:
+                    return [Resolved(_render(raw, [*done, *self.steps[i:]]), None, None)]
+                raise PathError(f"{_render(raw, done)} is not a sequence")
+            found: list[Resolved] = []
+            for n, item in enumerate(current):
+                found.extend(self._walk(item, [*done, n], i + 1, current, raw=raw))
+            return found
+        if isinstance(step, int):
+            if not _is_sequence(current):
+                if raw:
+                    return [Resolved(_render(raw, [*done, *self.steps[i:]]), None, None)]
+                raise PathError(f"{_render(raw, done)} is not a sequence")
+            value = current[step] if step < len(current) else None
+            return self._walk(value, [*done, step], i + 1, current, raw=raw)
+        if isinstance(current, Mapping):
+            value = current.get(step)
+        elif raw:
+            value = None
+        elif _has_field(current, step):
+            value = getattr(current, step)
+        else:
+            where = _render(raw, done) or type(current).__name__
+            raise PathError(f"{where} has no field {step!r}")
+        return self._walk(value, [*done, step], i + 1, current, raw=raw)
+
+
+def _is_sequence(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, str | bytes)
+
+
+def _has_field(obj: Any, name: str) -> bool:
+    if name.startswith("_"):
+        return False
+    if attrs.has(type(obj)) and any(a.name == name for a in attrs.fields(type(obj))):
+        return True
+    # Properties such as Money.exponent or Cart.last_activity_at are fair game;
+    # methods are not values and are refused.
+    return hasattr(obj, name) and not callable(getattr(obj, name))

@@ -1,0 +1,293 @@
+"""Phone normalisation to E.164 and the per-platform fallback chain.
+
+The chain is Shopify's published rule made general: take the first candidate
+field (customer phone, then default-address phone, …) that holds a *plausible*
+number; skip implausible ones with a reason; if none is left, sync no phone.
+Normalisation uses Google's libphonenumber metadata (the ``phonenumbers``
+package), because per-country numbering plans change too often to hand-code.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any
+
+import attrs
+import phonenumbers
+
+from ..models import Address, Cart, Customer, Order
+from ._paths import FieldPath, PathError, Resolved
+from ._reasons import Reason
+
+__all__ = [
+    "PhoneAttempt",
+    "PhoneCandidate",
+    "PhoneResult",
+    "Plausibility",
+    "choose_phone",
+    "normalize_phone",
+    "region_for",
+]
+
+
+class Plausibility(str, enum.Enum):
+    """How strict the plausibility test is.
+
+    ``VALID`` (the default) asks libphonenumber whether the number belongs to an
+    assigned range of its country, which rejects typed junk such as
+    ``1234567890`` and fictional ``555`` numbers. ``POSSIBLE`` only checks the
+    length for the country, for sinks that prefer to keep doubtful numbers.
+    """
+
+    VALID = "valid"
+    POSSIBLE = "possible"
+
+
+def _path(value: str | FieldPath) -> FieldPath:
+    return FieldPath.parse(value)
+
+
+@attrs.frozen
+class PhoneCandidate:
+    """One field of a phone chain.
+
+    Attributes:
+        path: where to read it: a canonical path (``default_address.phone``,
+            ``addresses[*].phone``) or a raw payload path (``$.billing_address.phone``).
+            A ``[*]`` path tries every element in order.
+        guest_only: only consult this field when the record is a guest's (used
+            for Shopify, whose published rule for registered customers stops
+            at the default address, while guests only have the order's billing
+            details).
+
+    Example:
+        >>> PhoneCandidate("$.billing_address.phone", guest_only=True).path.is_raw
+        True
+    """
+
+    path: FieldPath = attrs.field(converter=_path)
+    guest_only: bool = False
+
+
+@attrs.frozen
+class PhoneAttempt:
+    """One candidate value that was tried and skipped.
+
+    Attributes:
+        path: the concrete path read (``addresses[1].phone``).
+        original: the value found there, unchanged (``None`` if absent).
+        reason: why it was skipped.
+    """
+
+    path: str
+    original: str | None
+    reason: Reason
+
+
+@attrs.frozen
+class PhoneResult:
+    """The outcome of :func:`normalize_phone` or :func:`choose_phone`.
+
+    Attributes:
+        value: the E.164 number (``+14155550123``), or ``None``: sync no phone.
+        reason: why ``value`` is ``None``; ``None`` when a number was found.
+        source: the concrete path the number came from (``None`` for a bare value).
+        original: the winning input exactly as the platform gave it.
+        region: the default region used to read a national-format number.
+        skipped: every candidate tried before the winner (or all of them), with reasons.
+    """
+
+    value: str | None
+    reason: Reason | None = None
+    source: str | None = None
+    original: str | None = None
+    region: str | None = None
+    skipped: tuple[PhoneAttempt, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when a plausible number was found."""
+        return self.value is not None
+
+
+def _region(code: object) -> str | None:
+    if not isinstance(code, str):
+        return None
+    code = code.strip().upper()
+    return code if code in phonenumbers.SUPPORTED_REGIONS else None
+
+
+def normalize_phone(
+    phone: object,
+    region: str | None = None,
+    *,
+    plausibility: Plausibility = Plausibility.VALID,
+) -> PhoneResult:
+    """Normalise one phone string to E.164, or say why it cannot be used.
+
+    Args:
+        phone: the number as stored by the shop (free-form text; ints accepted).
+        region: ISO 3166-1 alpha-2 country used for numbers written without
+            a ``+`` country code.
+        plausibility: how strict the plausibility test is.
+
+    Returns:
+        A :class:`PhoneResult` whose ``value`` is E.164 or ``None`` with a reason.
+
+    Example:
+        >>> normalize_phone("+1 (502) 459-2181").value
+        '+15024592181'
+        >>> normalize_phone("(502) 459-2181", "US").value
+        '+15024592181'
+        >>> normalize_phone("12", "US").reason
+        <Reason.PHONE_IMPLAUSIBLE: 'phone_implausible'>
+    """
+    text: str | None
+    if isinstance(phone, bool) or phone is None:
+        text = None
+    elif isinstance(phone, int):
+        text = str(phone)
+    elif isinstance(phone, str):
+        text = phone
+    else:
+        return PhoneResult(None, Reason.PHONE_UNPARSEABLE, original=repr(phone))
+    if text is None or not text.strip():
+        return PhoneResult(None, Reason.PHONE_MISSING, original=text)
+    region = _region(region)
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        reason = (
+            Reason.PHONE_NO_REGION
+            if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE
+            and region is None
+            and not text.strip().startswith("+")
+            else Reason.PHONE_UNPARSEABLE
+        )
+        return PhoneResult(None, reason, original=text, region=region)
+    check = (
+        phonenumbers.is_valid_number
+        if plausibility is Plausibility.VALID
+        else phonenumbers.is_possible_number
+    )
+    if not check(number):
+        return PhoneResult(None, Reason.PHONE_IMPLAUSIBLE, original=text, region=region)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return PhoneResult(e164, None, original=text, region=region)
+
+
+def _addresses_of(record: Any) -> Iterable[Any]:
+    if isinstance(record, Customer):
+        if record.default_address is not None:
+            yield record.default_address
+        yield from record.addresses
+    elif isinstance(record, Order | Cart) and record.customer is not None:
+        yield from _addresses_of(record.customer)
+
+
+def region_for(record: Any, *, store_country: str | None = None) -> str | None:
+    """The default region for a record's national-format phone numbers.
+
+    The record's own address country comes first (the default address, then
+    the other addresses in order; for an order or cart, its buyer's), then the
+    store's country, because a shopper's number is likelier to match where
+    they live than where the shop is.
+
+    Example:
+        >>> from datetime import datetime, timezone
+        >>> t = datetime(2024, 1, 1, tzinfo=timezone.utc)
+        >>> c = Customer("shopify", "s1", "1", t, t, default_address=Address(country_code="ES"))
+        >>> region_for(c, store_country="FR")
+        'ES'
+    """
+    for address in _addresses_of(record):
+        code = _region(getattr(address, "country_code", None))
+        if code:
+            return code
+    return _region(store_country)
+
+
+def _own_region(found: Resolved) -> str | None:
+    parent = found.parent
+    if isinstance(parent, Address):
+        return _region(parent.country_code)
+    if isinstance(parent, dict):
+        for key in ("country_code", "country_iso2", "country"):
+            code = _region(parent.get(key))
+            if code:
+                return code
+    return None
+
+
+def choose_phone(
+    record: Customer | Order | Cart,
+    chain: Sequence[PhoneCandidate | str] | None = None,
+    *,
+    store_country: str | None = None,
+    plausibility: Plausibility = Plausibility.VALID,
+    guest_customer_ids: Collection[str] = (),
+) -> PhoneResult:
+    """Apply a phone fallback chain to a record and return the first plausible number.
+
+    Each candidate is read (a ``[*]`` candidate yields each element in turn),
+    normalised to E.164 with the region of the address it sits in, else the
+    record's address country, else ``store_country``. The first plausible number
+    wins; every candidate tried before it is reported in ``skipped`` with its
+    reason. If none is plausible the result's ``value`` is ``None`` with reason
+    ``NO_PHONE``: no phone is synced. The returned number is always the
+    normalisation of one of the inputs, never invented.
+
+    Args:
+        record: a customer, or an order or cart (whose buyer's details are read).
+        chain: the candidates in order; ``None`` uses the platform's default
+            chain for this record kind (:mod:`commerce_connectors.rules.defaults`).
+            Plain strings are read as paths.
+        store_country: the store's country, the last resort for the region.
+        plausibility: how strict the plausibility test is.
+        guest_customer_ids: the platform's guest markers, to decide whether
+            ``guest_only`` candidates apply.
+
+    Raises:
+        ConfigurationError: a chain path is malformed or names a field the
+            record does not have.
+
+    Example:
+        >>> from datetime import datetime, timezone
+        >>> t = datetime(2024, 1, 1, tzinfo=timezone.utc)
+        >>> home = Address(phone="(502) 459-2181", country_code="US")
+        >>> c = Customer("shopify", "s1", "1", t, t, phone=None, default_address=home)
+        >>> r = choose_phone(c)
+        >>> r.value, r.source
+        ('+15024592181', 'default_address.phone')
+        >>> [a.reason.value for a in r.skipped]
+        ['phone_missing']
+    """
+    from ..errors import ConfigurationError
+    from .defaults import defaults_for
+    from .guests import is_guest
+
+    if chain is None:
+        platform_rules = defaults_for(record.platform)
+        chain = platform_rules.phone_chain(record)
+        guest_customer_ids = guest_customer_ids or platform_rules.guests.guest_customer_ids
+    candidates = [c if isinstance(c, PhoneCandidate) else PhoneCandidate(c) for c in chain]
+    fallback_region = region_for(record, store_country=store_country)
+    guest = is_guest(record, guest_customer_ids=guest_customer_ids)
+    skipped: list[PhoneAttempt] = []
+    for candidate in candidates:
+        if candidate.guest_only and not guest:
+            continue
+        try:
+            found = candidate.path.resolve(record)
+        except PathError as exc:
+            raise ConfigurationError(f"phone chain path {candidate.path}: {exc}") from None
+        for item in found:
+            region = _own_region(item) or fallback_region
+            result = normalize_phone(item.value, region, plausibility=plausibility)
+            if result.value is not None:
+                return attrs.evolve(result, source=item.path, skipped=tuple(skipped))
+            assert result.reason is not None
+            original = item.value if isinstance(item.value, str) else result.original
+            skipped.append(PhoneAttempt(item.path, original, result.reason))
+    return PhoneResult(None, Reason.NO_PHONE, region=fallback_region, skipped=tuple(skipped))
