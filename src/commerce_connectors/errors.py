@@ -20,6 +20,7 @@ Every exception raised on purpose by ``commerce_connectors`` derives from
     │   └── TransportError            no response at all: timeout, reset, DNS, refused
     ├── PaginationLoopError           a paginator saw the same page token twice
     ├── InvalidRecordError            one record could not be parsed: skip it, keep the payload
+    │   └── MappingError              a field map could not map a record (every bad field listed)
     └── SinkError                     the destination refused or failed a write
         └── ContactLimitError         the sink's contact cap is reached for new contacts
 
@@ -58,6 +59,7 @@ __all__ = [
     "FieldProblem",
     "InvalidRecordError",
     "MalformedResponseError",
+    "MappingError",
     "NaiveDatetimeError",
     "NotFoundError",
     "PaginationLoopError",
@@ -301,6 +303,15 @@ class InvalidRecordError(CommerceConnectorsError):
             "record_id": self.record_id,
             "problems": [{"path": p.path, "reason": p.reason} for p in self.problems],
         }
+
+
+class MappingError(InvalidRecordError):
+    """A field map could not map a record to the CRM's fields. Skippable.
+
+    Raised by :meth:`commerce_connectors.mapping.FieldMap.apply` with every bad
+    field at once (its path in the canonical record, or in the raw payload for
+    ``$.`` paths), not just the first, so one fix covers them all.
+    """
 
 
 class SinkError(CommerceConnectorsError):
