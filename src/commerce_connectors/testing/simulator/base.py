@@ -164,10 +164,11 @@ class Simulator:
     (headers on every response) and :meth:`before_request` (e.g. authentication).
 
     Each request goes through, in order: route matching, :class:`Mutate` hooks,
-    :class:`Latency`, :class:`ConnectionReset`, :meth:`before_request`, the rate
-    limiter, :class:`RateLimitBurst`, :class:`ErrorStatus`, the handler (404 if no
-    route matched), :meth:`response_headers`, :class:`MalformedBody`,
-    :class:`SlowResponse`. Then it is logged in :attr:`log`.
+    :class:`Latency`, :class:`ConnectionReset`, :meth:`before_request` and the rate
+    limiter (known routes only), :class:`RateLimitBurst`, :class:`ErrorStatus`, the
+    handler (a 404 if no route matched), :meth:`response_headers`,
+    :class:`MalformedBody` (2xx only), :class:`SlowResponse`. Then it is logged in
+    :attr:`log`.
 
     Handlers run one at a time under the simulator's lock, so they may read and
     change shared data freely; sleeps happen outside it.
@@ -413,20 +414,21 @@ class Simulator:
         applied: list[str],
     ) -> httpx.Response:
         """Everything between "the connection stays up" and "the body is final"."""
-        if matched is None:
-            return self.error_response(404, f"Not Found: {request.method} {request.url.path}")
-        early = self.before_request(request, params)
-        if early is not None:
-            return early
         limit_headers: Mapping[str, str] = {}
-        if self.rate_limit is not None:
-            admission = self.rate_limit.admit(self.clock.monotonic())
-            limit_headers = admission.headers
-            if not admission.allowed:
-                applied.append("rate_limited")
-                response = self.error_response(429, "Too Many Requests")
-                response.headers.update(limit_headers)
-                return response
+        # Authentication and the rate limit only concern known routes; injected faults
+        # concern every request they target, unknown routes included.
+        if matched is not None:
+            early = self.before_request(request, params)
+            if early is not None:
+                return early
+            if self.rate_limit is not None:
+                admission = self.rate_limit.admit(self.clock.monotonic())
+                limit_headers = admission.headers
+                if not admission.allowed:
+                    applied.append("rate_limited")
+                    response = self.error_response(429, "Too Many Requests")
+                    response.headers.update(limit_headers)
+                    return response
         for fault in hits:
             if isinstance(fault, RateLimitBurst):
                 applied.append(fault.name)
@@ -437,6 +439,8 @@ class Simulator:
             if isinstance(fault, ErrorStatus):
                 applied.append(fault.name)
                 return self.error_response(fault.status, fault.message)
+        if matched is None:
+            return self.error_response(404, f"Not Found: {request.method} {request.url.path}")
         response = matched.handler(request, params)
         response.headers.update(limit_headers)
         return response
