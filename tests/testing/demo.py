@@ -44,8 +44,6 @@ def _since(params: httpx.QueryParams) -> dt.datetime | None:
 class DemoShop(Simulator):
     """Orders in a RecordStore, paged by cursor (``/orders``) or by page (``/pages``)."""
 
-    platform = "demo"
-
     def __init__(self, store: RecordStore, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.store = store

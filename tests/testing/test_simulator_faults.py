@@ -17,6 +17,7 @@ from commerce_connectors.testing.simulator import (
     MalformedBody,
     Mutate,
     RateLimitBurst,
+    ShopifyRestRateLimit,
     SlowResponse,
 )
 
@@ -336,3 +337,15 @@ def test_mutate_can_insert_during_paging(make_shop: MakeShop) -> None:
         nxt = c.get("/orders.json", params={"limit": 10}).json()["orders"]
     assert [o["id"] for o in first] == [1, 2]
     assert nxt[0]["id"] == 6  # the old-dated insert sorts first
+
+
+def test_simulator_reset_replays_the_same_scenario(make_shop: MakeShop) -> None:
+    sim = make_shop(
+        faults=[ErrorStatus(status=500, rate=0.3), RateLimitBurst(length=2, on=4)],
+        rate_limit=ShopifyRestRateLimit(capacity=8, leak_rate=1.0),
+    )
+    first = _statuses(sim, 12)
+    assert 429 in first
+    sim.reset()
+    assert len(sim.log) == 0
+    assert _statuses(sim, 12) == first

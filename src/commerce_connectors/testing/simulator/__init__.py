@@ -31,7 +31,7 @@ See ``docs/simulators.md`` for a guide.
 
 from __future__ import annotations
 
-from .base import Handler, Outcome, Simulator, json_response, request_json, route
+from .base import Handler, Simulator, json_response, request_json, route
 from .data import FakeAddress, FakeData, FakePerson, Page, RecordStore, StoredRecord
 from .faults import (
     ConnectionReset,
@@ -79,7 +79,6 @@ __all__ = [
     "LoggedRequest",
     "MalformedBody",
     "Mutate",
-    "Outcome",
     "Page",
     "RateLimitBurst",
     "RateLimiter",

@@ -142,7 +142,7 @@ TransportAction = Literal["reset", "disconnect", "timeout"]
 
 
 @attrs.frozen
-class Outcome:
+class _Outcome:
     """What the simulator decided for one request (used by the in-process and served paths).
 
     Attributes:
@@ -181,7 +181,6 @@ class Simulator:
         seed: seeds the faults' dice.
 
     Attributes:
-        platform: a short name used in default error messages.
         clock: the injected clock.
         rate_limit: the rate limiter, or ``None``.
         log: the :class:`RequestLog` of every request.
@@ -198,7 +197,6 @@ class Simulator:
         [200, 503, 200]
     """
 
-    platform: ClassVar[str] = "simulator"
     _class_routes: ClassVar[tuple[tuple[str, str, str], ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -253,6 +251,18 @@ class Simulator:
         with self._lock:
             self._faults.clear()
 
+    def reset(self) -> None:
+        """Start afresh: empty the log, refill the rate limit, restart every fault's counters.
+
+        The faults stay configured, and their dice restart from the seed, so a test
+        can run the same scenario twice on one simulator. Data is the subclass's.
+        """
+        with self._lock:
+            self.log.reset()
+            if self.rate_limit is not None:
+                self.rate_limit.reset()
+            self._faults = [FaultState(s.fault, self.seed, i) for i, s in enumerate(self._faults)]
+
     @property
     def routes(self) -> list[tuple[str, str]]:
         """The registered ``(method, pattern)`` pairs, in matching order."""
@@ -293,7 +303,7 @@ class Simulator:
 
         This is the handler for ``httpx.MockTransport``.
         """
-        outcome = self.process(request)
+        outcome = self._process(request)
         if outcome.action == "reset":
             raise httpx.ReadError("[Errno 104] Connection reset by peer", request=request)
         if outcome.action == "disconnect":
@@ -334,12 +344,11 @@ class Simulator:
 
     # ----------------------------------------------------------------- the pipeline
 
-    def process(self, request: httpx.Request, *, served: bool = False) -> Outcome:
+    def _process(self, request: httpx.Request, *, served: bool = False) -> _Outcome:
         """Run the whole pipeline for one request and log it.
 
-        Most code wants :meth:`handle` or :meth:`serve`; this is the shared core
-        both use. With ``served=True`` a :class:`SlowResponse` never raises: the
-        server enacts it by really sleeping.
+        The shared core of :meth:`handle` and the server. With ``served=True`` a
+        :class:`SlowResponse` never raises: the server enacts it by really sleeping.
         """
         request.read()
         method = request.method.upper()
@@ -370,7 +379,7 @@ class Simulator:
         if reset is not None:
             applied.append(reset.name)
             self._log(request, arrived, None, pattern, applied)
-            return Outcome(None, reset.mode)
+            return _Outcome(None, reset.mode)
 
         with self._lock:
             response = self._respond(request, matched, params, hits, applied)
@@ -385,16 +394,16 @@ class Simulator:
             applied.append(slow.name)
             if served:
                 self._log(request, arrived, response.status_code, pattern, applied)
-                return Outcome(response, "timeout", slow.seconds)
+                return _Outcome(response, "timeout", slow.seconds)
             timeout = request.extensions.get("timeout", {}).get("read")
             if isinstance(timeout, (int, float)) and slow.seconds > timeout:
                 self.clock.sleep(float(timeout))
                 self._log(request, arrived, None, pattern, applied)
-                return Outcome(None, "timeout", slow.seconds)
+                return _Outcome(None, "timeout", slow.seconds)
             self.clock.sleep(slow.seconds)
 
         self._log(request, arrived, response.status_code, pattern, applied)
-        return Outcome(response)
+        return _Outcome(response)
 
     def _match(self, method: str, path: str) -> tuple[_Route | None, dict[str, str]]:
         for r in self._routes:

@@ -1,7 +1,7 @@
 """Serving a simulator on a real loopback socket (stdlib ``ThreadingHTTPServer``).
 
 The server turns each HTTP request into an :class:`httpx.Request`, runs the very
-same :meth:`Simulator.process` pipeline as the in-process transport, and writes
+same pipeline as the in-process transport, and writes
 the answer back, so the two modes differ only where a real socket must:
 
 * ``ConnectionReset(mode="reset")`` closes the socket with an RST
@@ -100,7 +100,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             content=body,
         )
         try:
-            outcome = sim.process(request, served=True)
+            outcome = sim._process(request, served=True)
         except Exception:
             logger.exception("simulator handler failed for %s %s", self.command, self.path)
             self._send(sim.error_response(500, "Internal Server Error (simulator handler failed)"))
