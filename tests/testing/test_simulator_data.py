@@ -102,6 +102,7 @@ def test_phone_shares_missing_and_implausible() -> None:
     assert all(not p.phone for p in by_quality["missing"])
     assert {p.phone for p in by_quality["missing"]} == {None, ""}
     for p in by_quality["implausible"]:
+        assert p.phone
         try:
             number = phonenumbers.parse(p.phone, p.address.country_code)
         except phonenumbers.NumberParseException:

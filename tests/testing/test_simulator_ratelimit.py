@@ -114,7 +114,7 @@ def test_shopify_style_client_honouring_retry_after_never_gets_refused_twice(
     make_shop: MakeShop, clock: FakeClock
 ) -> None:
     sim = make_shop(rate_limit=ShopifyRestRateLimit(capacity=4, leak_rate=2.0))
-    statuses = []
+    statuses: list[int] = []
     with _client(sim) as c:
         while len(statuses) < 30:
             r = c.get("/shop.json")
