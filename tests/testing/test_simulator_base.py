@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -227,3 +227,14 @@ def test_default_clock_is_the_system_clock() -> None:
     assert type(Simulator().clock).__name__ == "SystemClock"
     assert isinstance(DemoShop.__mro__[1], type)
     assert "routes=" in repr(Simulator(clock=FakeClock()))
+
+
+def test_served_chunked_request_body(shop: DemoShop) -> None:
+    def body() -> Iterator[bytes]:
+        yield b'{"order": {"name": '
+        yield b'"chunked"}}'
+
+    with shop.serve() as base_url, httpx.Client(base_url=base_url, timeout=5) as c:
+        r = c.post("/orders.json", content=body(), headers={"Content-Type": "application/json"})
+        assert r.json()["order"]["name"] == "chunked"
+    assert shop.log.entries[-1].json == {"order": {"name": "chunked"}}

@@ -298,3 +298,10 @@ def test_store_is_thread_safe() -> None:
         t.join()
     assert len(store) == 1600
     assert sorted(r.id for r in store) == list(range(1, 1601))
+
+
+def test_cursor_page_total_counts_every_page() -> None:
+    store = _store()
+    first = store.page_by_cursor(limit=4)
+    second = store.page_by_cursor(limit=4, cursor=first.next_cursor)
+    assert (first.total, second.total) == (6, 6)

@@ -215,8 +215,9 @@ class FakeData:
         >>> fake = FakeData(seed=1, invalid_email_share=0.0)
         >>> "@" in fake.email("Zoë", "Müller").strip()
         True
-        >>> fake.price("1.00", "9.99")  # a Decimal string with two decimals
-        '...'
+        >>> price = fake.price("1.00", "9.99")  # a Decimal string with two decimals
+        >>> len(price), price[1]
+        (4, '.')
     """
 
     def __init__(
@@ -690,17 +691,18 @@ class RecordStore:
         if limit <= 0:
             raise ValueError("limit must be positive")
         matched = self.query(sort=sort, descending=descending, **query)
+        total = len(matched)
         if cursor is not None:
             after = _decode_cursor(cursor)
             if descending:
-                matched = [r for r in matched if (_cursor_key(r, sort)) < after]
+                matched = [r for r in matched if _cursor_key(r, sort) < after]
             else:
-                matched = [r for r in matched if (_cursor_key(r, sort)) > after]
+                matched = [r for r in matched if _cursor_key(r, sort) > after]
         records = matched[:limit]
         next_cursor = (
             _encode_cursor(_cursor_key(records[-1], sort)) if len(matched) > limit else None
         )
-        return Page(records, len(matched), next_cursor)
+        return Page(records, total, next_cursor)
 
 
 def _aware(value: _dt.datetime, name: str) -> _dt.datetime:

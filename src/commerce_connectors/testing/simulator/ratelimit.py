@@ -10,18 +10,13 @@ A limiter answers :meth:`RateLimiter.admit` with an :class:`Admission`: whether
 the request may proceed and the headers to put on the response, in the
 platform's style:
 
-=========================  ==================================================
-class                      headers
-=========================  ==================================================
-:class:`ShopifyRestRateLimit`  ``X-Shopify-Shop-Api-Call-Limit: n/40``; 429 adds
-                           ``Retry-After`` (decimal seconds)
-:class:`BigCommerceRateLimit`  ``X-Rate-Limit-Requests-Left``, ``-Requests-Quota``,
-                           ``-Time-Reset-Ms``, ``-Time-Window-Ms``; 429 adds
-                           ``X-Retry-After`` (integer seconds)
-:class:`TiendanubeRateLimit`   ``x-rate-limit-limit``, ``-remaining``, ``-reset``
-                           (ms until the bucket is empty)
-:class:`LeakyBucketRateLimit`  none (Square: a bare 429)
-=========================  ==================================================
+* :class:`ShopifyRestRateLimit`: ``X-Shopify-Shop-Api-Call-Limit: n/40``; a 429
+  adds ``Retry-After`` (decimal seconds).
+* :class:`BigCommerceRateLimit`: ``X-Rate-Limit-Requests-Left``, ``-Requests-Quota``,
+  ``-Time-Reset-Ms``, ``-Time-Window-Ms``; a 429 adds ``X-Retry-After`` (whole seconds).
+* :class:`TiendanubeRateLimit`: ``x-rate-limit-limit``, ``-remaining``, ``-reset``
+  (ms until the bucket is empty).
+* :class:`LeakyBucketRateLimit`: no headers at all (Square: a bare 429).
 
 The 429 *body* is the simulator's business (its platform's error shape).
 

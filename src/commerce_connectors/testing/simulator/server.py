@@ -90,13 +90,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         sim = self.server.simulator
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self._read_body()
         host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
         request = httpx.Request(
             self.command,
             f"http://{host}{self.path}",
-            headers=list(self.headers.items()),
+            headers=[(k, v) for k, v in self.headers.items() if k.lower() != "transfer-encoding"],
             content=body,
         )
         try:
@@ -116,6 +115,21 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except OSError:
             # The client gave up (typically after its read timeout): nothing to answer.
             self.close_connection = True
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            # httpx streams generator bodies chunked; reassemble them.
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
 
     def _send(self, response: httpx.Response) -> None:
         content = response.read()
