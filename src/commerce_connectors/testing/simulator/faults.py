@@ -177,10 +177,6 @@ class SlowResponse(Fault):
     seconds: float = 1.0
 
 
-def _no_hook(request: httpx.Request) -> None:
-    return None
-
-
 @attrs.frozen(kw_only=True)
 class Mutate(Fault):
     """Call ``hook(request)`` before handling the targeted request, to change the data.
@@ -199,7 +195,7 @@ class Mutate(Fault):
 
     name: ClassVar[str] = "mutate"
 
-    hook: Callable[[httpx.Request], None] = _no_hook
+    hook: Callable[[httpx.Request], None]
 
 
 class FaultState:

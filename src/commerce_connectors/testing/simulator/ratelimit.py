@@ -319,7 +319,9 @@ class FixedWindowRateLimit:
         window: the window length in seconds.
     """
 
-    def __init__(self, quota: int = BIGCOMMERCE_QUOTA, window: float = BIGCOMMERCE_WINDOW_S):
+    def __init__(
+        self, quota: int = BIGCOMMERCE_QUOTA, window: float = BIGCOMMERCE_WINDOW_S
+    ) -> None:
         self.window = FixedWindow(quota, window)
 
     def admit(self, now: float, cost: float = 1.0) -> Admission:
