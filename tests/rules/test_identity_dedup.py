@@ -7,7 +7,7 @@ import datetime as dt
 import attrs
 import pytest
 from _builders import T0, customer, order
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from commerce_connectors.errors import ConfigurationError
@@ -45,12 +45,14 @@ def _collide(record: Order | Product | Cart, data: st.DataObject) -> Order | Pro
     )
 
 
-_records = st.one_of(cs.orders(), cs.products(), cs.carts())
+_records = st.one_of(cs.products(), cs.carts(), cs.orders())
 
 
+# Generating full orders is the slow part; 60 examples still cover ties and collisions.
+@settings(max_examples=60)
 @given(st.data())
 def test_dedup_is_idempotent_and_independent_of_order_and_duplication(data: st.DataObject) -> None:
-    raw = data.draw(st.lists(_records, max_size=8))
+    raw = data.draw(st.lists(_records, max_size=6))
     records = [_collide(r, data) for r in raw]
     shuffled = data.draw(st.permutations(records))
     duplicated = data.draw(st.permutations(records + records[: len(records) // 2]))

@@ -50,9 +50,15 @@ class SourceRef:
     updated_at: _dt.datetime
     raw: Any = attrs.field(default=None, eq=False, repr=False)
 
-    def _rank(self) -> tuple[bool, _dt.datetime, str]:
-        # A known id is never replaced by an unknown one; then newest, then id.
-        return (self.external_id is not None, self.updated_at, self.external_id or "")
+    def _rank(self) -> tuple[bool, _dt.datetime, str, str]:
+        # A known id is never replaced by an unknown one; then newest; the id
+        # and platform only break exact ties, so the choice is order-free.
+        return (
+            self.external_id is not None,
+            self.updated_at,
+            self.external_id or "",
+            self.platform.value,
+        )
 
 
 def _sorted_tags(value: Iterable[str]) -> tuple[str, ...]:

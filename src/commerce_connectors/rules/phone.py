@@ -78,11 +78,13 @@ class PhoneAttempt:
         path: the concrete path read (``addresses[1].phone``).
         original: the value found there, unchanged (``None`` if absent).
         reason: why it was skipped.
+        region: the default region it was read with.
     """
 
     path: str
     original: str | None
     reason: Reason
+    region: str | None = None
 
 
 @attrs.frozen
@@ -289,5 +291,5 @@ def choose_phone(
                 return attrs.evolve(result, source=item.path, skipped=tuple(skipped))
             assert result.reason is not None
             original = item.value if isinstance(item.value, str) else result.original
-            skipped.append(PhoneAttempt(item.path, original, result.reason))
+            skipped.append(PhoneAttempt(item.path, original, result.reason, region))
     return PhoneResult(None, Reason.NO_PHONE, region=fallback_region, skipped=tuple(skipped))
