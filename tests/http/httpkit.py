@@ -37,7 +37,9 @@ def make_engine(handler: Handler, clock: FakeClock, **kwargs: Any) -> HttpEngine
     )
 
 
-def scripted(responses: Iterable[httpx.Response | Exception]) -> tuple[Handler, list[httpx.Request]]:
+def scripted(
+    responses: Iterable[httpx.Response | Exception],
+) -> tuple[Handler, list[httpx.Request]]:
     """A handler that plays ``responses`` in order (raising the exceptions) and logs requests."""
     queue = list(responses)
     seen: list[httpx.Request] = []

@@ -52,10 +52,14 @@ def test_call_limit_header_reader() -> None:
 
 def test_remaining_reset_reader_reveals_the_leak_rate() -> None:
     read = RemainingResetHeaders()
-    reading = read({"x-rate-limit-limit": "400", "x-rate-limit-remaining": "300", "x-rate-limit-reset": "5000"})
+    reading = read(
+        {"x-rate-limit-limit": "400", "x-rate-limit-remaining": "300", "x-rate-limit-reset": "5000"}
+    )
     assert reading is not None
     assert (reading.used, reading.capacity, reading.leak_rate) == (100, 400, 20.0)
-    empty = read({"x-rate-limit-limit": "40", "x-rate-limit-remaining": "40", "x-rate-limit-reset": "0"})
+    empty = read(
+        {"x-rate-limit-limit": "40", "x-rate-limit-remaining": "40", "x-rate-limit-reset": "0"}
+    )
     assert empty is not None
     assert empty.leak_rate is None
     assert read({"x-rate-limit-limit": "40"}) is None
@@ -139,7 +143,9 @@ def test_limiter_validation() -> None:
 # --- leaky bucket: a scripted server, end to end -----------------------------------------------
 
 
-def run_bucket(n: int, server: LeakyBucketServer, limiter: LeakyBucketLimiter, clock: FakeClock) -> HttpEngine:
+def run_bucket(
+    n: int, server: LeakyBucketServer, limiter: LeakyBucketLimiter, clock: FakeClock
+) -> HttpEngine:
     engine = make_engine(server, clock, rate_limiter=limiter)
     with engine:
         for _ in range(n):
@@ -186,7 +192,9 @@ def test_without_a_limiter_the_same_server_answers_429s() -> None:
     # The control experiment: the scripted server really does enforce its bucket.
     clock = FakeClock()
     server = LeakyBucketServer(clock, capacity=40, leak=50.0)
-    engine = make_engine(server, clock, retry=RetryPolicy(max_attempts=10, rate_limit_base_delay=0.05))
+    engine = make_engine(
+        server, clock, retry=RetryPolicy(max_attempts=10, rate_limit_base_delay=0.05)
+    )
     with engine:
         for _ in range(100):
             engine.get("orders.json")
@@ -196,7 +204,9 @@ def test_without_a_limiter_the_same_server_answers_429s() -> None:
 # --- window quota (BigCommerce) ----------------------------------------------------------------
 
 
-def bc_headers(left: int, reset_ms: int, quota: int = 150, window_ms: int = 30000) -> dict[str, str]:
+def bc_headers(
+    left: int, reset_ms: int, quota: int = 150, window_ms: int = 30000
+) -> dict[str, str]:
     return {
         "X-Rate-Limit-Requests-Left": str(left),
         "X-Rate-Limit-Requests-Quota": str(quota),
@@ -248,7 +258,14 @@ def test_window_quota_against_a_scripted_bigcommerce_server() -> None:
 # --- GraphQL cost ------------------------------------------------------------------------------
 
 
-def cost_body(requested: float, available: float, actual: float | None = None, *, maximum: float = 1000, restore: float = 50) -> dict[str, object]:
+def cost_body(
+    requested: float,
+    available: float,
+    actual: float | None = None,
+    *,
+    maximum: float = 1000,
+    restore: float = 50,
+) -> dict[str, object]:
     return {
         "data": {},
         "extensions": {
@@ -317,9 +334,15 @@ def test_graphql_cost_against_a_scripted_server() -> None:
     limiter = GraphQLCostLimiter(clock=clock)
     from commerce_connectors._http import DefaultErrorMapper
 
-    with make_engine(server, clock, rate_limiter=limiter, error_mapper=DefaultErrorMapper(graphql=True)) as engine:
+    with make_engine(
+        server, clock, rate_limiter=limiter, error_mapper=DefaultErrorMapper(graphql=True)
+    ) as engine:
         for _ in range(60):
-            engine.post("graphql.json", json={"query": "{orders(first:50){edges{node{id}}}}"}, idempotent=True)
+            engine.post(
+                "graphql.json",
+                json={"query": "{orders(first:50){edges{node{id}}}}"},
+                idempotent=True,
+            )
     # The first query is priced at the initial guess (50) and the server had 1000: fine.
     assert state["throttled"] == 0
     ideal = (60 * query_cost - 1000) / restore

@@ -155,12 +155,21 @@ def test_429_honours_retry_after(retry_after: str) -> None:
 @pytest.mark.parametrize(
     ("policy", "headers", "expected"),
     [
-        (RetryPolicy(wait_headers=BIGCOMMERCE_WAIT_HEADERS), {"X-Rate-Limit-Time-Reset-Ms": "1200"}, 1.2),
+        (
+            RetryPolicy(wait_headers=BIGCOMMERCE_WAIT_HEADERS),
+            {"X-Rate-Limit-Time-Reset-Ms": "1200"},
+            1.2,
+        ),
         (RetryPolicy(wait_headers=BIGCOMMERCE_WAIT_HEADERS), {"X-Retry-After": "3"}, 3.0),
         (RetryPolicy(wait_headers=TIENDANUBE_WAIT_HEADERS), {"x-rate-limit-reset": "500"}, 0.5),
         (RetryPolicy(), {"retry-after-ms": "50"}, 0.05),
     ],
-    ids=["bigcommerce-reset-ms", "bigcommerce-x-retry-after", "tiendanube-reset-ms", "retry-after-ms"],
+    ids=[
+        "bigcommerce-reset-ms",
+        "bigcommerce-x-retry-after",
+        "tiendanube-reset-ms",
+        "retry-after-ms",
+    ],
 )
 def test_429_honours_platform_wait_headers(
     policy: RetryPolicy, headers: dict[str, str], expected: float
@@ -197,9 +206,9 @@ def test_attempt_cap_raises_the_last_retriable_error() -> None:
 def test_server_wait_beyond_budget_gives_up_at_once_with_retry_after() -> None:
     clock = FakeClock()
     handler, seen = scripted([httpx.Response(429, headers={"Retry-After": "600"})])
-    with make_engine(handler, clock, retry=RetryPolicy(max_total_wait=60.0)) as engine:
-        with pytest.raises(RateLimitError) as info:
-            engine.get("x")
+    policy = RetryPolicy(max_total_wait=60.0)
+    with make_engine(handler, clock, retry=policy) as engine, pytest.raises(RateLimitError) as info:
+        engine.get("x")
     assert len(seen) == 1
     assert clock.slept == 0.0  # no pointless waiting
     assert info.value.retry_after == 600.0
@@ -278,7 +287,9 @@ def test_transport_errors_are_retried_then_raised_as_transport_error(exc: Except
     "bad",
     [
         httpx.Response(200, content=b'{"orders": [{"id": 1}, {"id"'),
-        httpx.Response(200, content=b"<html>Bad gateway</html>", headers={"Content-Type": "text/html"}),
+        httpx.Response(
+            200, content=b"<html>Bad gateway</html>", headers={"Content-Type": "text/html"}
+        ),
         httpx.Response(200, content=b""),
     ],
     ids=["truncated", "html", "empty"],
@@ -290,9 +301,12 @@ def test_malformed_json_is_retried_then_raised(bad: httpx.Response) -> None:
         assert engine.get("orders.json").body == {"orders": []}
         assert engine.stats.snapshot()["malformed"] == 1
     handler, seen = scripted([bad] * 2)
-    with make_engine(handler, clock, retry=RetryPolicy(max_attempts=2)) as engine:
-        with pytest.raises(MalformedResponseError) as info:
-            engine.get("orders.json")
+    policy = RetryPolicy(max_attempts=2)
+    with (
+        make_engine(handler, clock, retry=policy) as engine,
+        pytest.raises(MalformedResponseError) as info,
+    ):
+        engine.get("orders.json")
     assert len(seen) == 2
     assert info.value.status_code == 200
     assert info.value.retry_after is None
@@ -332,7 +346,7 @@ def test_graphql_throttled_with_http_200_is_retried_after_the_cost_restores() ->
         },
     }
     clock = FakeClock()
-    handler, seen = scripted([ok(throttled), ok({"data": {"shop": {}}})])
+    handler, _ = scripted([ok(throttled), ok({"data": {"shop": {}}})])
     mapper = DefaultErrorMapper(graphql=True)
     with make_engine(handler, clock, error_mapper=mapper) as engine:
         response = engine.post("graphql.json", json={"query": "{shop{id}}"}, idempotent=True)

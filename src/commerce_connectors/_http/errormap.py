@@ -178,9 +178,23 @@ def extract_error_details(body: Any) -> tuple[str | None, str | None]:
     elif title and title not in message:
         # BigCommerce v3 422: the title says what, the errors map says where.
         message = f"{title}: {message}"
+    # Tiendanube 422: field lists beside (or instead of) code/message: {"src": ["can't be blank"]}
+    fields = {
+        k: v
+        for k, v in body.items()
+        if k not in _KNOWN_KEYS and isinstance(v, list) and v and all(isinstance(x, str) for x in v)
+    }
+    if fields:
+        listed = _text(fields)
+        message = f"{message}: {listed}" if message else listed
     if message is not None and len(message) > _MESSAGE_LIMIT:
         message = message[: _MESSAGE_LIMIT - 1] + "…"
     return code, message
+
+
+_KNOWN_KEYS: Final = frozenset(
+    {"errors", "error", "code", "message", "title", "description", "detail", "status", "type"}
+)
 
 
 def _from_error_list(errors: Sequence[Any]) -> tuple[str | None, str | None]:

@@ -228,8 +228,8 @@ class RedactingFilter(logging.Filter):
         """Rewrite ``record``'s message with secrets masked; never drops a record."""
         try:
             message = record.getMessage()
-        except Exception:  # a broken format string: keep the raw text, still redacted
-            message = str(record.msg)
+        except Exception:  # a broken format string: keep the raw parts, still redacted
+            message = f"{record.msg!s} (args: {record.args!r})"
         if self._redactor is not None:
             redactors: list[Redactor] = [self._redactor]
         else:
