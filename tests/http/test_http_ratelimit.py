@@ -379,3 +379,25 @@ def test_threads_sharing_one_engine_and_limiter() -> None:
     assert server.rejected == 0
     state = limiter.state()
     assert state.in_flight == 0
+
+
+def test_window_quota_books_waiting_callers_into_the_next_window() -> None:
+    class FrozenClock(FakeClock):
+        """Sleeps return at once without moving time: many threads asking at one instant."""
+
+        def sleep(self, seconds: float) -> None:
+            self.sleeps.append(seconds)
+
+    clock = FrozenClock()
+    limiter = WindowQuotaLimiter(quota=4, window=10.0, safety_margin=0, clock=clock)
+    # Four go now; the next four are booked into the next window, all due at t=10.
+    plan = [limiter.acquire() for _ in range(8)]
+    assert plan == [0.0] * 4 + [10.0] * 4
+    # A late response from the first window says it resets sooner: bookings move up.
+    limiter.observe(bc_headers(0, reset_ms=6000, quota=4, window_ms=10000))
+    assert limiter.state().resets_in == pytest.approx(16.0)
+    # A response from the current window when nothing is booked ahead re-synchronises.
+    later = WindowQuotaLimiter(quota=4, window=10.0, safety_margin=0, clock=FakeClock())
+    later.acquire()
+    later.observe({})  # no headers: nothing learnt, nothing broken
+    assert later.state().left == 3

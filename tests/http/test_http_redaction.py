@@ -155,3 +155,11 @@ def test_closed_engine_forgets_its_secrets_in_the_global_filter() -> None:
     record = logging.LogRecord(LOGGER_NAME, logging.INFO, __file__, 1, secret, None, None)
     RedactingFilter().filter(record)
     assert record.getMessage() == secret
+
+
+def test_redactor_without_sensitive_keys_still_masks_secrets() -> None:
+    r = Redactor(["literal-secret"], sensitive_keys=(), sensitive_params=())
+    assert r.text('{"password": "x"} literal-secret') == '{"password": "x"} ***'
+    assert r.url("https://h.test/?password=x") == "https://h.test/?password=x"
+    assert r.has_secrets
+    assert not Redactor().has_secrets

@@ -62,7 +62,7 @@ from .redaction import (
 )
 from .request import JsonResponse, Params, Request
 from .retry import RetryPolicy
-from .stats import EventCallback, HttpEvent, HttpStats
+from .stats import EventCallback, EventKind, HttpEvent, HttpStats
 
 __all__ = ["DEFAULT_TIMEOUT", "DEFAULT_USER_AGENT", "HttpEngine"]
 
@@ -85,6 +85,10 @@ _NOT_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _NO_BODY_STATUSES: Final = frozenset({204, 205, 304})
 
 _log = get_logger()
+
+# Request ids and body excerpts of malformed responses use the default rules whatever the
+# platform's mapper is.
+_EXCERPTS: Final = DefaultErrorMapper()
 
 
 @attrs.frozen
@@ -495,7 +499,7 @@ class HttpEngine:
     def _malformed_from(
         self, response: httpx.Response, request: Request, safe_url: str, why: str
     ) -> MalformedResponseError:
-        excerpt_source = DefaultErrorMapper()
+        excerpt_source = _EXCERPTS
         content_type = response.headers.get("Content-Type", "?")
         return MalformedResponseError(
             f"{why}; content-type {content_type}",
@@ -545,7 +549,7 @@ class HttpEngine:
 
     def _emit(
         self,
-        kind: Any,
+        kind: EventKind,
         request: Request,
         safe_url: str,
         attempt: int,

@@ -126,6 +126,8 @@ class Redactor:
         self.sensitive_keys = frozenset(k.lower() for k in sensitive_keys)
         keys = "|".join(re.escape(k) for k in sorted(self.sensitive_keys, key=len, reverse=True))
         # "key": "value"  (JSON text) and key=value (query strings, form bodies, log lines).
+        # With no keys, patterns that can never match ("(?!)") keep text() branch-free.
+        keys = keys or "(?!)"
         self._json_re = re.compile(rf'("(?:{keys})"\s*:\s*)"(?:[^"\\]|\\.)*"', re.IGNORECASE)
         self._kv_re = re.compile(rf"(?<![\w-])((?:{keys})=)[^&\s\"',;]+", re.IGNORECASE)
         for secret in secrets:
