@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import traceback
 
 import httpx
 import pytest
-from httpkit import make_engine, ok, scripted
+from httpkit import TOKEN, make_engine, ok, scripted
 
 from commerce_connectors._http import (
     BIGCOMMERCE_WAIT_HEADERS,
@@ -281,6 +282,16 @@ def test_transport_errors_are_retried_then_raised_as_transport_error(exc: Except
     assert "leaky" not in str(info.value)
     assert info.value.platform == "testshop"
     assert isinstance(info.value.__cause__, httpx.TransportError)
+
+
+def test_a_transport_error_echoing_a_secret_is_not_chained() -> None:
+    clock = FakeClock()
+    handler, _ = scripted([httpx.ConnectError(f"proxy said {TOKEN}")])
+    engine = make_engine(handler, clock, retry=RetryPolicy.no_retry())
+    with engine, pytest.raises(TransportError) as info:
+        engine.get("x")
+    assert info.value.__cause__ is None
+    assert TOKEN not in "".join(traceback.format_exception(info.value))
 
 
 @pytest.mark.parametrize(

@@ -357,15 +357,19 @@ class HttpEngine:
             if not isinstance(error, RetriableError) or not self._retriable(outcome, request):
                 self._give_up(error, request, safe_url, attempt, "not retriable")
                 raise error
-            server_wait = None
+            # The server's wait: from the headers the policy knows, or from the mapper (a
+            # GraphQL cost); the longer one when both speak. The error keeps it either way,
+            # so a caller that gets it raised knows when to come back.
+            waits = [error.retry_after]
             if response is not None:
-                server_wait = self.retry.server_wait(
-                    response.headers, status_code=response.status_code, now=self.clock.now()
+                waits.append(
+                    self.retry.server_wait(
+                        response.headers, status_code=response.status_code, now=self.clock.now()
+                    )
                 )
-            if server_wait is None:
-                server_wait = error.retry_after
-            elif error.retry_after is None or server_wait > error.retry_after:
-                error.retry_after = server_wait
+            known = [w for w in waits if w is not None]
+            server_wait = max(known) if known else None
+            error.retry_after = server_wait
             wait = self.retry.decide(
                 attempt=attempt,
                 waited=waited,
@@ -431,7 +435,12 @@ class HttpEngine:
                 method=request.method,
                 url=safe_url,
             )
-            terr.__cause__ = exc
+            # Chain httpx's error for debugging, unless its text holds a secret: a traceback
+            # prints the cause verbatim.
+            if self.redactor.text(str(exc)) == str(exc):
+                terr.__cause__ = exc
+            else:
+                terr.__suppress_context__ = True
             self._emit("transport_error", request, safe_url, attempt, error=terr)
             _log.debug(
                 "%s %s %s -> %s (attempt %d)",
