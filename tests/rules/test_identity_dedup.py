@@ -90,7 +90,9 @@ def test_records_of_different_connections_or_kinds_never_collide() -> None:
 
 def test_connection_identity_is_platform_and_store_plus_square_location() -> None:
     assert ConnectionIdentity("shopify", "acme.myshopify.com").key == "shopify:acme.myshopify.com"
-    assert ConnectionIdentity("square", "M1", "L1").key != ConnectionIdentity("square", "M1", "L2").key
+    assert (
+        ConnectionIdentity("square", "M1", "L1").key != ConnectionIdentity("square", "M1", "L2").key
+    )
     with pytest.raises(ConfigurationError, match="location"):
         ConnectionIdentity("square", "M1")
     with pytest.raises(ConfigurationError):
@@ -179,7 +181,7 @@ def test_contact_merge_keeps_known_values_unions_tags_and_takes_latest_consent(
         if explicit:
             latest = max(c.consent_at for c in explicit if c.consent_at)
             latest_values = {c.accepts_marketing for c in explicit if c.consent_at == latest}
-            expected = False if False in latest_values else True
+            expected = False not in latest_values
             assert m.accepts_marketing is expected
         else:
             assert m.accepts_marketing is None
