@@ -155,6 +155,7 @@ def test_phone_fallback_never_returns_a_number_absent_from_its_inputs_and_return
         assert result.source is not None
         assert result.original == inputs[result.source]
         assert result.value == normalize_phone(result.original, result.region).value
+        assert result.value is not None
         national = str(phonenumbers.parse(result.value).national_number)
         assert _is_subsequence(national, _digits(result.original or ""))
     else:
