@@ -63,10 +63,15 @@ class ConnectorHarness(Protocol):
     given a factory, so checks never see each other's faults.
     """
 
-    #: The simulator the connector talks to (faults are added to it).
-    simulator: Simulator
-    #: The secret the connector authenticates with; it must never leak.
-    secret: str
+    @property
+    def simulator(self) -> Simulator:
+        """The simulator the connector talks to (faults are added to it)."""
+        ...
+
+    @property
+    def secret(self) -> str:
+        """The secret the connector authenticates with; it must never leak."""
+        ...
 
     def make_connector(
         self, *, valid_credentials: bool = True, on_invalid: InvalidRecordHandler | None = None
