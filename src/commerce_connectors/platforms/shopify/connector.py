@@ -1,0 +1,433 @@
+"""ShopifyConnector: reads a shop through the GraphQL Admin API.
+
+Streams are cursor-paginated connections sorted by ``UPDATED_AT`` (checkouts: by
+id) and filtered with a quoted ``updated_at:>='…'`` search for incremental reads.
+Pacing follows ``extensions.cost``: the :class:`~commerce_connectors._http.GraphQLCostLimiter`
+waits for the points a query needs, ``first`` is tuned from each answer's
+``requestedQueryCost`` so a query stays under the 1,000-point cap, and a ``THROTTLED``
+answer is retried after the time its numbers imply. GraphQL errors in a 200 answer
+are raised, never taken for empty data.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import math
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import attrs
+import httpx
+
+from ..._http import (
+    DefaultErrorMapper,
+    GraphQLCostLimiter,
+    GraphQLCursorPaginator,
+    HeaderTokenAuth,
+    HttpEngine,
+    HttpStats,
+    JsonResponse,
+    PageShapeError,
+    PageWalk,
+    Request,
+    RetryPolicy,
+    extract_error_details,
+    get_path,
+)
+from ..._http.redaction import Redactor
+from ..._http.stats import EventCallback
+from ...clock import Clock, SystemClock
+from ...errors import (
+    APIError,
+    ClientRequestError,
+    ConfigurationError,
+    MalformedResponseError,
+    PermissionDeniedError,
+)
+from ...models import Platform
+from ...protocols import InvalidRecordHandler, Stream
+from ..base import BaseConnector, Fetched
+from . import constants as c
+from ._shared import DEFAULT_OPTIONS, PLATFORM_NAME, ParseOptions, connection_id_for
+from .graphql import (
+    CHECKOUTS_QUERY,
+    CUSTOMERS_QUERY,
+    LINE_ITEMS_QUERY,
+    ORDERS_QUERY,
+    PRODUCTS_QUERY,
+    SHOP_QUERY,
+    parse_checkout_node,
+    parse_customer_node,
+    parse_order_node,
+    parse_product_node,
+    search_filter,
+)
+
+__all__ = ["ShopInfo", "ShopifyConnector", "ShopifyErrorMapper", "normalize_shop_domain"]
+
+logger = logging.getLogger("commerce_connectors.shopify")
+
+# stream → (connection field in the query, the query, extra variables)
+_QUERIES: Mapping[Stream, tuple[str, str, Mapping[str, int]]] = {
+    Stream.CUSTOMERS: ("customers", CUSTOMERS_QUERY, {}),
+    Stream.ORDERS: ("orders", ORDERS_QUERY, {"lines": c.LINE_ITEMS_PER_RECORD}),
+    Stream.PRODUCTS: ("products", PRODUCTS_QUERY, {"variants": c.VARIANTS_PER_PRODUCT}),
+    Stream.ABANDONED_CARTS: (
+        "abandonedCheckouts",
+        CHECKOUTS_QUERY,
+        {"lines": c.LINE_ITEMS_PER_RECORD},
+    ),
+}
+
+# Lines per follow-up query: each line node costs 7 points (line, variant, product,
+# image, a MoneyBag of two MoneyV2), so 100 lines stay well under the 1,000 cap.
+_MORE_LINES_PAGE = 100
+
+
+def normalize_shop_domain(shop: str) -> str:
+    """``"https://Acme.myshopify.com/"`` → ``"acme.myshopify.com"`` (no validation).
+
+    Example:
+        >>> normalize_shop_domain(" https://Acme.myshopify.com/admin ")
+        'acme.myshopify.com'
+    """
+    text = shop.strip().lower()
+    if "://" in text:
+        text = urlsplit(text).netloc
+    return text.split("/", 1)[0]
+
+
+@attrs.frozen
+class ShopInfo:
+    """What the shop says about itself and this app (one query per connector).
+
+    Attributes:
+        name: the shop's name.
+        currency: the shop's currency (product prices carry none).
+        domain: the ``*.myshopify.com`` domain.
+        scopes: the access scopes granted to the app.
+    """
+
+    name: str | None
+    currency: str | None
+    domain: str | None
+    scopes: frozenset[str]
+
+
+@attrs.frozen
+class ShopifyErrorMapper:
+    """Shopify's answers → exceptions: the default GraphQL-aware mapping, stricter.
+
+    The default mapper returns partial data with errors as a success; Shopify's
+    ``errors`` next to ``data`` (``ACCESS_DENIED`` on a field the token may not read…)
+    mean fields came back null, so they are raised here: never taken for empty data.
+    """
+
+    default: DefaultErrorMapper = attrs.field(factory=lambda: DefaultErrorMapper(graphql=True))
+
+    def __call__(
+        self, response: httpx.Response, body: Any, *, platform: str, redactor: Redactor
+    ) -> APIError | None:
+        """Return the exception for ``response``, or ``None`` for a clean answer."""
+        error = self.default(response, body, platform=platform, redactor=redactor)
+        if error is not None or response.status_code >= 300:
+            return error
+        if not isinstance(body, Mapping) or not body.get("errors"):
+            return None
+        errors = body["errors"]
+        codes = [get_path(e, "extensions.code") for e in errors] if isinstance(errors, list) else []
+        code, message = extract_error_details(body)
+        cls = PermissionDeniedError if "ACCESS_DENIED" in codes else ClientRequestError
+        return cls(
+            redactor.text(f"GraphQL errors with partial data: {message or 'unspecified'}"),
+            platform=platform,
+            status_code=response.status_code,
+            request_id=self.default.request_id(response.headers),
+            method=response.request.method,
+            url=redactor.url(str(response.request.url)),
+            body_excerpt=self.default.excerpt(response, redactor),
+            code=redactor.text(code) if code else None,
+        )
+
+
+class ShopifyConnector(BaseConnector):
+    """Reads one Shopify shop (customers, orders, products, abandoned checkouts).
+
+    Args:
+        shop: the shop's ``*.myshopify.com`` domain (``https://`` and paths are
+            stripped). Anything else is refused unless ``base_url`` is given, so the
+            token is never sent to an arbitrary host.
+        access_token: the Admin API access token (``X-Shopify-Access-Token``; never
+            logged, never in a repr or an exception).
+        api_version: a dated Admin API version (default :data:`~.constants.API_VERSION`).
+        base_url: where requests go instead of ``https://<shop>``: a simulator, a proxy.
+            ``/admin/api/<version>`` is appended unless already there.
+        client: an :class:`httpx.Client` you own (never closed by the connector).
+        transport: an httpx transport for the client the connector creates.
+        clock: where waits happen and "now" is read (a FakeClock in tests).
+        options: money and phone choices for the parsers.
+        require_all_orders: raise :class:`PermissionDeniedError` instead of logging a
+            warning when orders older than 60 days are asked for and the app lacks
+            ``read_all_orders``.
+        retry: the retry policy (default :class:`RetryPolicy()`).
+        stats: HTTP counters to update (default: a new :class:`HttpStats`).
+        on_event: called with each HTTP event (redacted).
+        page_sizes: first ``first`` per stream name, before the cost figures tune it.
+        on_invalid: receives each record that cannot be parsed.
+
+    Raises:
+        ConfigurationError: a shop that is not a ``*.myshopify.com`` domain (without
+            ``base_url``), an empty token, a malformed API version.
+
+    Example:
+        >>> ShopifyConnector(shop="https://Acme.myshopify.com/", access_token="shpat_x")
+        ShopifyConnector(connection_id='shopify:acme.myshopify.com')
+        >>> ShopifyConnector(shop="evil.example.com", access_token="shpat_x")
+        Traceback (most recent call last):
+        ...
+        commerce_connectors.errors.ConfigurationError: shop must be a *.myshopify.com domain ...
+    """
+
+    platform = Platform.SHOPIFY
+    streams = frozenset(_QUERIES)
+    unsupported: ClassVar[Mapping[Stream, str]] = {}
+    default_overlap = c.DEFAULT_OVERLAP
+
+    def __init__(
+        self,
+        *,
+        shop: str,
+        access_token: str,
+        api_version: str = c.API_VERSION,
+        base_url: str | None = None,
+        client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        clock: Clock | None = None,
+        options: ParseOptions = DEFAULT_OPTIONS,
+        require_all_orders: bool = False,
+        retry: RetryPolicy | None = None,
+        stats: HttpStats | None = None,
+        on_event: EventCallback | None = None,
+        page_sizes: Mapping[str, int] | None = None,
+        on_invalid: InvalidRecordHandler | None = None,
+    ) -> None:
+        domain = normalize_shop_domain(shop) if isinstance(shop, str) else ""
+        if base_url is None and not c.SHOP_DOMAIN_PATTERN.fullmatch(domain):
+            raise ConfigurationError(
+                f"shop must be a *.myshopify.com domain (got {shop!r}); the access token is "
+                "only sent to the shop's own domain unless you pass base_url= explicitly"
+            )
+        if not domain:
+            raise ConfigurationError("shop must name the shop (its *.myshopify.com domain)")
+        if not isinstance(access_token, str) or not access_token.strip():
+            raise ConfigurationError("ShopifyConnector needs an access_token")
+        if not c.API_VERSION_PATTERN.fullmatch(api_version):
+            raise ConfigurationError(
+                f"api_version must be a dated version such as {c.API_VERSION!r}, "
+                f"got {api_version!r}"
+            )
+        super().__init__(on_invalid=on_invalid)
+        self.shop = domain
+        self.api_version = api_version
+        self.options = options
+        self.require_all_orders = require_all_orders
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        root = (base_url or f"https://{domain}").rstrip("/")
+        if "/admin/api/" not in root:
+            root = f"{root}/admin/api/{api_version}"
+        self.limiter = GraphQLCostLimiter(clock=self.clock)
+        self.engine = HttpEngine(
+            platform=PLATFORM_NAME,
+            base_url=root,
+            auth=HeaderTokenAuth.shopify(access_token),
+            client=client,
+            transport=transport,
+            clock=self.clock,
+            retry=retry,
+            rate_limiter=self.limiter,
+            error_mapper=ShopifyErrorMapper(),
+            stats=stats,
+            on_event=on_event,
+        )
+        self.page_sizes: dict[Stream, int] = {
+            stream: min(c.MAX_PAGE_SIZE, (page_sizes or c.INITIAL_PAGE_SIZES)[stream.value])
+            for stream in _QUERIES
+        }
+        #: Problems worth telling the user that did not stop the sync (missing scopes…).
+        self.warnings: list[str] = []
+        self._shop_info: ShopInfo | None = None
+
+    @property
+    def connection_id(self) -> str:
+        """``shopify:<domain>``: one connection per shop."""
+        return connection_id_for(self.shop)
+
+    @property
+    def stats(self) -> HttpStats:
+        """The HTTP counters of this connector's engine."""
+        return self.engine.stats
+
+    def close(self) -> None:
+        """Close the HTTP client if the connector created it."""
+        self.engine.close()
+        super().close()
+
+    # -- shop facts -------------------------------------------------------------------------
+
+    def shop_info(self) -> ShopInfo:
+        """The shop's name, currency, domain and the app's scopes (fetched once)."""
+        if self._shop_info is None:
+            body = self._query(SHOP_QUERY, {}).body
+            scopes = get_path(body, "data.currentAppInstallation.accessScopes") or []
+            self._shop_info = ShopInfo(
+                name=get_path(body, "data.shop.name"),
+                currency=get_path(body, "data.shop.currencyCode"),
+                domain=get_path(body, "data.shop.myshopifyDomain"),
+                scopes=frozenset(
+                    s["handle"] for s in scopes if isinstance(s, dict) and "handle" in s
+                ),
+            )
+        return self._shop_info
+
+    def _check_order_scope(self, since: _dt.datetime | None) -> None:
+        horizon = self.clock.now() - c.RECENT_ORDERS_WINDOW
+        if since is not None and since >= horizon:
+            return
+        info = self.shop_info()
+        if c.READ_ALL_ORDERS_SCOPE in info.scopes:
+            return
+        message = (
+            f"{self.shop}: the app lacks the {c.READ_ALL_ORDERS_SCOPE} scope, so Shopify only "
+            f"returns orders of the last 60 days; orders placed before "
+            f"{horizon.date().isoformat()} will be missing. Request {c.READ_ALL_ORDERS_SCOPE} "
+            "(granted by Shopify on request) and reinstall the app."
+        )
+        if self.require_all_orders:
+            raise PermissionDeniedError(message, platform=PLATFORM_NAME, code="MISSING_SCOPE")
+        if message not in self.warnings:
+            self.warnings.append(message)
+            logger.warning("%s", message)
+
+    # -- fetching ---------------------------------------------------------------------------
+
+    def _fetch(self, stream: Stream, since: _dt.datetime | None) -> Iterator[Fetched]:
+        if stream is Stream.ORDERS:
+            self._check_order_scope(since)
+        parser = self._parser(stream)
+        for node in self._nodes(stream, since):
+            yield node, parser
+
+    def _parser(self, stream: Stream) -> Callable[[Any], Any]:
+        shop, conn, options = self.shop, self.connection_id, self.options
+        if stream is Stream.CUSTOMERS:
+            return lambda n: parse_customer_node(n, shop=shop, connection_id=conn)
+        if stream is Stream.PRODUCTS:
+            currency = self.shop_info().currency
+            return lambda n: parse_product_node(n, currency=currency, shop=shop, connection_id=conn)
+        if stream is Stream.ORDERS:
+            name = self.shop_info().name
+            return lambda n: parse_order_node(
+                n, shop=shop, store_name=name, connection_id=conn, options=options
+            )
+        return lambda n: parse_checkout_node(n, shop=shop, connection_id=conn, options=options)
+
+    def _nodes(self, stream: Stream, since: _dt.datetime | None) -> Iterator[Any]:
+        field, query, extra = _QUERIES[stream]
+        variables: dict[str, Any] = {
+            "first": self.page_sizes[stream],
+            "query": search_filter("updated_at", since) if since is not None else None,
+            **extra,
+        }
+        request: Request | None = self._graphql_request(query, variables)
+        assert request is not None
+        walk = PageWalk(
+            GraphQLCursorPaginator(f"data.{field}.pageInfo"),
+            request,
+            platform=PLATFORM_NAME,
+            redact=self.engine.redactor.url,
+        )
+        while request is not None:
+            response, request = self._send_fitting(stream, request)
+            self.engine.stats.add(pages=1)
+            nodes = get_path(response.body, f"data.{field}.nodes")
+            if not isinstance(nodes, list):
+                raise self._malformed(response, f"no list at data.{field}.nodes")
+            for node in nodes:
+                yield self._complete_lines(node) if isinstance(node, dict) else node
+            try:
+                following = walk.advance(response)
+            except PageShapeError as exc:
+                raise self._malformed(response, f"pagination: {exc}") from exc
+            request = None if following is None else self._resized(stream, following)
+
+    def _graphql_request(self, query: str, variables: Mapping[str, Any]) -> Request:
+        body = {"query": query, "variables": {k: v for k, v in variables.items() if v is not None}}
+        # A query is a read: retrying it after a 5xx or a reset is safe.
+        return Request("POST", c.GRAPHQL_PATH, json=body, idempotent=True)
+
+    def _query(self, query: str, variables: Mapping[str, Any]) -> JsonResponse:
+        return self.engine.send(self._graphql_request(query, variables))
+
+    def _send_fitting(self, stream: Stream, request: Request) -> tuple[JsonResponse, Request]:
+        """Send; if Shopify refuses the query as too costly, halve ``first`` and resend."""
+        while True:
+            try:
+                return self.engine.send(request), request
+            except ClientRequestError as exc:
+                first = get_path(request.json, "variables.first")
+                if exc.code != "MAX_COST_EXCEEDED" or not isinstance(first, int) or first <= 1:
+                    raise
+                smaller = max(1, first // 2)
+                logger.info("%s: query over the cost cap at first=%d; %d", stream.value, first,
+                            smaller)  # fmt: skip
+                self.page_sizes[stream] = smaller
+                request = request.with_json_field("variables.first", smaller)
+
+    def _resized(self, stream: Stream, request: Request) -> Request:
+        """The next page's request with ``first`` tuned to the last requested cost."""
+        first = get_path(request.json, "variables.first")
+        requested = self.limiter.last_requested
+        if not isinstance(first, int) or not requested or requested <= 0:
+            return request
+        state = self.limiter.state()
+        cap = min(float(c.MAX_QUERY_COST), state.maximum - self.limiter.safety_margin)
+        # Cost grows linearly with first; aim a little under the cap because the
+        # connection's own 2 points do not scale.
+        tuned = max(1, min(c.MAX_PAGE_SIZE, math.floor(first * cap * 0.98 / requested)))
+        self.page_sizes[stream] = tuned
+        if tuned == first:
+            return request
+        expected = requested * tuned / first
+        return attrs.evolve(request.with_json_field("variables.first", tuned), cost=expected)
+
+    def _complete_lines(self, node: dict[str, Any]) -> dict[str, Any]:
+        """Fetch the lines past the first page, so no order or checkout loses one."""
+        page_info = get_path(node, "lineItems.pageInfo")
+        if not isinstance(page_info, dict) or not page_info.get("hasNextPage"):
+            return node
+        lines = list(get_path(node, "lineItems.nodes") or [])
+        cursor = page_info.get("endCursor")
+        seen = set()
+        while isinstance(cursor, str) and cursor and cursor not in seen:
+            seen.add(cursor)
+            variables = {"id": node.get("id"), "first": _MORE_LINES_PAGE, "after": cursor}
+            body = self._query(LINE_ITEMS_QUERY, variables).body
+            more = get_path(body, "data.node.lineItems")
+            if not isinstance(more, dict) or not isinstance(more.get("nodes"), list):
+                break
+            lines.extend(more["nodes"])
+            info = more.get("pageInfo") or {}
+            cursor = info.get("endCursor") if info.get("hasNextPage") else None
+        return {**node, "lineItems": {"pageInfo": {"hasNextPage": False}, "nodes": lines}}
+
+    def _malformed(self, response: JsonResponse, why: str) -> MalformedResponseError:
+        return MalformedResponseError(
+            why,
+            platform=PLATFORM_NAME,
+            status_code=response.status_code,
+            request_id=DefaultErrorMapper().request_id(response.headers),
+            method="POST",
+            url=self.engine.redactor.url(self.engine.url_for(c.GRAPHQL_PATH)),
+        )
