@@ -1,0 +1,603 @@
+"""The BigCommerce connector: v2 orders, v3 customers and catalog, v3 carts by id.
+
+One :class:`BigCommerceConnector` reads one store. It talks to the store
+through one :class:`~commerce_connectors._http.HttpEngine` (thread-safe) and
+one :class:`~commerce_connectors._http.WindowQuotaLimiter` shared by every
+stream and worker thread, so the store's window quota (150 or 450 requests per
+30 s, shared by every app) is respected whatever runs at once.
+
+Orders need sub-requests (line items, shipping addresses, coupons): they run
+on a small thread pool, inside the same quota. The pool only hides network
+latency; the limiter decides how fast requests go.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures as cf
+import datetime as _dt
+import functools
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar, TypeVar
+
+import httpx
+
+from ..._http import (
+    BIGCOMMERCE_WAIT_HEADERS,
+    DEFAULT_USER_AGENT,
+    DefaultErrorMapper,
+    HeaderTokenAuth,
+    HttpEngine,
+    HttpStats,
+    PageNumberPaginator,
+    Request,
+    RetryPolicy,
+    WaitHeader,
+    WindowQuotaLimiter,
+)
+from ..._http import constants as _hc
+from ..._http.redaction import Redactor
+from ..._http.stats import EventCallback
+from ...clock import Clock
+from ...errors import (
+    APIError,
+    ConfigurationError,
+    MalformedResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from ...models import Cart, Order, Platform
+from ...protocols import InvalidRecordHandler, Stream
+from ..base import BaseConnector, Fetched
+from . import constants as c
+from .parsers import parse_cart, parse_customer, parse_order, parse_product
+
+__all__ = ["BigCommerceConnector", "BigCommerceErrorMapper"]
+
+_T = TypeVar("_T")
+
+#: On a 429 the window's reset time is the exact wait ("on 429, wait
+#: X-Rate-Limit-Time-Reset-Ms"); X-Retry-After is the same rounded up to whole seconds,
+#: so it comes second. A 429 with neither header is platform load: the policy then
+#: backs off progressively from ``rate_limit_base_delay``.
+_WAIT_HEADERS: tuple[WaitHeader, ...] = (
+    WaitHeader(_hc.BIGCOMMERCE_TIME_RESET_MS_HEADER, "milliseconds", rate_limit_only=True),
+    *(h for h in BIGCOMMERCE_WAIT_HEADERS if h.name != _hc.BIGCOMMERCE_TIME_RESET_MS_HEADER),
+)
+
+_UNSUPPORTED_CARTS = (
+    "BigCommerce has no endpoint that lists carts or abandoned carts. Subscribe to the "
+    "store/cart/abandoned webhook and fetch each cart with "
+    "BigCommerceConnector.get_cart(cart_id) (GET /v3/carts/{id})"
+)
+
+_SCOPE_HINTS = {
+    "orders": "Orders (store_v2_orders_read_only)",
+    "customers": "Customers (store_v2_customers_read_only)",
+    "catalog": "Products (store_v2_products_read_only)",
+    "carts": "Carts (store_cart_read_only)",
+    "store": "Information & Settings (store_v2_information_read_only)",
+}
+
+
+class BigCommerceErrorMapper:
+    """Maps BigCommerce error responses, adding what to do to 401 and 403 messages.
+
+    Both v2 (``[{"status", "message"}]``) and v3 (``{"status", "title", "type",
+    "errors"}``) bodies are read by the default mapper; this wrapper only says which
+    credential or scope to check, since BigCommerce's own messages are terse.
+
+    Example:
+        >>> mapper = BigCommerceErrorMapper()
+        >>> request = httpx.Request("GET", "https://api.bigcommerce.com/stores/abc/v3/customers")
+        >>> response = httpx.Response(403, json={"code": 403, "message": "Missing scope"},
+        ...                           request=request)
+        >>> error = mapper(response, response.json(), platform="bigcommerce",
+        ...                redactor=Redactor())
+        >>> type(error).__name__, error.message
+        ('PermissionDeniedError', 'Missing scope (the API account needs the read scope Customers (store_v2_customers_read_only))')
+    """  # noqa: E501
+
+    def __init__(self, default: DefaultErrorMapper | None = None) -> None:
+        self.default = default if default is not None else DefaultErrorMapper()
+
+    def __call__(
+        self, response: httpx.Response, body: Any, *, platform: str, redactor: Redactor
+    ) -> APIError | None:
+        """Return the exception for ``response``, or ``None`` for a success."""
+        error = self.default(response, body, platform=platform, redactor=redactor)
+        if error is None:
+            return None
+        if error.status_code == 401:
+            error.message += " (check the store hash and the API account's access token)"
+        elif isinstance(error, PermissionDeniedError):
+            path = response.request.url.path
+            scope = next((s for key, s in _SCOPE_HINTS.items() if f"/{key}" in path), None)
+            if scope:
+                error.message += f" (the API account needs the read scope {scope})"
+        return error
+
+
+def _default_retry() -> RetryPolicy:
+    # mypy's attrs plugin types the field's converter (``tuple``) as an unsolved generic
+    # and rejects any argument; the value is a tuple of WaitHeader, as the field wants.
+    return RetryPolicy(wait_headers=_WAIT_HEADERS)  # type: ignore[arg-type]
+
+
+def _floor_seconds(value: _dt.datetime) -> _dt.datetime:
+    # Platform filters have second granularity; flooring keeps the filter inclusive.
+    return value.astimezone(_dt.timezone.utc).replace(microsecond=0)
+
+
+def _v2_date(value: _dt.datetime) -> str:
+    # v2 accepts RFC 2822 or ISO 8601; ISO with an explicit offset is unambiguous.
+    return _floor_seconds(value).isoformat()
+
+
+def _v3_date(value: _dt.datetime) -> str:
+    earlier = value - _dt.timedelta(hours=c.V3_DATE_FILTER_MARGIN_HOURS)
+    return _floor_seconds(earlier).replace(tzinfo=None).isoformat()
+
+
+def _is_zero(value: Any) -> bool:
+    try:
+        return Decimal(str(value)) == 0
+    except (InvalidOperation, ValueError):
+        return False
+
+
+def _resolved(value: _T) -> cf.Future[_T]:
+    future: cf.Future[_T] = cf.Future()
+    future.set_result(value)
+    return future
+
+
+class BigCommerceConnector(BaseConnector):
+    """Reads one BigCommerce store: orders (v2), customers and products (v3), carts by id.
+
+    Streams:
+
+    * **orders** of every status, sorted by ``date_modified`` ascending, with
+      ``min_date_modified`` for incremental syncs, each with its line items,
+      shipping method and coupons (sub-requests run concurrently). Status 0
+      ("Incomplete": checkout never completed) is skipped unless
+      ``include_incomplete=True``; archived (``is_deleted``) orders are yielded with
+      ``extra["is_deleted"] = True`` unless ``include_archived=False``. Skips are
+      counted in :attr:`skipped`.
+    * **customers** from ``/v3/customers?include=addresses``.
+    * **products** from ``/v3/catalog/products?include=variants,images``, category
+      names resolved from ``/v3/catalog/categories``.
+    * **abandoned carts**: BigCommerce cannot list them;
+      :meth:`iter_abandoned_carts` raises
+      :class:`~commerce_connectors.errors.UnsupportedStreamError`. Use :meth:`get_cart`
+      from the ``store/cart/abandoned`` webhook.
+
+    Page-number pagination can skip a record that is modified while paging (it moves
+    to a later page). Sorting by ``date_modified`` ascending makes the moved record
+    reappear at the end of the same walk or the next incremental sync, whose
+    :attr:`recommended_overlap` re-reads the last minutes; the base class drops repeats
+    within one pass.
+
+    Args:
+        store_hash: the store's permanent id (``id30h7ohwf`` in
+            ``store-id30h7ohwf.mybigcommerce.com``).
+        access_token: the API account's token (sent as ``X-Auth-Token``; never logged).
+        base_url: the API root to use instead of
+            ``https://api.bigcommerce.com/stores/{store_hash}`` (a simulator or proxy);
+            ``/v2/...`` and ``/v3/...`` are appended to it.
+        client: an :class:`httpx.Client` you own (never closed by the connector).
+        transport: an httpx transport for the client the connector creates.
+        clock: where waits happen (a fake clock in tests).
+        quota: requests per 30 s window assumed until the first response tells
+            (Standard/Plus 150, Pro 450).
+        safety_margin: requests left unused in each window for the store's other apps.
+        concurrency: worker threads for per-order sub-requests (1: none, all inline).
+        page_size: records per page (at most 250).
+        include_incomplete: also yield status 0 "Incomplete" orders (asked for
+            explicitly with ``status_id=0``, since the default listing may omit them).
+        include_archived: yield archived (``is_deleted``) orders.
+        resolve_line_categories: look up each ordered product's category names and
+            image in the catalog (about one request per page of orders).
+        currency: the store's currency for catalog prices; ``None`` reads it once from
+            ``/v2/store``.
+        retry: the retry policy (default: BigCommerce wait headers, 5 attempts).
+        stats: HTTP counters to update (default: a new :class:`HttpStats`).
+        on_event: receives each HTTP event (URLs redacted).
+        user_agent: the ``User-Agent`` header; BigCommerce asks integrations to
+            identify themselves.
+        on_invalid: receives each record that cannot be parsed.
+
+    Raises:
+        ConfigurationError: a malformed store hash, an empty token, a bad page size.
+
+    Example:
+        >>> conn = BigCommerceConnector(store_hash="abc123", access_token="tok-secret-0123")
+        >>> conn.connection_id, conn.engine.base_url
+        ('bigcommerce:abc123', 'https://api.bigcommerce.com/stores/abc123')
+        >>> conn.iter_abandoned_carts()
+        Traceback (most recent call last):
+        ...
+        UnsupportedStreamError: bigcommerce has no abandoned_carts stream: ...
+        >>> conn.close()
+    """
+
+    platform: ClassVar[Platform] = Platform.BIGCOMMERCE
+    streams: ClassVar[frozenset[Stream]] = frozenset(
+        {Stream.CUSTOMERS, Stream.ORDERS, Stream.PRODUCTS}
+    )
+    unsupported: ClassVar[Mapping[Stream, str]] = {Stream.ABANDONED_CARTS: _UNSUPPORTED_CARTS}
+    default_overlap: ClassVar[_dt.timedelta] = _dt.timedelta(minutes=c.DEFAULT_OVERLAP_MINUTES)
+
+    def __init__(
+        self,
+        *,
+        store_hash: str,
+        access_token: str,
+        base_url: str | None = None,
+        client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        clock: Clock | None = None,
+        quota: int = _hc.BIGCOMMERCE_QUOTA,
+        safety_margin: int = 2,
+        concurrency: int = c.DEFAULT_CONCURRENCY,
+        page_size: int = c.MAX_PAGE_SIZE,
+        include_incomplete: bool = False,
+        include_archived: bool = True,
+        resolve_line_categories: bool = True,
+        currency: str | None = None,
+        retry: RetryPolicy | None = None,
+        stats: HttpStats | None = None,
+        on_event: EventCallback | None = None,
+        user_agent: str | None = None,
+        on_invalid: InvalidRecordHandler | None = None,
+    ) -> None:
+        if not isinstance(store_hash, str) or not c.STORE_HASH_PATTERN.fullmatch(store_hash):
+            raise ConfigurationError(
+                f"store_hash must be the store's alphanumeric id (e.g. 'id30h7ohwf' from "
+                f"store-id30h7ohwf.mybigcommerce.com), got {store_hash!r}"
+            )
+        if not 1 <= page_size <= c.MAX_PAGE_SIZE:
+            raise ConfigurationError(f"page_size must be within 1..{c.MAX_PAGE_SIZE}")
+        if concurrency < 1:
+            raise ConfigurationError("concurrency must be at least 1")
+        super().__init__(on_invalid=on_invalid)
+        self.store_hash = store_hash
+        self.page_size = page_size
+        self.concurrency = concurrency
+        self.include_incomplete = include_incomplete
+        self.include_archived = include_archived
+        self.resolve_line_categories = resolve_line_categories
+        self.currency = currency
+        #: Orders not yielded, by reason (``"incomplete"``, ``"archived"``).
+        self.skipped: collections.Counter[str] = collections.Counter()
+        self.limiter = WindowQuotaLimiter.bigcommerce(
+            quota=quota, safety_margin=safety_margin, clock=clock
+        )
+        self.engine = HttpEngine(
+            platform=c.PLATFORM_NAME,
+            base_url=base_url or c.API_ROOT.format(store_hash=store_hash),
+            auth=HeaderTokenAuth.bigcommerce(access_token),
+            client=client,
+            transport=transport,
+            clock=clock,
+            retry=retry if retry is not None else _default_retry(),
+            rate_limiter=self.limiter,
+            error_mapper=BigCommerceErrorMapper(),
+            user_agent=user_agent or f"{DEFAULT_USER_AGENT} {c.USER_AGENT}",
+            headers={"Content-Type": "application/json"},
+            stats=stats,
+            on_event=on_event,
+        )
+        self._pool: cf.ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        self._store: Mapping[str, Any] | None = None
+        self._line_catalog: dict[str, tuple[str | None, str | None]] = {}
+        self._category_cache: dict[str, str] | None = None
+
+    # -- identity and lifecycle ---------------------------------------------------------
+
+    @property
+    def connection_id(self) -> str:
+        """``bigcommerce:<store_hash>``."""
+        return f"{c.CONNECTION_PREFIX}:{self.store_hash}"
+
+    @property
+    def stats(self) -> HttpStats:
+        """The HTTP counters (requests, retries, 429s, waits) of this connector."""
+        return self.engine.stats
+
+    def close(self) -> None:
+        """Stop the worker threads and close the HTTP client if the connector created it."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        self.engine.close()
+        super().close()
+
+    # -- single records (webhook path) --------------------------------------------------
+
+    def get_cart(self, cart_id: str) -> Cart | None:
+        """Fetch one cart by id (``GET /v3/carts/{id}``); ``None`` if it no longer exists.
+
+        This is how abandoned carts are read on BigCommerce: the ``store/cart/abandoned``
+        webhook carries the cart id. A converted cart is deleted, hence ``None``.
+
+        Raises:
+            InvalidRecordError: the cart cannot be parsed.
+        """
+        try:
+            response = self.engine.get(
+                f"{c.V3}/carts/{cart_id}", params={"include": "line_items.physical_items.options"}
+            )
+        except NotFoundError:
+            return None
+        data = response.body.get("data") if isinstance(response.body, Mapping) else None
+        return parse_cart(data, connection_id=self.connection_id)
+
+    def get_order(self, order_id: int | str) -> Order | None:
+        """Fetch one order with its sub-resources (``GET /v2/orders/{id}``); ``None`` if absent.
+
+        Raises:
+            InvalidRecordError: the order cannot be parsed.
+        """
+        try:
+            response = self.engine.get(f"{c.V2}/orders/{order_id}")
+        except NotFoundError:
+            return None
+        payload, parser = next(iter(self._order_page([response.body], keep_all=True)))
+        order = parser(payload)
+        assert isinstance(order, Order)
+        return order
+
+    def store_info(self) -> Mapping[str, Any]:
+        """The store's profile (``GET /v2/store``: name, currency, secure_url…), read once.
+
+        Empty when the API account lacks the Information & Settings scope.
+        """
+        if self._store is None:
+            try:
+                body = self.engine.get(f"{c.V2}/store").body
+            except (PermissionDeniedError, NotFoundError):
+                body = {}
+            self._store = body if isinstance(body, Mapping) else {}
+        return self._store
+
+    # -- streams -------------------------------------------------------------------------
+
+    def _fetch(self, stream: Stream, since: _dt.datetime | None) -> Iterator[Fetched]:
+        if stream is Stream.ORDERS:
+            return self._orders(since)
+        if stream is Stream.CUSTOMERS:
+            return self._customers(since)
+        return self._products(since)
+
+    def _walk(self, path: str, params: Mapping[str, Any], *, v3: bool) -> Iterator[list[Any]]:
+        """Yield the record list of every page of a listing."""
+        paginator = (
+            PageNumberPaginator.bigcommerce_v3() if v3 else PageNumberPaginator.bigcommerce_v2()
+        )
+        for page in self.engine.paginate(Request("GET", path, params=params), paginator):
+            body = page.body
+            records = body.get("data") if v3 and isinstance(body, Mapping) else body
+            if records is None and not v3:
+                return  # v2: 204 No Content past the last page
+            if not isinstance(records, list):
+                raise MalformedResponseError(
+                    f"{path}: expected a list of records, got {type(records).__name__}",
+                    platform=c.PLATFORM_NAME,
+                    status_code=page.status_code,
+                    method="GET",
+                    url=self.engine.redactor.url(self.engine.url_for(path)),
+                )
+            yield records
+
+    def _customers(self, since: _dt.datetime | None) -> Iterator[Fetched]:
+        params: dict[str, Any] = {
+            "include": "addresses",
+            "sort": "date_modified:asc",
+            "limit": self.page_size,
+        }
+        if since is not None:
+            params["date_modified:min"] = _v3_date(since)
+        parser = functools.partial(parse_customer, connection_id=self.connection_id)
+        for records in self._walk(f"{c.V3}/customers", params, v3=True):
+            for record in records:
+                yield record, parser
+
+    def _categories(self) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for records in self._walk(
+            f"{c.V3}/catalog/categories", {"limit": c.MAX_PAGE_SIZE}, v3=True
+        ):
+            for category in records:
+                if isinstance(category, Mapping) and category.get("id") is not None:
+                    names[str(category["id"])] = str(category.get("name") or "")
+        return names
+
+    def _store_currency(self) -> str:
+        currency = self.currency or self.store_info().get("currency")
+        if not isinstance(currency, str) or not currency:
+            raise ConfigurationError(
+                "the store's currency is unknown (GET /v2/store needs the Information & "
+                "Settings scope): pass currency='USD' (or the store's code) to the connector"
+            )
+        return currency
+
+    def _products(self, since: _dt.datetime | None) -> Iterator[Fetched]:
+        currency = self._store_currency()
+        store_url = self.store_info().get("secure_url")
+        parser = functools.partial(
+            parse_product,
+            currency=currency,
+            categories=self._categories(),
+            store_url=store_url if isinstance(store_url, str) else None,
+            connection_id=self.connection_id,
+        )
+        params: dict[str, Any] = {
+            "include": "variants,images",
+            "sort": "date_modified",
+            "direction": "asc",
+            "limit": self.page_size,
+        }
+        if since is not None:
+            params["date_modified:min"] = _v3_date(since)
+        for records in self._walk(f"{c.V3}/catalog/products", params, v3=True):
+            for record in records:
+                yield record, parser
+
+    # -- orders --------------------------------------------------------------------------
+
+    def _orders(self, since: _dt.datetime | None) -> Iterator[Fetched]:
+        params: dict[str, Any] = {"sort": "date_modified:asc", "limit": self.page_size}
+        if since is not None:
+            params["min_date_modified"] = _v2_date(since)
+        walks = [params]
+        if self.include_incomplete:
+            # Whether the default listing includes status 0 is not documented: ask for it.
+            walks.append({**params, "status_id": c.STATUS_INCOMPLETE})
+        # A new pass sees catalog changes; the store's name goes on every order.
+        self._line_catalog.clear()
+        self._category_cache = None
+        self.store_info()
+        for walk_params in walks:
+            for records in self._walk(f"{c.V2}/orders", walk_params, v3=False):
+                yield from self._order_page(records)
+
+    def _keep(self, order: Any) -> bool:
+        if not isinstance(order, Mapping):
+            return True  # the parser refuses it, and on_invalid gets the payload
+        if order.get("status_id") == c.STATUS_INCOMPLETE and not self.include_incomplete:
+            self.skipped["incomplete"] += 1
+            return False
+        if order.get("is_deleted") is True and not self.include_archived:
+            self.skipped["archived"] += 1
+            return False
+        return True
+
+    def _executor(self) -> cf.ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = cf.ThreadPoolExecutor(
+                    max_workers=self.concurrency, thread_name_prefix="bigcommerce-subrequests"
+                )
+            return self._pool
+
+    def _submit(self, fn: Callable[[], _T]) -> cf.Future[_T]:
+        if self.concurrency == 1:
+            future: cf.Future[_T] = cf.Future()
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # delivered through the future, like the pool does
+                future.set_exception(exc)
+            return future
+        return self._executor().submit(fn)
+
+    def _sub_list(self, path: str) -> list[Any]:
+        """Every record of an order sub-resource; an absent order or list is empty."""
+        records: list[Any] = []
+        try:
+            for page in self._walk(path, {"limit": c.MAX_PAGE_SIZE}, v3=False):
+                records.extend(page)
+        except NotFoundError:
+            pass  # the order was deleted since it was listed, or the list is empty
+        return records
+
+    def _order_page(self, orders: Sequence[Any], *, keep_all: bool = False) -> Iterator[Fetched]:
+        """Fetch the sub-resources of one page of orders concurrently; yield the orders."""
+        kept = list(orders) if keep_all else [o for o in orders if self._keep(o)]
+        pending: list[cf.Future[list[Any]]] = []
+        jobs: list[tuple[Any, cf.Future[list[Any]], cf.Future[list[Any]], cf.Future[list[Any]]]]
+        jobs = []
+        empty: cf.Future[list[Any]] = _resolved([])
+        try:
+            for order in kept:
+                order_id = order.get("id") if isinstance(order, Mapping) else None
+                if not isinstance(order_id, int) or isinstance(order_id, bool):
+                    jobs.append((order, empty, empty, empty))
+                    continue
+                base = f"{c.V2}/orders/{order_id}"
+                products = self._submit(functools.partial(self._sub_list, f"{base}/products"))
+                # Skip sub-requests the order says are empty: a digital order has no
+                # shipping address, and most orders have no coupon.
+                shipping = (
+                    empty
+                    if order.get("shipping_address_count") == 0
+                    else self._submit(
+                        functools.partial(self._sub_list, f"{base}/shipping_addresses")
+                    )
+                )
+                coupons = (
+                    empty
+                    if _is_zero(order.get("coupon_discount", "1"))
+                    else self._submit(functools.partial(self._sub_list, f"{base}/coupons"))
+                )
+                pending.extend((products, shipping, coupons))
+                jobs.append((order, products, shipping, coupons))
+            lines = {id(order): products.result() for order, products, _, _ in jobs}
+            categories, images = self._resolve_lines(lines.values())
+            store_name = self.store_info().get("name")
+            for order, _products, shipping, coupons in jobs:
+                parser = functools.partial(
+                    parse_order,
+                    products=lines[id(order)],
+                    shipping_addresses=shipping.result(),
+                    coupons=coupons.result(),
+                    product_categories=categories,
+                    product_images=images,
+                    store_name=store_name if isinstance(store_name, str) else None,
+                    connection_id=self.connection_id,
+                )
+                yield order, parser
+        finally:
+            # On an error (or a consumer that stops early) nothing keeps running behind it.
+            for future in pending:
+                future.cancel()
+
+    def _resolve_lines(self, pages: Iterable[list[Any]]) -> tuple[dict[str, str], dict[str, str]]:
+        """Category names and images of the ordered products, from the catalog (cached)."""
+        if not self.resolve_line_categories:
+            return {}, {}
+        wanted: set[str] = set()
+        for products in pages:
+            for item in products:
+                pid = item.get("product_id") if isinstance(item, Mapping) else None
+                if isinstance(pid, int) and pid > 0 and str(pid) not in self._line_catalog:
+                    wanted.add(str(pid))
+        if wanted:
+            names = self._category_names()
+            ordered = sorted(wanted, key=int)
+            for start in range(0, len(ordered), c.MAX_PAGE_SIZE):
+                chunk = ordered[start : start + c.MAX_PAGE_SIZE]
+                params = {
+                    "id:in": ",".join(chunk),
+                    "include_fields": "id,categories",
+                    "include": "primary_image",
+                    "limit": c.MAX_PAGE_SIZE,
+                }
+                for records in self._walk(f"{c.V3}/catalog/products", params, v3=True):
+                    for product in records:
+                        if isinstance(product, Mapping):
+                            self._remember(product, names)
+                for pid in chunk:  # deleted products: remember that there is nothing
+                    self._line_catalog.setdefault(pid, (None, None))
+        categories = {p: cat for p, (cat, _) in self._line_catalog.items() if cat}
+        images = {p: img for p, (_, img) in self._line_catalog.items() if img}
+        return categories, images
+
+    def _category_names(self) -> dict[str, str]:
+        if self._category_cache is None:
+            self._category_cache = self._categories()
+        return self._category_cache
+
+    def _remember(self, product: Mapping[str, Any], names: Mapping[str, str]) -> None:
+        ids = product.get("categories")
+        labels = [names[str(i)] for i in ids if str(i) in names] if isinstance(ids, list) else []
+        image = product.get("primary_image")
+        url = image.get("url_standard") if isinstance(image, Mapping) else None
+        self._line_catalog[str(product.get("id"))] = (
+            ", ".join(labels) or None,
+            url if isinstance(url, str) and url else None,
+        )

@@ -1,0 +1,95 @@
+"""BigCommerce API constants: versions, page sizes, statuses and defaults, in one place.
+
+Every value comes from ``shared/platforms/bigcommerce.md`` (the platform fact
+sheet) unless its comment says it is our own choice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+from ...models import OrderStatus
+
+__all__ = [
+    "API_ROOT",
+    "CONNECTION_PREFIX",
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_OVERLAP_MINUTES",
+    "GUEST_CUSTOMER_ID",
+    "MAX_PAGE_SIZE",
+    "ORDER_STATUSES",
+    "PLATFORM_NAME",
+    "STATUS_INCOMPLETE",
+    "STORE_HASH_PATTERN",
+    "USER_AGENT",
+    "V2",
+    "V3",
+    "V3_DATE_FILTER_MARGIN_HOURS",
+]
+
+PLATFORM_NAME: Final = "bigcommerce"
+
+#: Management API root of one store; ``/v2`` and ``/v3`` are path segments under it.
+API_ROOT: Final = "https://api.bigcommerce.com/stores/{store_hash}"
+#: The two API versions we use: v2 for orders (and their sub-resources), v3 for the rest.
+V2: Final = "v2"
+V3: Final = "v3"
+
+#: Store hashes are short alphanumeric ids (``id30h7ohwf``); anything else is a typo
+#: or a URL pasted whole, which would otherwise produce a confusing 404.
+STORE_HASH_PATTERN: Final = re.compile(r"[A-Za-z0-9]{1,64}")
+
+#: v3 catalog and customers: "The maximum number of products returned is 250"; the same
+#: limit is the documented best practice for v2 ("set the response limit to 250").
+MAX_PAGE_SIZE: Final = 250
+
+#: Our choice: 4 worker threads for per-order sub-requests. The store's window quota
+#: (150 or 450 per 30 s) is the real bound; the threads only hide network latency.
+DEFAULT_CONCURRENCY: Final = 4
+
+#: Our choice: incremental syncs re-read 10 minutes before the checkpoint. Page-number
+#: pagination can skip a record modified while paging; re-reading covers it.
+DEFAULT_OVERLAP_MINUTES: Final = 10
+
+#: v2 orders put 0 in ``customer_id`` for guest checkouts.
+GUEST_CUSTOMER_ID: Final = 0
+
+#: Status 0, "Incomplete": the shopper reached the payment page but never completed
+#: the transaction. Not an order; skipped unless asked for.
+STATUS_INCOMPLETE: Final = 0
+
+#: v2 ``status_id`` → canonical status (ids from the official order-statuses list).
+ORDER_STATUSES: Final[Mapping[int, OrderStatus]] = MappingProxyType(
+    {
+        0: OrderStatus.INCOMPLETE,  # Incomplete
+        1: OrderStatus.PENDING,  # Pending: checkout started, not completed
+        2: OrderStatus.FULFILLED,  # Shipped
+        3: OrderStatus.PARTIALLY_FULFILLED,  # Partially Shipped
+        4: OrderStatus.REFUNDED,  # Refunded
+        5: OrderStatus.CANCELLED,  # Cancelled
+        6: OrderStatus.DECLINED,  # Declined
+        7: OrderStatus.PENDING,  # Awaiting Payment
+        8: OrderStatus.PAID,  # Awaiting Pickup: paid, not collected
+        9: OrderStatus.PAID,  # Awaiting Shipment: paid, packed
+        10: OrderStatus.COMPLETED,  # Completed
+        11: OrderStatus.PAID,  # Awaiting Fulfillment: "payment has been confirmed"
+        12: OrderStatus.ON_HOLD,  # Manual Verification Required
+        13: OrderStatus.DISPUTED,  # Disputed
+        14: OrderStatus.PARTIALLY_REFUNDED,  # Partially Refunded
+    }
+)
+
+#: Prefix of every connection id: ``bigcommerce:<store_hash>``.
+CONNECTION_PREFIX: Final = "bigcommerce"
+
+#: Appended to the engine's User-Agent: BigCommerce asks integrations to identify themselves.
+USER_AGENT: Final = "commerce-connectors-bigcommerce"
+
+#: v3 ``date_modified:min`` takes ``2024-05-14T09:34:00`` (no offset documented). Whether
+#: BigCommerce reads it as UTC or store time is not documented, so the connector asks from
+#: this much earlier (the widest UTC offset) and filters exactly on its side: at worst it
+#: re-reads a few hours of changes, it never misses one.
+V3_DATE_FILTER_MARGIN_HOURS: Final = 14

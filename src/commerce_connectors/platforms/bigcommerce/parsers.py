@@ -1,0 +1,627 @@
+"""Pure parsers: one BigCommerce JSON object in, one canonical record out.
+
+No network, no clock. Each parser reads its payload through a
+:class:`~commerce_connectors._parsing.PayloadReader`, so a bad payload raises
+one :class:`~commerce_connectors.errors.InvalidRecordError` listing every bad
+field with its JSON path, and carrying the payload.
+
+The shapes differ by API version, and the parsers follow them exactly:
+
+* v2 orders: money as **4-decimal strings** (``"361.9500"``), dates in
+  **RFC 2822** (``"Wed, 10 Jan 2018 21:05:30 +0000"``), guests with
+  ``customer_id`` 0 and their email only in ``billing_address.email``. Line
+  items, shipping addresses and coupons are separate sub-resources, passed to
+  :func:`parse_order` alongside the order.
+* v3 customers, catalog and carts: money as **JSON numbers** (read through
+  their shortest ``repr``, so ``7.95`` is ``Decimal('7.95')``, never a binary
+  float), dates in ISO 8601. v3 catalog prices carry no currency: the store's
+  currency is passed in.
+
+Emails and phones are kept exactly as given; the rules normalise them.
+
+Example:
+    >>> order = parse_order(
+    ...     {"id": 100, "customer_id": 0, "status_id": 11, "status": "Awaiting Fulfillment",
+    ...      "date_created": "Wed, 10 Jan 2018 21:05:30 +0000",
+    ...      "date_modified": "Wed, 05 Dec 2018 20:16:55 +0000",
+    ...      "currency_code": "USD", "total_inc_tax": "361.9500",
+    ...      "billing_address": {"first_name": "Jane", "email": "Jane@Example.com"}},
+    ...     products=[{"id": 1, "product_id": 77, "name": "Towel", "quantity": 2,
+    ...                "price_inc_tax": "55.9900"}],
+    ...     connection_id="bigcommerce:abc123")
+    >>> order.total, order.status.value, order.customer.is_guest, order.email
+    (Money(amount=Decimal('361.9500'), currency='USD'), 'paid', True, 'Jane@Example.com')
+    >>> order.lines[0].unit_price.amount, order.created_at.isoformat()
+    (Decimal('55.9900'), '2018-01-10T21:05:30+00:00')
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from ..._parsing import PayloadReader
+from ...models import (
+    Address,
+    Cart,
+    Customer,
+    LineItem,
+    Money,
+    Order,
+    OrderStatus,
+    Platform,
+    Product,
+    ProductVariant,
+)
+from .constants import GUEST_CUSTOMER_ID, ORDER_STATUSES, PLATFORM_NAME
+
+__all__ = ["parse_cart", "parse_customer", "parse_order", "parse_product"]
+
+_PLATFORM = Platform.BIGCOMMERCE
+_DEFAULT_CONNECTION = "bigcommerce"
+
+
+def _reader(payload: Any, kind: str) -> PayloadReader:
+    return PayloadReader(payload, platform=PLATFORM_NAME, kind=kind)
+
+
+def _sub_reader(payload: Any, parent: PayloadReader, base: str) -> PayloadReader:
+    """A reader over a sub-resource object whose problems join the parent's.
+
+    Problems are reported with paths such as ``$products[1].price_inc_tax``: the
+    sub-resources are not inside the order payload, so the prefix names them.
+    """
+    return PayloadReader(
+        payload, platform=PLATFORM_NAME, kind=parent.kind, base=base, problems=parent.problems
+    )
+
+
+def _v2_address(r: PayloadReader) -> Address:
+    """A v2 address (order billing or shipping address)."""
+    return Address(
+        first_name=r.text("first_name"),
+        last_name=r.text("last_name"),
+        company=r.text("company"),
+        phone=r.text("phone"),
+        line1=r.text("street_1"),
+        line2=r.text("street_2"),
+        city=r.text("city"),
+        province=r.text("state"),
+        postal_code=r.text("zip"),
+        country_code=r.text("country_iso2"),
+    )
+
+
+def _v3_address(r: PayloadReader) -> Address:
+    """A v3 customer address-book entry."""
+    return Address(
+        first_name=r.text("first_name"),
+        last_name=r.text("last_name"),
+        company=r.text("company"),
+        phone=r.text("phone"),
+        line1=r.text("address1"),
+        line2=r.text("address2"),
+        city=r.text("city"),
+        province=r.text("state_or_province"),
+        postal_code=r.text("postal_code"),
+        country_code=_country_code(r.text("country_code")),
+    )
+
+
+def _country_code(value: str | None) -> str | None:
+    # The v3 schema example has "st" and "US" in odd places; keep only two-letter codes.
+    if value is None or len(value.strip()) != 2 or not value.strip().isalpha():
+        return None
+    return value
+
+
+def _id_or_none(r: PayloadReader, path: str) -> str | None:
+    """An id where 0 or a missing value means "none" (custom products, guests)."""
+    value = r.integer(path)
+    return None if value is None or value == 0 else str(value)
+
+
+# --------------------------------------------------------------------------- customers
+
+
+def parse_customer(payload: Any, *, connection_id: str = _DEFAULT_CONNECTION) -> Customer:
+    """A v3 customer object (``GET /v3/customers?include=addresses``) as a Customer.
+
+    Consent: ``accepts_marketing`` is taken only from an explicit ``accepts_marketing``
+    boolean (the v2 and legacy shape). The v3 flag
+    ``accepts_product_review_abandoned_cart_emails`` is about review and abandoned-cart
+    emails, which the library's rules deliberately do not treat as marketing consent
+    (see ``docs/rules.md``); it is kept in ``extra`` for field maps that want it. Unknown
+    consent is ``None``, and nobody is subscribed on ``None``.
+
+    BigCommerce customers have no tags; the rules add ``bigcommerce-customer``.
+
+    Args:
+        payload: one element of the v3 response's ``data`` list.
+        connection_id: the connection the record belongs to (``bigcommerce:<hash>``).
+
+    Raises:
+        InvalidRecordError: a required field is missing or a field has the wrong type.
+
+    Example:
+        >>> c = parse_customer({"id": 7, "email": " Jane@Example.com ", "first_name": "Jane",
+        ...                     "date_created": "2024-05-14T09:34:00Z",
+        ...                     "date_modified": "2024-05-15T10:00:00+00:00",
+        ...                     "accepts_product_review_abandoned_cart_emails": True,
+        ...                     "addresses": [{"phone": "555-123-4567", "country_code": "US"}]})
+        >>> c.email, c.accepts_marketing, c.addresses[0].phone, c.tags
+        (' Jane@Example.com ', None, '555-123-4567', ())
+    """
+    r = _reader(payload, "customer")
+    external_id = r.id("id")
+    created = r.datetime("date_created", required=True)
+    updated = r.datetime("date_modified", required=True)
+    addresses = tuple(_v3_address(a) for a in r.children("addresses"))
+    review_emails = r.boolean("accepts_product_review_abandoned_cart_emails")
+    accepts = r.boolean("accepts_marketing")
+    group = r.integer("customer_group_id")
+    r.check()
+    assert external_id is not None
+    assert created is not None
+    assert updated is not None
+    extra: dict[str, Any] = {}
+    if review_emails is not None:
+        extra["accepts_product_review_abandoned_cart_emails"] = review_emails
+    if group is not None:
+        extra["customer_group_id"] = group
+    return Customer(
+        platform=_PLATFORM,
+        connection_id=connection_id,
+        external_id=external_id,
+        created_at=created,
+        updated_at=updated,
+        email=r.text("email"),
+        first_name=r.text("first_name"),
+        last_name=r.text("last_name"),
+        phone=r.text("phone"),
+        company=r.text("company"),
+        accepts_marketing=accepts,
+        # v3 address books have no "default" flag: every entry goes to addresses,
+        # and the phone chain tries them in order.
+        default_address=None,
+        addresses=addresses,
+        is_guest=False,
+        extra=extra,
+        raw=payload,
+    )
+
+
+# --------------------------------------------------------------------------- orders
+
+
+def _order_status(status_id: int | None) -> OrderStatus:
+    if status_id is None:
+        return OrderStatus.UNKNOWN
+    return ORDER_STATUSES.get(status_id, OrderStatus.UNKNOWN)
+
+
+def _read_buyer(r: PayloadReader) -> dict[str, Any]:
+    """Read the buyer's details from a v2 order's billing address (before ``check``)."""
+    billing = r.child("billing_address")
+    opt_in = r.boolean("is_email_opt_in")
+    return {
+        "email": billing.text("email"),
+        "first_name": billing.text("first_name"),
+        "last_name": billing.text("last_name"),
+        "company": billing.text("company"),
+        # The checkout's opt-in box: ticked is a yes; unticked says nothing.
+        "accepts_marketing": True if opt_in else None,
+        "addresses": (_v2_address(billing),) if billing.payload else (),
+    }
+
+
+def _buyer(
+    fields: Mapping[str, Any],
+    *,
+    payload: Any,
+    order_id: str,
+    customer_id: int | None,
+    created: _dt.datetime,
+    updated: _dt.datetime,
+    connection_id: str,
+) -> Customer:
+    """The buyer as a Customer, guests included (``customer_id`` 0)."""
+    guest = customer_id is None or customer_id == GUEST_CUSTOMER_ID
+    return Customer(
+        platform=_PLATFORM,
+        connection_id=connection_id,
+        # A guest has no customer id (0); an id per order keeps guests apart in sinks.
+        external_id=f"guest-order-{order_id}" if guest else str(customer_id),
+        created_at=created,
+        updated_at=updated,
+        is_guest=guest,
+        raw=payload,
+        **fields,
+    )
+
+
+def _order_line(
+    line: PayloadReader,
+    currency: str | None,
+    categories: Mapping[str, str],
+    images: Mapping[str, str],
+) -> LineItem | None:
+    price = line.money("price_inc_tax", currency, required=True)
+    quantity = line.integer("quantity", required=True)
+    total = line.money("total_inc_tax", currency)
+    product_id = _id_or_none(line, "product_id")
+    if price is None or quantity is None:
+        return None
+    return LineItem(
+        name=line.text("name"),
+        quantity=quantity,
+        unit_price=price,
+        product_id=product_id,
+        variant_id=_id_or_none(line, "variant_id"),
+        sku=line.text("sku"),
+        category=categories.get(product_id) if product_id else None,
+        image_url=images.get(product_id) if product_id else None,
+        external_id=line.text("id"),
+        total=total,
+    )
+
+
+def parse_order(
+    payload: Any,
+    *,
+    products: Sequence[Any] | None = None,
+    shipping_addresses: Sequence[Any] | None = None,
+    coupons: Sequence[Any] | None = None,
+    product_categories: Mapping[str, str] | None = None,
+    product_images: Mapping[str, str] | None = None,
+    store_name: str | None = None,
+    connection_id: str = _DEFAULT_CONNECTION,
+) -> Order:
+    """A v2 order (``GET /v2/orders``) and its sub-resources as an Order.
+
+    Amounts are the tax-inclusive ones (``total_inc_tax``, ``price_inc_tax``) in the
+    order's ``currency_code`` (falling back to ``default_currency_code``).
+    ``discount_total`` is ``discount_amount + coupon_discount``: in the documented
+    example both are subtracted from the total. The shipping method comes from the
+    shipping addresses (several methods are joined with ``", "``); the discount codes
+    from the coupons.
+
+    Args:
+        payload: the v2 order object exactly as the API returned it (kept as ``raw``).
+        products: the ``/orders/{id}/products`` list (the line items).
+        shipping_addresses: the ``/orders/{id}/shipping_addresses`` list.
+        coupons: the ``/orders/{id}/coupons`` list.
+        product_categories: product id → category name, for the lines' ``category``.
+        product_images: product id → image URL, for the lines' ``image_url``.
+        store_name: the store's name, when known.
+        connection_id: the connection the record belongs to.
+
+    Raises:
+        InvalidRecordError: every bad field of the order and of its sub-resources
+            (paths like ``$products[1].price_inc_tax``), with the order payload.
+
+    Example:
+        >>> o = parse_order({"id": 5, "customer_id": 11, "status_id": 4, "status": "Refunded",
+        ...                  "date_created": "Tue, 05 Mar 2019 21:40:11 +0000",
+        ...                  "date_modified": "Mon, 11 Mar 2019 15:17:25 +0000",
+        ...                  "currency_code": "EUR", "total_inc_tax": "69.8400",
+        ...                  "discount_amount": "5.0000", "coupon_discount": "5.0000"},
+        ...                 coupons=[{"code": "S2549JM0Y"}],
+        ...                 shipping_addresses=[{"shipping_method": "Flat Rate"}])
+        >>> o.status.value, o.discount_total, o.discount_codes, o.shipping_method
+        ('refunded', Money(amount=Decimal('10.0000'), currency='EUR'), ('S2549JM0Y',), 'Flat Rate')
+    """
+    r = _reader(payload, "order")
+    external_id = r.id("id")
+    created = r.datetime("date_created", required=True)
+    updated = r.datetime("date_modified", required=True)
+    currency = (
+        r.currency("currency_code")
+        if r.text("currency_code")
+        else r.currency("default_currency_code")
+    )
+    total = r.money("total_inc_tax", currency, required=True)
+    status_id = r.integer("status_id", required=True)
+    customer_id = r.integer("customer_id")
+    discount = r.decimal("discount_amount")
+    coupon_discount = r.decimal("coupon_discount")
+    subtotal = r.money("subtotal_inc_tax", currency)
+    shipping_total = r.money("shipping_cost_inc_tax", currency)
+    tax_total = r.money("total_tax", currency)
+    refunded = r.money("refunded_amount", currency)
+    is_deleted = r.boolean("is_deleted")
+    opt_in = r.boolean("is_email_opt_in")
+    buyer_fields = _read_buyer(r)
+
+    categories = product_categories or {}
+    images = product_images or {}
+    lines: list[LineItem] = []
+    for index, item in enumerate(products or ()):
+        line = _order_line(
+            _sub_reader(item, r, f"$products[{index}]"), currency, categories, images
+        )
+        if line is not None:
+            lines.append(line)
+    methods: list[str] = []
+    for index, item in enumerate(shipping_addresses or ()):
+        method = _sub_reader(item, r, f"$shipping_addresses[{index}]").text("shipping_method")
+        if method is not None and method not in methods:
+            methods.append(method)
+    codes: list[str] = []
+    for index, item in enumerate(coupons or ()):
+        code = _sub_reader(item, r, f"$coupons[{index}]").text("code")
+        if code is not None and code not in codes:
+            codes.append(code)
+
+    r.check()
+    assert external_id is not None
+    assert created is not None
+    assert updated is not None
+    assert total is not None
+    assert currency is not None
+    discount_total: Money | None = None
+    if discount is not None or coupon_discount is not None:
+        discount_total = Money((discount or Decimal(0)) + (coupon_discount or Decimal(0)), currency)
+    extra: dict[str, Any] = {"status_id": status_id}
+    for key in ("payment_status", "payment_method", "cart_id", "channel_id", "order_source"):
+        value = r.raw(key)
+        if value not in (None, ""):
+            extra[key] = value
+    if refunded is not None:
+        extra["refunded_amount"] = refunded
+    if is_deleted is not None:
+        extra["is_deleted"] = is_deleted
+    if opt_in is not None:
+        extra["is_email_opt_in"] = opt_in
+    buyer = _buyer(
+        buyer_fields,
+        payload=payload,
+        order_id=external_id,
+        customer_id=customer_id,
+        created=created,
+        updated=updated,
+        connection_id=connection_id,
+    )
+    return Order(
+        platform=_PLATFORM,
+        connection_id=connection_id,
+        external_id=external_id,
+        created_at=created,
+        updated_at=updated,
+        status=_order_status(status_id),
+        raw_status=r.text("status") or r.text("custom_status"),
+        total=total,
+        # BigCommerce order numbers are the order ids.
+        order_number=external_id,
+        email=buyer.email,
+        customer_external_id=None if buyer.is_guest else buyer.external_id,
+        customer=buyer,
+        discount_total=discount_total,
+        discount_codes=tuple(codes),
+        shipping_method=", ".join(methods) or None,
+        lines=tuple(lines),
+        subtotal=subtotal,
+        shipping_total=shipping_total,
+        tax_total=tax_total,
+        store_name=store_name,
+        extra=extra,
+        raw=payload,
+    )
+
+
+# --------------------------------------------------------------------------- products
+
+
+def parse_product(
+    payload: Any,
+    *,
+    currency: str,
+    categories: Mapping[str, str] | None = None,
+    store_url: str | None = None,
+    connection_id: str = _DEFAULT_CONNECTION,
+) -> Product:
+    """A v3 catalog product (``include=variants,images``) as a Product.
+
+    ``category`` is the names of the product's categories, resolved from their ids
+    with ``categories`` and joined with ``", "`` in the product's order (ids that
+    cannot be resolved are left out; the ids stay in ``extra["category_ids"]``).
+    ``sku`` is the product's, or its base variant's when the product has none.
+    ``image_url`` is the thumbnail image's standard URL (else the first image).
+
+    Args:
+        payload: one element of the v3 response's ``data`` list.
+        currency: the store's currency (v3 catalog prices carry none).
+        categories: category id → name (from ``/v3/catalog/categories``).
+        store_url: the storefront's base URL, to build ``url`` from ``custom_url``.
+        connection_id: the connection the record belongs to.
+
+    Example:
+        >>> p = parse_product({"id": 174, "name": "1L Le Parfait Jar", "sku": "", "price": 7.95,
+        ...                    "categories": [23, 21], "base_variant_id": 345,
+        ...                    "variants": [{"id": 345, "sku": "JAR-1L", "price": 7.95}],
+        ...                    "custom_url": {"url": "/all/1l-le-parfait-jar/"},
+        ...                    "date_created": "2018-08-15T14:48:46+00:00",
+        ...                    "date_modified": "2018-09-05T20:42:07+00:00"},
+        ...                   currency="USD", categories={"23": "Shop All", "21": "Kitchen"},
+        ...                   store_url="https://shop.example.com")
+        >>> p.price, p.category, p.sku, p.url
+        (Money(amount=Decimal('7.95'), currency='USD'), 'Shop All, Kitchen', 'JAR-1L', 'https://shop.example.com/all/1l-le-parfait-jar/')
+    """
+    r = _reader(payload, "product")
+    external_id = r.id("id")
+    created = r.datetime("date_created", required=True)
+    updated = r.datetime("date_modified", required=True)
+    price = r.money("price", currency)
+    category_ids: list[str] = []
+    raw_categories = r.raw("categories", [])
+    if isinstance(raw_categories, list):
+        for index in range(len(raw_categories)):
+            value = r.integer(f"categories[{index}]")
+            if value is not None:
+                category_ids.append(str(value))
+    else:
+        r.problem("categories", "expected a list of category ids", raw_categories)
+    base_variant = r.text("base_variant_id")
+    variants: list[ProductVariant] = []
+    base_sku: str | None = None
+    for v in r.children("variants"):
+        variant_id = v.text("id", required=True)
+        variant_price = v.money("price", currency)
+        sku = v.text("sku")
+        labels = [
+            text for ov in v.children("option_values") if (text := ov.text("label")) is not None
+        ]
+        if variant_id is not None:
+            if variant_id == base_variant:
+                base_sku = sku
+            variants.append(
+                ProductVariant(
+                    external_id=variant_id,
+                    name=" / ".join(labels) or None,
+                    sku=sku,
+                    price=variant_price,
+                    image_url=v.text("image_url"),
+                )
+            )
+    image_url: str | None = None
+    for image in r.children("images"):
+        url = image.text("url_standard") or image.text("url_zoom")
+        if image_url is None or image.boolean("is_thumbnail"):
+            image_url = url or image_url
+    if image_url is None:
+        image_url = r.text("primary_image.url_standard")
+    r.check()
+    assert external_id is not None
+    assert created is not None
+    assert updated is not None
+    names = categories or {}
+    category = ", ".join(names[c] for c in category_ids if c in names) or None
+    path = r.text("custom_url.url")
+    url = f"{store_url.rstrip('/')}{path}" if store_url and path else None
+    return Product(
+        platform=_PLATFORM,
+        connection_id=connection_id,
+        external_id=external_id,
+        created_at=created,
+        updated_at=updated,
+        name=r.text("name"),
+        category=category,
+        sku=r.text("sku") or base_sku or (variants[0].sku if len(variants) == 1 else None),
+        price=price,
+        description=r.text("description"),
+        image_url=image_url,
+        url=url,
+        variants=tuple(variants),
+        extra={"category_ids": tuple(category_ids), "type": r.text("type")},
+        raw=payload,
+    )
+
+
+# --------------------------------------------------------------------------- carts
+
+_ITEM_KINDS = ("physical_items", "digital_items", "custom_items", "gift_certificates")
+
+
+def _cart_line(item: PayloadReader, kind: str, currency: str | None) -> LineItem | None:
+    quantity = item.integer("quantity", required=True)
+    if kind == "gift_certificates":
+        price = item.money("amount", currency, required=True)
+        total = None
+    elif kind == "custom_items":
+        price = item.money("list_price", currency, required=True)
+        total = item.money("extended_list_price", currency)
+    else:
+        # sale_price is what the shopper pays per unit, after product-level sales.
+        price = item.money("sale_price", currency, required=True)
+        total = item.money("extended_sale_price", currency)
+    if price is None or quantity is None:
+        return None
+    return LineItem(
+        name=item.text("name"),
+        quantity=quantity,
+        unit_price=price,
+        product_id=_id_or_none(item, "product_id"),
+        variant_id=_id_or_none(item, "variant_id"),
+        sku=item.text("sku"),
+        image_url=item.text("image_url"),
+        external_id=item.text("id"),
+        total=total,
+    )
+
+
+def parse_cart(payload: Any, *, connection_id: str = _DEFAULT_CONNECTION) -> Cart:
+    """A v3 cart (the ``data`` object of ``GET /v3/carts/{id}``) as a Cart.
+
+    BigCommerce cannot list carts: this parser serves the webhook path
+    (``store/cart/abandoned`` → fetch the cart by id). ``total`` is ``cart_amount``
+    (line items less cart-level discounts and coupons, taxes included where
+    applicable). Line items of every kind (physical, digital, custom, gift
+    certificates) become lines. A ``customer_id`` of 0 is a guest shopper.
+
+    Example:
+        >>> cart = parse_cart({"id": "bc218c65", "customer_id": 0, "email": "a@example.com",
+        ...                    "currency": {"code": "USD"}, "cart_amount": 212.81,
+        ...                    "line_items": {"physical_items": [
+        ...                        {"id": "6e19", "product_id": 191, "variant_id": 362,
+        ...                         "name": "Openhouse No. 3", "quantity": 5, "sale_price": 27.95,
+        ...                         "extended_sale_price": 139.75}]},
+        ...                    "created_time": "2018-09-17T14:27:39.000Z",
+        ...                    "updated_time": "2018-09-17T14:53:40.000Z"})
+        >>> cart.total, cart.lines[0].unit_price.amount, cart.customer.is_guest
+        (Money(amount=Decimal('212.81'), currency='USD'), Decimal('27.95'), True)
+    """
+    r = _reader(payload, "cart")
+    external_id = r.id("id")
+    created = r.datetime("created_time", required=True)
+    updated = r.datetime("updated_time", required=True)
+    currency = r.currency("currency.code")
+    total = r.money("cart_amount", currency, required=True)
+    base_amount = r.money("base_amount", currency)
+    discount = r.money("discount_amount", currency)
+    customer_id = r.integer("customer_id")
+    lines: list[LineItem] = []
+    items = r.child("line_items")
+    for kind in _ITEM_KINDS:
+        for item in items.children(kind):
+            line = _cart_line(item, kind, currency)
+            if line is not None:
+                lines.append(line)
+    codes = [code for c in r.children("coupons") if (code := c.text("code")) is not None]
+    r.check()
+    assert external_id is not None
+    assert created is not None
+    assert updated is not None
+    assert total is not None
+    guest = customer_id is None or customer_id == GUEST_CUSTOMER_ID
+    email = r.text("email")
+    buyer = Customer(
+        platform=_PLATFORM,
+        connection_id=connection_id,
+        external_id=f"guest-cart-{external_id}" if guest else str(customer_id),
+        created_at=created,
+        updated_at=updated,
+        email=email,
+        is_guest=guest,
+        raw=payload,
+    )
+    extra: dict[str, Any] = {"coupon_codes": tuple(codes)}
+    if base_amount is not None:
+        extra["base_amount"] = base_amount
+    if discount is not None:
+        extra["discount_amount"] = discount
+    return Cart(
+        platform=_PLATFORM,
+        connection_id=connection_id,
+        external_id=external_id,
+        created_at=created,
+        updated_at=updated,
+        total=total,
+        email=email,
+        customer_external_id=None if guest else str(customer_id),
+        customer=buyer,
+        lines=tuple(lines),
+        extra=extra,
+        raw=payload,
+    )
