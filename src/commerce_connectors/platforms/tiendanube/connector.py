@@ -1,0 +1,627 @@
+"""``TiendanubeConnector``: customers, orders, products and abandoned checkouts of one store.
+
+How it reads the API, and why:
+
+* ``Authentication: bearer <token>`` (not ``Authorization``) and a ``User-Agent``
+  naming the app and a contact, which the API requires (400 without it): the
+  connector refuses to be built without one.
+* Page-number pagination with ``per_page=200`` (the maximum), following the ``Link``
+  header (falling back to ``page + 1`` while ``X-Total-Count`` says there is more).
+  ``X-Total-Count`` feeds ``on_progress`` and the consistency check below.
+* The sort order is not documented (issue reports say ``created_at``), and offset
+  pages shift when the store changes during a walk. Each walk therefore watches for
+  the signs of a shift (the total shrinking between pages, a record served twice
+  with a newer ``updated_at``, fewer records seen than the final total, a 404 past
+  the last page) and, when it sees one, walks again, yielding only records not yet
+  yielded or newer versions (at most ``max_repair_walks`` times).
+* A walk never goes deeper than ``max_result_window`` records (``page * per_page``):
+  it starts a new window with ``since_id`` (ascending ids) or ``created_at_max``.
+* Customers, orders and products are filtered server-side with ``updated_at_min``
+  (one second early: the docs say "after"); checkouts have no ``*_min`` filter, so
+  every retained checkout is read and filtered here.
+* ``payment_status=any`` (the default) covers authorised, pending and paid orders
+  only, per the docs: refunded, voided and abandoned orders are read by one more walk
+  each, so orders of every status arrive.
+* Rate limiting from ``x-rate-limit-*`` (bucket 40 leaking 2/s; ``×10`` on Next and
+  Evolution plans: ``rate_limit_multiplier=10``); 429 and 5xx are retried.
+
+Example:
+    >>> from commerce_connectors.clock import FakeClock
+    >>> from commerce_connectors.testing.simulators.tiendanube import TiendanubeSimulator
+    >>> clock = FakeClock()
+    >>> sim = TiendanubeSimulator(customers=30, orders=40, products=10, checkouts=5,
+    ...                           clock=clock, seed=3)
+    >>> conn = TiendanubeConnector(store_id=sim.store_id, access_token=sim.token,
+    ...                            user_agent="DemoApp (dev@example.com)",
+    ...                            transport=sim.transport(), clock=clock)
+    >>> with conn:
+    ...     orders = list(conn.iter_orders())
+    >>> len(orders), orders[0].connection_id == f"tiendanube:{sim.store_id}"
+    (40, True)
+    >>> TiendanubeConnector(store_id=1, access_token="t", user_agent="")
+    Traceback (most recent call last):
+    ...
+    ConfigurationError: Tiendanube requires a User-Agent naming your app and a contact ...
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlsplit
+
+import attrs
+import httpx
+
+from ..._http import (
+    TIENDANUBE_WAIT_HEADERS,
+    HeaderTokenAuth,
+    HttpEngine,
+    HttpStats,
+    JsonResponse,
+    LeakyBucketLimiter,
+    PageWalk,
+    Request,
+    RetryPolicy,
+    parse_link_header,
+)
+from ..._http.stats import EventCallback
+from ...clock import Clock, SystemClock
+from ...errors import (
+    ConfigurationError,
+    MalformedResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from ...models import Cart, Platform
+from ...protocols import InvalidRecordHandler, Stream
+from ...rules import AbandonmentPolicy, CartStatus, cart_status
+from ..base import BaseConnector, Fetched
+from . import constants as c
+from .parsers import (
+    connection_id_for,
+    localized,
+    parse_cart,
+    parse_customer,
+    parse_order,
+    parse_product,
+)
+
+__all__ = ["ProgressCallback", "TiendanubeConnector", "TiendanubePaginator", "WalkReport"]
+
+logger = logging.getLogger("commerce_connectors.tiendanube")
+
+#: Called after each page with ``(stream, records fetched so far, X-Total-Count or None)``.
+ProgressCallback = Callable[[Stream, int, "int | None"], None]
+
+# A User-Agent must name the app and give a contact: an email address or a URL.
+_CONTACT = re.compile(r"[^\s@()<>]+@[^\s@()<>]+\.[^\s@()<>]+|https?://\S+")
+
+_PATHS = {
+    Stream.CUSTOMERS: "customers",
+    Stream.ORDERS: "orders",
+    Stream.PRODUCTS: "products",
+    Stream.ABANDONED_CARTS: "checkouts",
+}
+
+
+def _page_number(request: Request) -> int:
+    raw = request.param("page")
+    if raw is None:
+        query = dict(parse_qsl(urlsplit(request.url).query))
+        raw = query.get("page")
+    try:
+        return int(raw) if raw is not None else 1
+    except ValueError:
+        return 1
+
+
+def _page_size(request: Request, default: int) -> int:
+    raw = request.param("per_page") or dict(parse_qsl(urlsplit(request.url).query)).get("per_page")
+    return int(raw) if raw is not None and raw.isdigit() and int(raw) > 0 else default
+
+
+def _total(response: JsonResponse) -> int | None:
+    raw = response.headers.get(c.TOTAL_COUNT_HEADER)
+    return int(raw) if raw is not None and raw.strip().isdigit() else None
+
+
+@attrs.frozen
+class TiendanubePaginator:
+    """Follows ``Link: <…>; rel="next"``; without one, asks for ``page + 1`` while
+    ``X-Total-Count`` says more records remain.
+
+    Example:
+        >>> p = TiendanubePaginator()
+        >>> first = Request("GET", "orders", params={"per_page": 2})
+        >>> page = JsonResponse(200, body=[{"id": 1}, {"id": 2}], request=first,
+        ...                     headers={"X-Total-Count": "3"})
+        >>> p.next_request(first, page).params
+        (('per_page', '2'), ('page', '2'))
+    """
+
+    page_size: int = c.PAGE_SIZE
+
+    def next_request(self, request: Request, response: JsonResponse) -> Request | None:
+        """The ``next`` link's request, or the next page number's, or ``None``."""
+        body = response.body
+        if not isinstance(body, list) or not body:
+            return None
+        url = parse_link_header(response.headers.get("Link")).get("next")
+        if url:
+            return request.with_url(url)
+        total = _total(response)
+        page, size = _page_number(request), _page_size(request, self.page_size)
+        if total is not None:
+            return request.with_param("page", page + 1) if page * size < total else None
+        return request.with_param("page", page + 1) if len(body) >= size else None
+
+    def page_token(self, request: Request) -> str:
+        """The URL with its query: page numbers and Link URLs are both unique per page."""
+        if not request.params:
+            return request.url
+        return request.url + "?" + "&".join(f"{k}={v}" for k, v in request.params)
+
+    def fingerprint(self, response: JsonResponse) -> str | None:
+        """No same-page check: the repair walks deal with shifting pages."""
+        return None
+
+
+@attrs.define
+class WalkReport:
+    """What one stream pass did, for reports and tests (see ``connector.reports``).
+
+    Attributes:
+        stream: the stream.
+        walks: walks made (one per payment-status filter, plus repairs).
+        repairs: extra walks made because the store changed under a walk.
+        windows: result windows opened because a walk reached ``max_result_window``.
+        pages: pages fetched.
+        records: payloads handed to the parser (repeats already dropped).
+        total: the last ``X-Total-Count`` seen.
+    """
+
+    stream: Stream
+    walks: int = 0
+    repairs: int = 0
+    windows: int = 0
+    pages: int = 0
+    records: int = 0
+    total: int | None = None
+
+
+@attrs.define
+class _Walk:
+    """Signs that a walk's pages shifted under it."""
+
+    ids: dict[str, str] = attrs.Factory(dict)
+    last_total: int | None = None
+    last_window_ids: int = 0
+    disturbed: bool = False
+
+    def see_total(self, total: int | None) -> None:
+        if total is None:
+            return
+        if self.last_total is not None and total < self.last_total:
+            self.disturbed = True  # records left the result set: pages shifted back
+        self.last_total = total
+
+
+def _key(item: Any) -> tuple[str, str] | None:
+    if not isinstance(item, Mapping):
+        return None
+    rid = item.get("id")
+    if rid is None or isinstance(rid, bool):
+        return None
+    return str(rid), str(item.get("updated_at"))
+
+
+def _iso(value: _dt.datetime) -> str:
+    return value.astimezone(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class TiendanubeConnector(BaseConnector):
+    """Reads one Tiendanube / Nuvemshop store (one connection = one store).
+
+    Args:
+        store_id: the store id (the ``user_id`` returned by the OAuth token exchange).
+        access_token: the app's token for this store; never logged or shown.
+        user_agent: required by the API: your app's name and a contact, e.g.
+            ``"MyApp (dev@example.com)"`` or ``"MyApp (https://myapp.example)"``.
+        api_version: the path version, ``"2025-03"`` (default) or the legacy ``"v1"``.
+        domain: ``"tiendanube"`` (api.tiendanube.com) or ``"nuvemshop"``
+            (api.nuvemshop.com.br).
+        base_url: another API host (a simulator, a proxy); the version and store id
+            are appended to it.
+        client: an :class:`httpx.Client` you own (never closed by the connector).
+        transport: an httpx transport for the client the connector creates.
+        clock: where waits happen (a ``FakeClock`` in tests) and ``now`` comes from.
+        language: the language multilingual names are read in; default: the store's
+            main language (``X-Main-Language`` or ``GET /store``).
+        currency: the currency of product prices; default: the store's ``main_currency``.
+        order_url_template: ``"https://…/{id}"`` for ``Order.order_url``; default: the
+            store admin on the store's ``original_domain``.
+        page_size: ``per_page`` (1–200).
+        rate_limit_multiplier: 10 for stores on the Next and Evolution plans.
+        retry: the retry policy (default: 5 attempts, Tiendanube wait headers).
+        abandonment: the abandonment rule (default: 6 hours, 30 days retention).
+        abandoned_only: when true, ``iter_abandoned_carts`` yields only checkouts the
+            rule finds abandoned at the time of the pass.
+        max_repair_walks: extra walks allowed when the store changes under a walk.
+        max_result_window: deepest ``page * per_page`` a walk may reach.
+        stats: shared :class:`HttpStats` (default: a new one, on ``connector.stats``).
+        on_event: receives each HTTP event (redacted).
+        on_progress: called after each page with ``(stream, fetched, total)``.
+        on_invalid: receives each record that cannot be parsed (default: raise).
+
+    Raises:
+        ConfigurationError: a missing User-Agent, token or store id, a bad version or
+            domain, or both ``client`` and ``transport``.
+    """
+
+    platform = Platform.TIENDANUBE
+    streams = frozenset(_PATHS)
+    unsupported: ClassVar[Mapping[Stream, str]] = {}
+    default_overlap = c.DEFAULT_OVERLAP
+
+    def __init__(
+        self,
+        *,
+        store_id: str | int,
+        access_token: str,
+        user_agent: str,
+        api_version: str = c.API_VERSION,
+        domain: str = "tiendanube",
+        base_url: str | None = None,
+        client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        clock: Clock | None = None,
+        language: str | None = None,
+        currency: str | None = None,
+        order_url_template: str | None = None,
+        page_size: int = c.PAGE_SIZE,
+        rate_limit_multiplier: float = 1.0,
+        retry: RetryPolicy | None = None,
+        abandonment: AbandonmentPolicy | None = None,
+        abandoned_only: bool = False,
+        max_repair_walks: int = c.MAX_REPAIR_WALKS,
+        max_result_window: int = c.MAX_RESULT_WINDOW,
+        stats: HttpStats | None = None,
+        on_event: EventCallback | None = None,
+        on_progress: ProgressCallback | None = None,
+        on_invalid: InvalidRecordHandler | None = None,
+    ) -> None:
+        # Checked first, before anything else exists: a request without it is a 400.
+        if not isinstance(user_agent, str) or not _CONTACT.search(user_agent or ""):
+            raise ConfigurationError(
+                "Tiendanube requires a User-Agent naming your app and a contact "
+                '(an email address or a URL), e.g. user_agent="MyApp (dev@example.com)"; '
+                "the API answers 400 Bad Request without one"
+            )
+        store = str(store_id).strip()
+        if not store.isdigit():
+            raise ConfigurationError(
+                f"store_id must be the numeric store id (the OAuth user_id), got {store_id!r}"
+            )
+        if not c.API_VERSION_PATTERN.match(api_version):
+            raise ConfigurationError(
+                f"api_version must be 'v1' or a dated version such as {c.API_VERSION!r}, "
+                f"got {api_version!r}"
+            )
+        if domain not in c.API_HOSTS:
+            raise ConfigurationError(f"domain must be one of {sorted(c.API_HOSTS)}, got {domain!r}")
+        if not 1 <= page_size <= c.MAX_PAGE_SIZE:
+            raise ConfigurationError(f"page_size must be within 1..{c.MAX_PAGE_SIZE}")
+        if max_result_window < page_size:
+            raise ConfigurationError("max_result_window must be at least one page")
+        super().__init__(on_invalid=on_invalid)
+        self.store_id = store
+        self.api_version = api_version
+        self.domain = domain
+        self.user_agent = user_agent
+        self.language = language
+        self.currency = currency
+        self.order_url_template = order_url_template
+        self.page_size = page_size
+        self.abandonment = abandonment or AbandonmentPolicy(
+            delay=c.CHECKOUT_LATE_APPEARANCE, retention=c.CHECKOUT_RETENTION
+        )
+        self.abandoned_only = abandoned_only
+        self.max_repair_walks = max_repair_walks
+        self.max_result_window = max_result_window
+        self.on_progress = on_progress
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        #: One report per stream pass, newest last.
+        self.reports: list[WalkReport] = []
+        root = (base_url or c.API_HOSTS[domain]).rstrip("/")
+        self.engine = HttpEngine(
+            platform="tiendanube",
+            base_url=f"{root}/{api_version}/{store}",
+            auth=HeaderTokenAuth.tiendanube(access_token),
+            client=client,
+            transport=transport,
+            clock=self.clock,
+            # mypy cannot type attrs' ``converter=tuple`` on wait_headers (see the report).
+            retry=retry or RetryPolicy(wait_headers=TIENDANUBE_WAIT_HEADERS),  # type: ignore[arg-type]
+            rate_limiter=LeakyBucketLimiter.tiendanube(
+                multiplier=rate_limit_multiplier, clock=self.clock
+            ),
+            user_agent=user_agent,
+            stats=stats,
+            on_event=on_event,
+        )
+        self._store: dict[str, Any] | None = None
+
+    # -- identity and resources -------------------------------------------------------
+
+    @property
+    def connection_id(self) -> str:
+        """``tiendanube:<store_id>`` (both brands share store ids)."""
+        return connection_id_for(self.store_id)
+
+    @property
+    def stats(self) -> HttpStats:
+        """The HTTP counters (requests, retries, 429s, waits)."""
+        return self.engine.stats
+
+    def close(self) -> None:
+        """Close the HTTP client if the connector created it."""
+        self.engine.close()
+        super().close()
+
+    def store_info(self) -> Mapping[str, Any]:
+        """``GET /store`` (fetched once): main language and currency, domain, name.
+
+        An app without access to it gets an empty mapping, and the defaults that
+        depend on it (order URLs, product currency) are then left empty.
+        """
+        if self._store is None:
+            try:
+                body = self.engine.get("store").body
+            except (NotFoundError, PermissionDeniedError) as exc:
+                logger.warning("tiendanube %s: GET /store failed (%s)", self.store_id, exc)
+                body = {}
+            self._store = dict(body) if isinstance(body, Mapping) else {}
+        return self._store
+
+    def main_language(self) -> str | None:
+        """The language names are read in: ``language=``, else the store's main one."""
+        if self.language:
+            return self.language
+        value = self.store_info().get("main_language")
+        return value if isinstance(value, str) and value else None
+
+    def cart_status(
+        self,
+        cart: Cart,
+        now: _dt.datetime | None = None,
+        *,
+        deleted_at: _dt.datetime | None = None,
+    ) -> CartStatus:
+        """The abandonment rule for one checkout (``rules.cart_status`` with this policy).
+
+        Args:
+            cart: a cart from :meth:`iter_abandoned_carts`.
+            now: the moment of the decision (default: the connector's clock).
+            deleted_at: when the checkout disappeared, if the caller saw it go.
+        """
+        return cart_status(
+            cart,
+            now or self.clock.now(),
+            policy=self.abandonment,
+            deleted_at=deleted_at,
+        )
+
+    # -- streams ----------------------------------------------------------------------
+
+    def _fetch(self, stream: Stream, since: _dt.datetime | None) -> Iterator[Fetched]:
+        report = WalkReport(stream)
+        self.reports.append(report)
+        conn = self.connection_id
+        params: dict[str, Any] = {"per_page": self.page_size}
+        if since is not None and stream is not Stream.ABANDONED_CARTS:
+            # "Show records last updated after date": maybe strict, so one second early;
+            # the base class enforces the exact bound on the parsed records.
+            params["updated_at_min"] = _iso(since - _dt.timedelta(seconds=1))
+        yielded: dict[str, str] = {}
+
+        if stream is Stream.CUSTOMERS:
+
+            def parser(payload: Any) -> Any:
+                return parse_customer(payload, connection_id=conn)
+
+            walks: tuple[dict[str, Any], ...] = (params,)
+        elif stream is Stream.ORDERS:
+            info = self.store_info() if self.order_url_template is None else {}
+            template = self.order_url_template
+            domain = info.get("original_domain")
+            if template is None and isinstance(domain, str) and domain:
+                template = c.ADMIN_ORDER_URL_TEMPLATE.replace("{domain}", domain)
+            store_name = localized(info.get("name"), self.main_language() if info else None)
+
+            def parser(payload: Any) -> Any:
+                return parse_order(
+                    payload,
+                    connection_id=conn,
+                    order_url_template=template,
+                    store_name=store_name,
+                )
+
+            walks = tuple(
+                {**params, "payment_status": status} if status else params
+                for status in c.ORDER_PAYMENT_STATUS_WALKS
+            )
+        elif stream is Stream.PRODUCTS:
+            language = self.language
+            currency = self.currency
+            if language is None or currency is None:
+                info = self.store_info()
+                language = language or self.main_language()
+                main = info.get("main_currency")
+                currency = currency or (main if isinstance(main, str) else None)
+
+            def parser(payload: Any) -> Any:
+                return parse_product(
+                    payload, connection_id=conn, language=language, currency=currency
+                )
+
+            walks = (params,)
+        else:
+            now = self.clock.now()
+
+            def parser(payload: Any) -> Any:
+                cart = parse_cart(payload, connection_id=conn)
+                # The base class skips a None: a checkout the rule does not keep is not
+                # a refusal.
+                if self.abandoned_only and not self.cart_status(cart, now).is_abandoned:
+                    return None
+                return cart
+
+            walks = (params,)
+
+        for walk_params in walks:
+            for item in self._walk(stream, _PATHS[stream], walk_params, yielded, report):
+                yield item, parser
+
+    # -- walking pages ----------------------------------------------------------------
+
+    def _walk(
+        self,
+        stream: Stream,
+        path: str,
+        params: Mapping[str, Any],
+        yielded: dict[str, str],
+        report: WalkReport,
+    ) -> Iterator[Any]:
+        """Every record of one query, walking again while the store shifts the pages."""
+        for attempt in range(1 + self.max_repair_walks):
+            walk = _Walk()
+            report.walks += 1
+            if attempt:
+                report.repairs += 1
+                logger.info(
+                    "tiendanube %s: %s pages shifted during the walk; walking again (%d)",
+                    self.store_id,
+                    path,
+                    attempt,
+                )
+            for item in self._windows(stream, path, params, walk, report):
+                key = _key(item)
+                if key is None:
+                    report.records += 1
+                    yield item  # no id: the parser refuses it with the payload
+                    continue
+                rid, stamp = key
+                if rid in walk.ids and walk.ids[rid] != stamp:
+                    walk.disturbed = True  # moved by an update: a neighbour was skipped
+                walk.ids[rid] = stamp
+                if yielded.get(rid) == stamp:
+                    continue
+                yielded[rid] = stamp
+                report.records += 1
+                yield item
+            if walk.last_total is not None and walk.last_window_ids < walk.last_total:
+                walk.disturbed = True  # fewer records than the server counts
+            if not walk.disturbed:
+                return
+        logger.warning(
+            "tiendanube %s: %s kept changing during %d walks; the next sync's overlap "
+            "covers what moved",
+            self.store_id,
+            path,
+            1 + self.max_repair_walks,
+        )
+
+    def _windows(
+        self,
+        stream: Stream,
+        path: str,
+        params: Mapping[str, Any],
+        walk: _Walk,
+        report: WalkReport,
+    ) -> Iterator[Any]:
+        """The pages of one query, opening a new window before ``max_result_window``."""
+        window = dict(params)
+        while True:
+            report.windows += 1
+            walk.last_total = None
+            window_ids: set[str] = set()
+            seen: list[tuple[int | None, _dt.datetime | None]] = []
+            capped = False
+            first = Request("GET", path, params=window)
+            pager = PageWalk(
+                TiendanubePaginator(self.page_size),
+                first,
+                platform="tiendanube",
+                redact=self.engine.redactor.url,
+            )
+            request: Request | None = first
+            while request is not None:
+                if _page_number(request) * self.page_size > self.max_result_window:
+                    capped = True
+                    break
+                try:
+                    response = self.engine.send(request)
+                except NotFoundError as exc:
+                    # Past the last page Tiendanube answers 404 ("Last page is N"): the
+                    # result set shrank while we walked.
+                    if _page_number(request) > 1:
+                        walk.disturbed = True
+                        logger.info("tiendanube %s: %s", self.store_id, exc.message)
+                        break
+                    raise
+                self.engine.stats.add(pages=1)
+                report.pages += 1
+                body = response.body
+                if not isinstance(body, list):
+                    raise MalformedResponseError(
+                        f"GET {path}: expected a JSON array of records",
+                        platform="tiendanube",
+                        status_code=response.status_code,
+                        method="GET",
+                        url=self.engine.redactor.url(path),
+                    )
+                total = _total(response)
+                walk.see_total(total)
+                report.total = total
+                for item in body:
+                    key = _key(item)
+                    if key is not None:
+                        window_ids.add(key[0])
+                        seen.append(_position(item))
+                    yield item
+                if self.on_progress is not None:
+                    self.on_progress(stream, len(window_ids), total)
+                request = pager.advance(response)
+            walk.last_window_ids = len(window_ids)
+            if not capped or not seen:
+                return
+            window = {**params, **_next_window(seen)}
+
+
+def _position(item: Mapping[str, Any]) -> tuple[int | None, _dt.datetime | None]:
+    from ..._parsing import parse_datetime
+
+    rid = item.get("id")
+    number = int(rid) if isinstance(rid, int) or (isinstance(rid, str) and rid.isdigit()) else None
+    try:
+        created = parse_datetime(item.get("created_at"))
+    except ValueError:
+        created = None
+    return number, created
+
+
+def _next_window(seen: list[tuple[int | None, _dt.datetime | None]]) -> dict[str, Any]:
+    """The filter that continues a walk after its deepest allowed page."""
+    ids = [i for i, _ in seen if i is not None]
+    if len(ids) == len(seen) and ids == sorted(ids):
+        return {"since_id": max(ids)}  # ascending ids: a keyset continues exactly
+    stamps = [t for _, t in seen if t is not None]
+    if not stamps:
+        raise ConfigurationError("cannot continue past the result window without ids or dates")
+    # Newest first: continue with what was created at or before the oldest record seen
+    # (inclusive, so records sharing that second come again and are dropped as repeats).
+    return {"created_at_max": _iso(min(stamps))}
