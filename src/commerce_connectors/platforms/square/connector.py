@@ -1,0 +1,658 @@
+"""The Square connector: one Square **location** per connection.
+
+Reading strategy, per stream:
+
+* **customers**: ``POST /v2/customers/search`` filtered on ``updated_at`` (Square
+  cannot *sort* by it, so the walk sorts by ``CREATED_AT`` and pages by cursor inside
+  the filter window). Customers are merchant-wide: every location's connection reads
+  them all. Customers without an email are skipped with
+  :attr:`~commerce_connectors.rules.Reason.EMAIL_REQUIRED` (the seed's rule),
+  reported to ``on_skip`` and counted in :attr:`SquareConnector.skipped`.
+* **orders** (payments first): ``GET /v2/payments?location_id=…&sort_field=UPDATED_AT
+  &updated_at_begin_time=…``, so refunds and captures of old payments come back; each
+  page's orders are fetched with ``POST /v2/orders/batch-retrieve`` (and the item
+  details of their lines with ``POST /v2/catalog/batch-retrieve``, cached). One
+  canonical order per Square order, whose status reflects its payments.
+* **products**: ``POST /v2/catalog/search`` for ``ITEM`` objects with their related
+  CATEGORY and IMAGE objects, incremental on ``begin_time``; items not available at the
+  connection's location are left out.
+* **abandoned carts**: Square has none (:class:`UnsupportedStreamError`).
+
+Example:
+    >>> from commerce_connectors.clock import FakeClock
+    >>> from commerce_connectors.testing.simulators.square import SquareSimulator
+    >>> clock = FakeClock()
+    >>> sim = SquareSimulator(seed=3, customers=20, payments=30, products=5, clock=clock)
+    >>> location = sim.locations[0]
+    >>> with SquareConnector(access_token=sim.token, location_id=location.id,
+    ...                      transport=sim.transport(), clock=clock) as conn:
+    ...     orders = list(conn.iter_orders())
+    ...     conn.connection_id == f"square:{location.merchant_id}:{location.id}"
+    True
+    >>> len(orders) == len(sim.order_ids(location.id))
+    True
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as _dt
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+import attrs
+import httpx
+
+from ..._http import (
+    BearerAuth,
+    CursorPaginator,
+    HttpEngine,
+    HttpStats,
+    JsonResponse,
+    LeakyBucketLimiter,
+    Request,
+    RetryPolicy,
+)
+from ..._http.ratelimit import RateLimiter
+from ..._http.stats import EventCallback
+from ..._parsing import parse_datetime
+from ...clock import Clock
+from ...errors import ConfigurationError, NotFoundError
+from ...models import Order, Platform
+from ...protocols import InvalidRecordHandler, Stream
+from ...rules import Reason
+from ..base import BaseConnector, Fetched
+from . import constants as c
+from .errors import InvalidCursorError, SquareErrorMapper
+from .parsers import (
+    CatalogRef,
+    SquareLocation,
+    catalog_refs,
+    is_present_at,
+    parse_customer,
+    parse_location,
+    parse_order,
+    parse_product,
+)
+
+__all__ = ["SkippedRecord", "SquareConnector", "list_locations"]
+
+logger = logging.getLogger("commerce_connectors.square")
+
+_PLATFORM_NAME = "square"
+
+
+def _iso(value: _dt.datetime) -> str:
+    """RFC 3339 in UTC with milliseconds, as Square writes its own timestamps."""
+    value = value.astimezone(_dt.timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _has_email(payload: Any) -> bool:
+    email = payload.get("email_address") if isinstance(payload, Mapping) else None
+    return isinstance(email, str) and bool(email.strip())
+
+
+def _when(value: Any) -> _dt.datetime | None:
+    try:
+        return parse_datetime(value)
+    except ValueError:
+        return None
+
+
+@attrs.frozen
+class SkippedRecord:
+    """A record the connector read and deliberately did not yield, and why.
+
+    Attributes:
+        stream: the stream it belongs to.
+        external_id: its id on Square, when it has one.
+        reason: the machine-readable reason (``Reason.EMAIL_REQUIRED`` …).
+        detail: a sentence for humans.
+        payload: the record as received (not compared, not shown in repr).
+    """
+
+    stream: Stream
+    external_id: str | None
+    reason: Reason
+    detail: str
+    payload: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+SkipHandler = Callable[[SkippedRecord], None]
+
+
+def _make_engine(
+    *,
+    access_token: str,
+    environment: str,
+    square_version: str,
+    base_url: str | None,
+    client: httpx.Client | None,
+    transport: httpx.BaseTransport | None,
+    clock: Clock | None,
+    retry: RetryPolicy | None,
+    rate_limiter: RateLimiter | None,
+    stats: HttpStats | None,
+    on_event: EventCallback | None,
+    timeout: float | httpx.Timeout | None,
+) -> HttpEngine:
+    if not isinstance(access_token, str) or not access_token.strip():
+        raise ConfigurationError("Square needs an access_token")
+    if environment not in c.ENVIRONMENTS:
+        raise ConfigurationError(
+            f"environment must be one of {sorted(c.ENVIRONMENTS)}, got {environment!r}"
+        )
+    if not square_version:
+        raise ConfigurationError("square_version must be a YYYY-MM-DD date string")
+    return HttpEngine(
+        platform=_PLATFORM_NAME,
+        base_url=base_url or c.ENVIRONMENTS[environment],
+        auth=BearerAuth(access_token),
+        client=client,
+        transport=transport,
+        timeout=timeout,
+        retry=retry,
+        rate_limiter=rate_limiter
+        if rate_limiter is not None
+        else LeakyBucketLimiter(
+            capacity=c.PACER_BURST,
+            leak_rate=c.PACER_RATE,
+            reader=None,
+            safety_margin=0,
+            clock=clock,
+        ),
+        error_mapper=SquareErrorMapper(),
+        clock=clock,
+        headers={c.SQUARE_VERSION_HEADER: square_version},
+        stats=stats,
+        on_event=on_event,
+    )
+
+
+def list_locations(
+    access_token: str,
+    *,
+    environment: str = "production",
+    square_version: str = c.SQUARE_VERSION,
+    base_url: str | None = None,
+    client: httpx.Client | None = None,
+    transport: httpx.BaseTransport | None = None,
+    clock: Clock | None = None,
+) -> list[SquareLocation]:
+    """The seller's locations (``GET /v2/locations``), to create one connection each.
+
+    Square lists them alphabetically by name, inactive ones included (see
+    :attr:`SquareLocation.is_active`). Needs the ``MERCHANT_PROFILE_READ`` scope.
+
+    Example:
+        >>> from commerce_connectors.clock import FakeClock
+        >>> from commerce_connectors.testing.simulators.square import SquareSimulator
+        >>> sim = SquareSimulator(seed=1, customers=0, payments=0, products=0)
+        >>> [loc.name for loc in list_locations(sim.token, transport=sim.transport(),
+        ...                                     clock=FakeClock())]
+        ['Downtown', 'Shibuya']
+    """
+    engine = _make_engine(
+        access_token=access_token,
+        environment=environment,
+        square_version=square_version,
+        base_url=base_url,
+        client=client,
+        transport=transport,
+        clock=clock,
+        retry=None,
+        rate_limiter=None,
+        stats=None,
+        on_event=None,
+        timeout=None,
+    )
+    with engine:
+        return _list_locations(engine)
+
+
+def _list_locations(engine: HttpEngine) -> list[SquareLocation]:
+    body = engine.get("/v2/locations").body
+    items = body.get("locations") if isinstance(body, Mapping) else None
+    return [parse_location(item) for item in items or ()]
+
+
+class SquareConnector(BaseConnector):
+    """Reads one Square location: customers, orders (from payments) and catalog products.
+
+    Args:
+        access_token: an OAuth or personal access token (``Authorization: Bearer``;
+            never logged, never in a repr or an error).
+        location_id: the location this connection reads (see :func:`list_locations`).
+        environment: ``"production"`` or ``"sandbox"``.
+        square_version: the ``Square-Version`` header (default
+            :data:`~commerce_connectors.platforms.square.constants.SQUARE_VERSION`).
+        merchant_id: the seller's id, part of the connection id; when omitted it is
+            read once from ``GET /v2/locations/{location_id}``.
+        base_url: the API root (a simulator, a proxy); overrides ``environment``.
+        client: an :class:`httpx.Client` you own (not closed by the connector).
+        transport: an httpx transport for the client the connector creates.
+        clock: where pacing and backoff sleep (a FakeClock in tests).
+        retry: the retry policy (default: 5 attempts, backoff with jitter, Retry-After).
+        rate_limiter: the client-side pacer (default: 10 requests/s, bursts of 10;
+            Square publishes no limits).
+        stats: shared :class:`HttpStats` counters (default: a new one, :attr:`stats`).
+        on_event: receives each HTTP event (retries, waits…).
+        on_invalid: receives each record that cannot be parsed.
+        on_skip: receives each record skipped on purpose (:class:`SkippedRecord`).
+        require_email: skip customers without an email (the seed's rule).
+        enrich_lines: look order lines up in the catalog for the item id, SKU,
+            description, category and image (one batch call per new variations).
+        overlap: the recommended re-read window (default 72 h: late offline orders).
+        timeout: HTTP timeout.
+
+    Raises:
+        ConfigurationError: missing token or location, unknown environment, both
+            ``client`` and ``transport``.
+    """
+
+    platform: ClassVar[Platform] = Platform.SQUARE
+    streams: ClassVar[frozenset[Stream]] = frozenset(
+        {Stream.CUSTOMERS, Stream.ORDERS, Stream.PRODUCTS}
+    )
+    unsupported: ClassVar[Mapping[Stream, str]] = {
+        Stream.ABANDONED_CARTS: (
+            "Square has no cart or checkout API to list abandoned carts; sales arrive as "
+            "payments and orders (iter_orders), and unpaid orders as OPEN orders"
+        ),
+    }
+    default_overlap: ClassVar[_dt.timedelta] = c.RECOMMENDED_OVERLAP
+
+    def __init__(
+        self,
+        *,
+        access_token: str,
+        location_id: str,
+        environment: str = "production",
+        square_version: str = c.SQUARE_VERSION,
+        merchant_id: str | None = None,
+        base_url: str | None = None,
+        client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        clock: Clock | None = None,
+        retry: RetryPolicy | None = None,
+        rate_limiter: RateLimiter | None = None,
+        stats: HttpStats | None = None,
+        on_event: EventCallback | None = None,
+        on_invalid: InvalidRecordHandler | None = None,
+        on_skip: SkipHandler | None = None,
+        require_email: bool = True,
+        enrich_lines: bool = True,
+        overlap: _dt.timedelta | None = None,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> None:
+        if not isinstance(location_id, str) or not location_id.strip():
+            raise ConfigurationError(
+                "a Square connection is one location: pass location_id "
+                "(list them with commerce_connectors.platforms.square.list_locations)"
+            )
+        self.engine = _make_engine(
+            access_token=access_token,
+            environment=environment,
+            square_version=square_version,
+            base_url=base_url,
+            client=client,
+            transport=transport,
+            clock=clock,
+            retry=retry,
+            rate_limiter=rate_limiter,
+            stats=stats,
+            on_event=on_event,
+            timeout=timeout,
+        )
+        super().__init__(on_invalid=on_invalid)
+        self.location_id = location_id.strip()
+        self.square_version = square_version
+        self.environment = environment
+        self.require_email = require_email
+        self.enrich_lines = enrich_lines
+        self.on_skip = on_skip
+        self._merchant_id = merchant_id
+        self._location: SquareLocation | None = None
+        self._overlap = overlap
+        #: Records skipped on purpose, per (stream, reason), over the connector's life.
+        self.skipped: collections.Counter[tuple[Stream, Reason]] = collections.Counter()
+        # variation id -> what order lines need from the catalog (None: not in the catalog)
+        self._catalog: dict[str, CatalogRef | None] = {}
+
+    # -- identity -------------------------------------------------------------
+
+    @property
+    def stats(self) -> HttpStats:
+        """The HTTP counters (requests, retries, 429s, waits) of this connection."""
+        return self.engine.stats
+
+    @property
+    def location(self) -> SquareLocation:
+        """The connection's location (fetched once: ``GET /v2/locations/{id}``)."""
+        if self._location is None:
+            body = self.engine.get(f"/v2/locations/{self.location_id}").body
+            payload = body.get("location") if isinstance(body, Mapping) else None
+            self._location = parse_location(payload)
+            if self._merchant_id is None:
+                self._merchant_id = self._location.merchant_id
+        return self._location
+
+    @property
+    def merchant_id(self) -> str:
+        """The seller's id (read from the location when not given)."""
+        if self._merchant_id is None:
+            _ = self.location
+        return self._merchant_id or "unknown-merchant"
+
+    @property
+    def connection_id(self) -> str:
+        """``square:{merchant_id}:{location_id}``: one connection per location."""
+        return f"square:{self.merchant_id}:{self.location_id}"
+
+    @property
+    def recommended_overlap(self) -> _dt.timedelta:
+        """72 h by default: offline POS payments arrive late with their original times."""
+        return self._overlap if self._overlap is not None else self.default_overlap
+
+    def list_locations(self) -> list[SquareLocation]:
+        """Every location of the seller (to create one connection per location)."""
+        return _list_locations(self.engine)
+
+    def close(self) -> None:
+        """Close the HTTP client if the connector created it."""
+        self.engine.close()
+        super().close()
+
+    def __repr__(self) -> str:
+        # No network here: the merchant id is shown only once known.
+        merchant = self._merchant_id or "?"
+        return f"SquareConnector(connection_id='square:{merchant}:{self.location_id}')"
+
+    # -- streams ----------------------------------------------------------------
+
+    def _fetch(self, stream: Stream, since: _dt.datetime | None) -> Iterator[Fetched]:
+        if stream is Stream.CUSTOMERS:
+            return self._customers(since)
+        if stream is Stream.ORDERS:
+            return self._orders(since)
+        if stream is Stream.PRODUCTS:
+            return self._products(since)
+        raise AssertionError(f"unexpected stream {stream}")  # pragma: no cover
+
+    def _skip(self, stream: Stream, payload: Any, reason: Reason, detail: str) -> None:
+        ident = payload.get("id") if isinstance(payload, Mapping) else None
+        skipped = SkippedRecord(
+            stream, None if ident is None else str(ident), reason, detail, payload
+        )
+        self.skipped[(stream, reason)] += 1
+        logger.info("square %s %s skipped: %s", stream.value, skipped.external_id, detail)
+        if self.on_skip is not None:
+            self.on_skip(skipped)
+
+    def _walk(
+        self,
+        first: Request,
+        paginator: CursorPaginator,
+        resume: Callable[[], Request] | None = None,
+    ) -> Iterator[JsonResponse]:
+        """Every page of a cursor walk; an INVALID_CURSOR restarts it (from ``resume()``).
+
+        Re-reading after a restart is harmless: the base class never yields the same
+        version of a record twice in one pass.
+        """
+        request = first
+        restarts = 0
+        while True:
+            try:
+                yield from self.engine.paginate(request, paginator)
+                return
+            except InvalidCursorError:
+                restarts += 1
+                if restarts > c.MAX_CURSOR_RESTARTS:
+                    raise
+                logger.warning("square: INVALID_CURSOR, restarting the walk (%d)", restarts)
+                request = resume() if resume is not None else first
+
+    # customers ------------------------------------------------------------------
+
+    def _customers(self, since: _dt.datetime | None) -> Iterator[Fetched]:
+        conn = self.connection_id
+        last_created: list[str] = []
+
+        def request(created_from: str | None = None) -> Request:
+            query_filter: dict[str, Any] = {}
+            if since is not None:
+                query_filter["updated_at"] = {"start_at": _iso(since - c.FILTER_SLACK)}
+            if created_from is not None:
+                query_filter["created_at"] = {"start_at": created_from}
+            query: dict[str, Any] = {"sort": {"field": "CREATED_AT", "order": "ASC"}}
+            if query_filter:
+                query["filter"] = query_filter
+            body = {"limit": c.CUSTOMERS_PAGE_SIZE, "query": query}
+            return Request("POST", "/v2/customers/search", json=body, idempotent=True)
+
+        def resume() -> Request:
+            return request(last_created[-1] if last_created else None)
+
+        def parser(payload: Any) -> Any:
+            return parse_customer(payload, connection_id=conn)
+
+        for page in self._walk(request(), CursorPaginator(location="body"), resume):
+            for item in _items(page.body, "customers"):
+                if isinstance(item, Mapping) and isinstance(item.get("created_at"), str):
+                    last_created[:] = [item["created_at"]]
+                if self.require_email and isinstance(item, Mapping) and not _has_email(item):
+                    self._skip(
+                        Stream.CUSTOMERS,
+                        item,
+                        Reason.EMAIL_REQUIRED,
+                        "the customer has no email address (Square syncs need one)",
+                    )
+                    continue
+                yield item, parser
+
+    # orders ---------------------------------------------------------------------
+
+    def _orders(self, since: _dt.datetime | None) -> Iterator[Fetched]:
+        conn = self.connection_id
+        store_name = self.location.name
+        last_updated: list[_dt.datetime] = []
+        begin = since - c.FILTER_SLACK if since is not None else None
+
+        def request(updated_from: _dt.datetime | None) -> Request:
+            params: dict[str, Any] = {
+                "location_id": self.location_id,
+                # ListPayments defaults begin_time (created_at) to one year ago, which
+                # would hide refunds of older payments: always open the range fully.
+                "begin_time": _iso(c.PAYMENTS_BEGIN_TIME),
+                "sort_field": "UPDATED_AT",
+                "sort_order": "ASC",
+                "limit": c.PAYMENTS_PAGE_SIZE,
+            }
+            if updated_from is not None:
+                params["updated_at_begin_time"] = _iso(updated_from)
+            return Request("GET", "/v2/payments", params=params)
+
+        def resume() -> Request:
+            return request(last_updated[-1] - c.FILTER_SLACK if last_updated else begin)
+
+        # order id -> newest payment updated_at already reflected in a yielded order
+        emitted: dict[str, _dt.datetime] = {}
+        for page in self._walk(request(begin), CursorPaginator(location="query"), resume):
+            payments = [p for p in _items(page.body, "payments") if isinstance(p, Mapping)]
+            stamps = [t for t in (_when(p.get("updated_at")) for p in payments) if t]
+            if stamps:
+                last_updated[:] = [max(stamps)]
+            yield from self._orders_for(payments, emitted, conn, store_name)
+
+    def _orders_for(
+        self,
+        payments: Sequence[Mapping[str, Any]],
+        emitted: dict[str, _dt.datetime],
+        conn: str,
+        store_name: str | None,
+    ) -> Iterator[Fetched]:
+        by_order: dict[str, list[Mapping[str, Any]]] = {}
+        for payment in payments:
+            location = payment.get("location_id")
+            if location is not None and location != self.location_id:
+                # ListPayments filters by location; this guards the connection anyway.
+                logger.warning(
+                    "square: payment %s of location %s ignored", payment.get("id"), location
+                )
+                continue
+            order_id = payment.get("order_id") or payment.get("id")
+            updated = _when(payment.get("updated_at"))
+            seen = emitted.get(str(order_id))
+            if seen is not None and updated is not None and updated <= seen:
+                continue  # this payment's state is already in the order we yielded
+            by_order.setdefault(str(order_id), []).append(payment)
+        if not by_order:
+            return
+        orders = self._batch_orders([oid for oid, ps in by_order.items() if ps[0].get("order_id")])
+        if self.enrich_lines:
+            self._learn_catalog(orders.values())
+        refs = {k: v for k, v in self._catalog.items() if v is not None}
+        for order_id, page_payments in by_order.items():
+            order = orders.get(order_id)
+            all_payments = self._payments_of(order, page_payments)
+            stamps = [t for t in (_when(p.get("updated_at")) for p in all_payments) if t]
+            if stamps:
+                emitted[order_id] = max(stamps)
+            if order is None:
+                payload: Mapping[str, Any] = _order_from_payments(order_id, all_payments)
+            else:
+                payload = order
+
+            def parser(
+                payload: Any,
+                _payments: Sequence[Mapping[str, Any]] = all_payments,
+                _refs: Mapping[str, CatalogRef] = refs,
+            ) -> Order:
+                return parse_order(
+                    payload, _payments, connection_id=conn, catalog=_refs, store_name=store_name
+                )
+
+            yield payload, parser
+
+    def _batch_orders(self, order_ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+        found: dict[str, Mapping[str, Any]] = {}
+        for start in range(0, len(order_ids), c.ORDERS_BATCH_SIZE):
+            chunk = list(order_ids[start : start + c.ORDERS_BATCH_SIZE])
+            body = self.engine.send(
+                Request(
+                    "POST",
+                    "/v2/orders/batch-retrieve",
+                    json={"location_id": self.location_id, "order_ids": chunk},
+                    idempotent=True,
+                )
+            ).body
+            for order in _items(body, "orders"):
+                if isinstance(order, Mapping) and isinstance(order.get("id"), str):
+                    found[order["id"]] = order
+            missing = set(chunk) - set(found)
+            if missing:
+                logger.warning(
+                    "square: batch-retrieve returned no order for %d id(s), e.g. %s",
+                    len(missing),
+                    sorted(missing)[:3],
+                )
+        return found
+
+    def _payments_of(
+        self, order: Mapping[str, Any] | None, page_payments: Sequence[Mapping[str, Any]]
+    ) -> list[Mapping[str, Any]]:
+        """The order's payments: those on the page, plus its other tenders' (split payments)."""
+        payments = {str(p.get("id")): p for p in page_payments}
+        tenders = order.get("tenders") if order is not None else None
+        for tender in tenders if isinstance(tenders, list) else ():
+            payment_id = tender.get("payment_id") if isinstance(tender, Mapping) else None
+            if not isinstance(payment_id, str) or payment_id in payments:
+                continue
+            try:
+                body = self.engine.get(f"/v2/payments/{payment_id}").body
+            except NotFoundError:
+                logger.warning("square: tender payment %s not found", payment_id)
+                continue
+            payment = body.get("payment") if isinstance(body, Mapping) else None
+            if isinstance(payment, Mapping):
+                payments[payment_id] = payment
+        return list(payments.values())
+
+    def _learn_catalog(self, orders: Iterable[Mapping[str, Any]]) -> None:
+        wanted: list[str] = []
+        for order in orders:
+            for line in order.get("line_items") or ():
+                vid = line.get("catalog_object_id") if isinstance(line, Mapping) else None
+                if isinstance(vid, str) and vid not in self._catalog and vid not in wanted:
+                    wanted.append(vid)
+        for start in range(0, len(wanted), c.CATALOG_BATCH_SIZE):
+            chunk = wanted[start : start + c.CATALOG_BATCH_SIZE]
+            body = self.engine.send(
+                Request(
+                    "POST",
+                    "/v2/catalog/batch-retrieve",
+                    json={"object_ids": chunk, "include_related_objects": True},
+                    idempotent=True,
+                )
+            ).body
+            refs = catalog_refs(_items(body, "objects"), _items(body, "related_objects"))
+            for vid in chunk:
+                # None remembers "not in the catalog" (deleted items, custom amounts).
+                self._catalog[vid] = refs.get(vid)
+
+    # products -------------------------------------------------------------------
+
+    def _products(self, since: _dt.datetime | None) -> Iterator[Fetched]:
+        conn = self.connection_id
+        body: dict[str, Any] = {
+            "object_types": ["ITEM"],
+            "include_related_objects": True,
+            "include_deleted_objects": False,
+            "limit": c.CATALOG_PAGE_SIZE,
+        }
+        if since is not None:
+            # begin_time is exclusive ("modified after"); the slack makes it inclusive.
+            body["begin_time"] = _iso(since - c.FILTER_SLACK)
+        first = Request("POST", "/v2/catalog/search", json=body, idempotent=True)
+        for page in self._walk(first, CursorPaginator(location="body")):
+            related = {
+                str(o["id"]): o
+                for o in _items(page.body, "related_objects")
+                if isinstance(o, Mapping) and "id" in o
+            }
+
+            def parser(payload: Any, _related: Mapping[str, Any] = related) -> Any:
+                return parse_product(payload, _related, connection_id=conn)
+
+            for item in _items(page.body, "objects"):
+                if isinstance(item, Mapping) and item.get("type") not in (None, "ITEM"):
+                    continue
+                if isinstance(item, Mapping) and not is_present_at(item, self.location_id):
+                    continue  # another location's product: not this connection's
+                yield item, parser
+
+
+def _items(body: Any, key: str) -> list[Any]:
+    items = body.get(key) if isinstance(body, Mapping) else None
+    return items if isinstance(items, list) else []
+
+
+def _order_from_payments(order_id: str, payments: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A minimal order for payments whose order Square did not return (or that have none).
+
+    Marked with ``"_built_from_payments": true``: it is not a Square payload.
+    """
+    first = min(payments, key=lambda p: str(p.get("created_at")))
+    money = first.get("total_money") or first.get("amount_money")
+    return {
+        "id": order_id,
+        "location_id": first.get("location_id"),
+        "created_at": first.get("created_at"),
+        "updated_at": max(str(p.get("updated_at")) for p in payments),
+        "total_money": money,
+        "customer_id": first.get("customer_id"),
+        "_built_from_payments": True,
+    }
