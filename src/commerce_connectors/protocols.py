@@ -1,24 +1,61 @@
-"""The interfaces the pieces meet at: :class:`Connector` (and later Sink, StateStore).
+"""The interfaces the pieces meet at: :class:`Connector`, :class:`Sink` and :class:`StateStore`.
 
 They are :class:`typing.Protocol` classes: implement the methods and you are a
-connector, no inheritance needed (though
+connector, a sink or a state store, no inheritance needed (though
 :class:`commerce_connectors.platforms.base.BaseConnector` does the shared
-work for you). ``commerce_connectors.testing.check_connector`` verifies an
-implementation against a simulator.
+work for connectors). ``commerce_connectors.testing.check_connector`` and
+``commerce_connectors.testing.sink_conformance.check_sink`` verify
+implementations.
+
+The small frozen value types that travel between the sync engine and a sink
+or a state store live here too: :class:`SinkCapabilities`, :class:`SinkItem`,
+:class:`SinkBatch`, :class:`ItemOutcome`, :class:`BatchAck`,
+:class:`Checkpoint`, :class:`DeadLetter`, :class:`ParkedContact` and
+:class:`RunRecord`.
+
+Example:
+    >>> caps = SinkCapabilities(batch_size=100, contact_limit=2000)
+    >>> caps.accepts_phone_only, caps.contact_limit
+    (False, 2000)
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import enum
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from .errors import InvalidRecordError
+import attrs
+
+from .errors import ContactLimitError, InvalidRecordError
+from .mapping import CONTACT_MAP, FieldMap
 from .models import Cart, Customer, Order, Platform, Product
+from .rules import Contact, IdentityKind, Reason, RecordKey, TriggerDecision
 
-__all__ = ["Connector", "InvalidRecordHandler", "Stream"]
+__all__ = [
+    "SINK_KINDS",
+    "STREAM_ORDER",
+    "BatchAck",
+    "Checkpoint",
+    "Connector",
+    "DeadLetter",
+    "DeadLetterProblem",
+    "HttpStatsSource",
+    "InspectableSink",
+    "InvalidRecordHandler",
+    "ItemOutcome",
+    "ParkedContact",
+    "RunRecord",
+    "Sink",
+    "SinkBatch",
+    "SinkCapabilities",
+    "SinkItem",
+    "StateStore",
+    "Stream",
+    "WriteAction",
+]
 
 
 class Stream(str, enum.Enum):
@@ -28,6 +65,15 @@ class Stream(str, enum.Enum):
     ORDERS = "orders"
     PRODUCTS = "products"
     ABANDONED_CARTS = "abandoned_carts"
+
+
+#: The order the sync engine reads streams in, so contacts exist before their orders.
+STREAM_ORDER: tuple[Stream, ...] = (
+    Stream.PRODUCTS,
+    Stream.CUSTOMERS,
+    Stream.ORDERS,
+    Stream.ABANDONED_CARTS,
+)
 
 
 #: Receives each record the connector could not parse. Return to skip it and go
@@ -106,3 +152,444 @@ class Connector(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+
+@runtime_checkable
+class HttpStatsSource(Protocol):
+    """Optional: a connector that reports its HTTP counters to sync reports.
+
+    Return a plain snapshot with at least ``attempts`` (requests sent),
+    ``rate_limit_wait`` and ``backoff_wait`` (seconds). Connectors built on the
+    library's HTTP engine need not implement it: the sync engine also reads
+    ``connector.engine.stats.snapshot()`` when there is one.
+    """
+
+    def http_stats(self) -> Mapping[str, Any]:
+        """A snapshot of the connector's HTTP counters (cumulative)."""
+        ...
+
+
+# ---------------------------------------------------------------------------- sinks
+
+#: The record kinds a sink stores. ``contact`` is the CRM person, keyed by identity
+#: across every connection; the others are keyed by (connection, kind, external id).
+SINK_KINDS: tuple[str, ...] = ("contact", "customer", "order", "product", "cart")
+
+
+def _kinds(value: Iterable[str]) -> frozenset[str]:
+    kinds = frozenset(value)
+    unknown = kinds - set(SINK_KINDS)
+    if unknown:
+        raise ValueError(f"unknown record kinds {sorted(unknown)}; use {SINK_KINDS}")
+    return kinds
+
+
+def _identity_kinds(value: Iterable[IdentityKind | str]) -> frozenset[IdentityKind]:
+    return frozenset(IdentityKind(v) for v in value)
+
+
+def _positive(instance: object, attribute: attrs.Attribute[Any], value: int) -> None:
+    if value < 1:
+        raise ValueError(f"{attribute.name} must be at least 1, got {value}")
+
+
+@attrs.frozen
+class SinkCapabilities:
+    """What a sink can take; the sync engine adapts to it, the conformance suite checks it.
+
+    Attributes:
+        identity_kinds: contact identities the sink accepts (email only, or phone too).
+        batch_size: the most items the sink takes in one :meth:`Sink.write`.
+        contact_limit: the CRM account's contact cap (``None``: no cap).
+        fires_automations: whether writes with ``trigger.fires`` start the CRM's
+            automations (a database sink only records the decision).
+        kinds: the record kinds the sink stores.
+
+    Example:
+        >>> SinkCapabilities(identity_kinds={"email", "phone"}).accepts_phone_only
+        True
+    """
+
+    identity_kinds: frozenset[IdentityKind] = attrs.field(
+        default=frozenset({IdentityKind.EMAIL}), converter=_identity_kinds
+    )
+    batch_size: int = attrs.field(default=500, validator=_positive)
+    contact_limit: int | None = None
+    fires_automations: bool = False
+    kinds: frozenset[str] = attrs.field(default=frozenset(SINK_KINDS), converter=_kinds)
+
+    @property
+    def accepts_phone_only(self) -> bool:
+        """Whether a contact keyed on a phone number (no email) can be written."""
+        return IdentityKind.PHONE in self.identity_kinds
+
+
+#: What a sink item holds: a contact, or a canonical record of one connection.
+SinkRecord = Contact | Customer | Order | Product | Cart
+
+
+@attrs.frozen
+class SinkItem:
+    """One record to upsert, already through the rules and a field map.
+
+    Attributes:
+        key: ``(connection, kind, external id)``; for a contact the connection is
+            ``""`` (contacts are shared by every connection) and the external id is
+            the identity (normalised email or E.164 phone).
+        record: the canonical record, or the rules' :class:`~commerce_connectors.rules.Contact`.
+        fields: the record in the CRM's field names (the field map's output).
+        trigger: for orders and carts, whether writing it may fire automations.
+        contact: the identity of the contact the record belongs to, when it has one.
+        status: a record-specific state worth storing (a cart's abandonment state).
+    """
+
+    key: RecordKey
+    record: SinkRecord
+    fields: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+    trigger: TriggerDecision | None = None
+    contact: str | None = None
+    status: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """The record kind (``contact``, ``customer``, ``order``, ``product``, ``cart``)."""
+        return self.key.kind
+
+    @property
+    def updated_at(self) -> _dt.datetime:
+        """When the record was last updated at its source."""
+        return self.record.updated_at
+
+
+def _item_tuple(value: Iterable[SinkItem]) -> tuple[SinkItem, ...]:
+    return tuple(value)
+
+
+def _outcome_tuple(value: Iterable[ItemOutcome]) -> tuple[ItemOutcome, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class SinkBatch:
+    """Items for one :meth:`Sink.write`: all of them become durable, or none.
+
+    Attributes:
+        items: the items, in the order they were read.
+        connection_id: the connection the batch comes from.
+        stream: the stream it was read from (``None`` for replays of parked contacts).
+        sequence: the batch's number within its run (for logs and acks).
+        contact_map: the field map for contacts; a sink that merges a contact with
+            its stored version maps the merged contact with it.
+    """
+
+    items: tuple[SinkItem, ...] = attrs.field(converter=_item_tuple)
+    connection_id: str = ""
+    stream: Stream | None = None
+    sequence: int = 0
+    contact_map: FieldMap = CONTACT_MAP
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class WriteAction(str, enum.Enum):
+    """What a sink did with one item."""
+
+    #: A record or contact the sink did not have.
+    INSERTED = "inserted"
+    #: A newer version replaced the stored one (or a contact merge changed it).
+    UPDATED = "updated"
+    #: Equal to what is stored: nothing written.
+    UNCHANGED = "unchanged"
+    #: Older than the stored version: kept the stored one (``Reason.STALE_RECORD``).
+    STALE = "stale"
+    #: Refused, with a reason (the contact cap, an identity the sink cannot key on).
+    REFUSED = "refused"
+
+
+@attrs.frozen
+class ItemOutcome:
+    """The fate of one item of a batch.
+
+    Attributes:
+        key: the item's key.
+        action: what the sink did.
+        reason: why it was stale or refused.
+        merged: a contact folded into a stored contact seen from another record
+            (another customer id, a guest checkout, another store): a duplicate merged.
+        error: for refusals by the contact cap, the error to report.
+    """
+
+    key: RecordKey
+    action: WriteAction
+    reason: Reason | None = None
+    merged: bool = False
+    error: ContactLimitError | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen
+class BatchAck:
+    """A sink's acknowledgement: the batch is durable, and here is each item's fate.
+
+    A sink returns it only after the data is durable (committed, fsynced,
+    accepted by the CRM); the engine advances checkpoints only after it.
+
+    Example:
+        >>> k = RecordKey("c", "product", "1")
+        >>> BatchAck(3, (ItemOutcome(k, WriteAction.INSERTED),)).count(WriteAction.INSERTED)
+        1
+    """
+
+    sequence: int
+    outcomes: tuple[ItemOutcome, ...] = attrs.field(converter=_outcome_tuple)
+
+    def count(self, action: WriteAction, kind: str | None = None) -> int:
+        """How many items had ``action`` (of one kind, if given)."""
+        return sum(
+            1 for o in self.outcomes if o.action is action and (kind is None or o.key.kind == kind)
+        )
+
+    @property
+    def refused(self) -> tuple[ItemOutcome, ...]:
+        """The refused items' outcomes."""
+        return tuple(o for o in self.outcomes if o.action is WriteAction.REFUSED)
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """A destination for synced data: a CRM, a database, a test double.
+
+    A sink upserts idempotently: by ``(connection, kind, external id)`` for
+    records and by identity for contacts (merging with the stored contact). A
+    record older than the stored version never replaces it. Each
+    :meth:`write` is atomic (all items durable, or none and an exception) and
+    returns its :class:`BatchAck` only once the data is durable. New contacts
+    beyond ``capabilities.contact_limit`` are refused per item, never raised.
+
+    Example:
+        >>> from commerce_connectors.sinks import MemorySink
+        >>> isinstance(MemorySink(), Sink)
+        True
+    """
+
+    @property
+    def capabilities(self) -> SinkCapabilities:
+        """What this sink accepts."""
+        ...
+
+    def write(self, batch: SinkBatch) -> BatchAck:
+        """Upsert every item of ``batch`` atomically; return once durable.
+
+        Raises:
+            SinkError: nothing of the batch was written.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release connections and files (idempotent)."""
+        ...
+
+
+@runtime_checkable
+class InspectableSink(Sink, Protocol):
+    """A sink that can show what it holds (test doubles, databases); used by check_sink."""
+
+    def snapshot(self) -> dict[RecordKey, Mapping[str, Any]]:
+        """Everything stored, as plain data keyed like the items (no write times)."""
+        ...
+
+    def contact_count(self) -> int:
+        """How many contacts the sink holds."""
+        ...
+
+
+# ---------------------------------------------------------------------------- state
+
+
+@attrs.frozen
+class Checkpoint:
+    """How far one stream of one connection is synced.
+
+    Attributes:
+        connection_id: the connection.
+        stream: the stream.
+        value: everything created or updated before this moment (minus the
+            overlap window) is in the sink; incremental syncs read from here.
+        updated_at: when the checkpoint was saved.
+        run_id: the run that saved it.
+    """
+
+    connection_id: str
+    stream: Stream = attrs.field(converter=Stream)
+    value: _dt.datetime
+    updated_at: _dt.datetime
+    run_id: int | None = None
+
+
+@attrs.frozen
+class DeadLetterProblem:
+    """One bad field of a dead-lettered record, with when it was first and last seen."""
+
+    path: str
+    reason: str
+    first_seen: _dt.datetime
+    last_seen: _dt.datetime
+
+
+@attrs.frozen
+class DeadLetter:
+    """A record that could not be synced, kept with its raw payload until replayed.
+
+    Attributes:
+        id: the store's id.
+        connection_id: the connection.
+        kind: ``customer``, ``order``, ``product`` or ``cart``.
+        record_id: the record's id at the platform (``None`` when unreadable).
+        payload: the raw payload exactly as received.
+        problems: every bad field's path and reason.
+        error: the error's message.
+        first_seen, last_seen: when it was first and last refused.
+        count: how many times it was refused.
+        resolved_at: when a later run synced it (``None`` while open).
+    """
+
+    id: int
+    connection_id: str
+    kind: str
+    record_id: str | None
+    payload: Any = attrs.field(eq=False, repr=False)
+    problems: tuple[DeadLetterProblem, ...]
+    error: str
+    first_seen: _dt.datetime
+    last_seen: _dt.datetime
+    count: int = 1
+    resolved_at: _dt.datetime | None = None
+
+
+@attrs.frozen
+class ParkedContact:
+    """A contact refused by the sink's contact cap, kept until the cap is raised.
+
+    Attributes:
+        identity: the contact's identity.
+        connection_id: the connection it came from (first seen).
+        contact: the contact, merged over every refusal.
+        reason: why it was refused (``contact_limit``).
+        first_seen, last_seen: when it was first and last refused.
+    """
+
+    identity: str
+    connection_id: str
+    contact: Contact
+    reason: Reason
+    first_seen: _dt.datetime
+    last_seen: _dt.datetime
+
+
+@attrs.frozen
+class RunRecord:
+    """One sync run in the run log.
+
+    Attributes:
+        id: the store's id.
+        connection_id: the connection.
+        mode: ``historical``, ``incremental`` or ``replay``.
+        started_at, ended_at: when it ran (``ended_at`` ``None`` while running, or if
+            the process died).
+        status: ``running``, ``ok``, ``auth_error``, ``retry_later``, ``sink_error``,
+            ``interrupted`` or ``failed``.
+        counts: the report's totals (plain data).
+        error: the error message, if it stopped on one.
+    """
+
+    id: int
+    connection_id: str
+    mode: str
+    started_at: _dt.datetime
+    ended_at: _dt.datetime | None = None
+    status: str = "running"
+    counts: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+    error: str | None = None
+
+
+@runtime_checkable
+class StateStore(Protocol):
+    """Where the engine keeps checkpoints, dead letters, parked contacts and its run log.
+
+    Example:
+        >>> from commerce_connectors.state import MemoryStateStore
+        >>> isinstance(MemoryStateStore(), StateStore)
+        True
+    """
+
+    def get_checkpoint(self, connection_id: str, stream: Stream) -> Checkpoint | None:
+        """The stream's checkpoint, or ``None`` if it was never completed."""
+        ...
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Store a checkpoint durably (replacing the stream's previous one)."""
+        ...
+
+    def checkpoints(self, connection_id: str | None = None) -> list[Checkpoint]:
+        """Every checkpoint (of one connection)."""
+        ...
+
+    def add_dead_letter(
+        self, connection_id: str, error: InvalidRecordError, at: _dt.datetime
+    ) -> DeadLetter:
+        """Keep a refused record (or update the open one with the same key)."""
+        ...
+
+    def dead_letters(
+        self, connection_id: str | None = None, *, include_resolved: bool = False
+    ) -> list[DeadLetter]:
+        """Dead letters, oldest first (open ones only by default)."""
+        ...
+
+    def open_dead_letter_keys(self, connection_id: str) -> set[tuple[str, str]]:
+        """``(kind, record_id)`` of the connection's open dead letters."""
+        ...
+
+    def resolve_dead_letters(
+        self, connection_id: str, keys: Iterable[tuple[str, str]], at: _dt.datetime
+    ) -> int:
+        """Mark open dead letters resolved (their records were synced); returns how many."""
+        ...
+
+    def park_contacts(
+        self, connection_id: str, contacts: Sequence[tuple[Contact, Reason]], at: _dt.datetime
+    ) -> None:
+        """Keep refused contacts (merging with one already parked under the same identity)."""
+        ...
+
+    def parked_contacts(self, connection_id: str | None = None) -> list[ParkedContact]:
+        """Contacts waiting for room in the sink."""
+        ...
+
+    def unpark_contacts(self, identities: Iterable[str]) -> None:
+        """Forget parked contacts that have been synced."""
+        ...
+
+    def start_run(self, connection_id: str, mode: str, at: _dt.datetime) -> int:
+        """Open a run-log entry; returns its id."""
+        ...
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        status: str,
+        at: _dt.datetime,
+        counts: Mapping[str, Any],
+        error: str | None = None,
+    ) -> None:
+        """Close a run-log entry."""
+        ...
+
+    def runs(self, connection_id: str | None = None, *, limit: int = 20) -> list[RunRecord]:
+        """The latest runs, newest first."""
+        ...
+
+    def close(self) -> None:
+        """Release the store (idempotent)."""
+        ...

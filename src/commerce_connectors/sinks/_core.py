@@ -1,0 +1,315 @@
+"""The write logic every local sink shares: update-if-newer, contact merge, contact cap.
+
+A sink backend only knows how to read and write rows inside one transaction
+(:class:`Backend`); :func:`apply_batch` decides, for each item of a batch,
+whether it is new, newer, equal or stale, merges contacts with what is stored
+and enforces the contact cap. Keeping the decisions here means the memory and
+SQLite sinks cannot disagree, and the conformance suite checks one logic twice.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import attrs
+
+from ..errors import SinkError
+from ..models import Cart, Customer, Order, Product
+from ..protocols import (
+    BatchAck,
+    ItemOutcome,
+    SinkBatch,
+    SinkCapabilities,
+    SinkItem,
+    SinkRecord,
+    WriteAction,
+)
+from ..rules import (
+    Contact,
+    ContactKey,
+    IdentityKind,
+    Reason,
+    RecordKey,
+    SourceRef,
+    apply_contact_cap,
+    merge_contacts,
+    should_replace,
+)
+from ..serialization import from_data, to_data
+
+__all__ = [
+    "Backend",
+    "StoredRecord",
+    "apply_batch",
+    "contact_from_data",
+    "contact_to_data",
+    "jsonable",
+    "record_data",
+]
+
+_RECORD_CLASSES: Mapping[str, type[Customer | Order | Product | Cart]] = {
+    "customer": Customer,
+    "order": Order,
+    "product": Product,
+    "cart": Cart,
+}
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as plain JSON data (Decimals and datetimes become strings)."""
+    return json.loads(json.dumps(value, default=str, ensure_ascii=False))
+
+
+def _strip_raw(data: dict[str, Any]) -> dict[str, Any]:
+    # The platform payload stays with the connector (and in dead letters); a sink
+    # keeps the canonical record, which is what equality and "newer" compare.
+    data.pop("raw", None)
+    buyer = data.get("customer")
+    if isinstance(buyer, dict):
+        buyer.pop("raw", None)
+    return data
+
+
+def record_data(record: Customer | Order | Product | Cart) -> dict[str, Any]:
+    """The canonical record as plain data, without its raw payload."""
+    data: dict[str, Any] = to_data(record)
+    return _strip_raw(data)
+
+
+def _iso(value: _dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _dt_or_none(value: Any) -> _dt.datetime | None:
+    return None if value is None else _dt.datetime.fromisoformat(value)
+
+
+def contact_to_data(contact: Contact) -> dict[str, Any]:
+    """A rules :class:`~commerce_connectors.rules.Contact` as plain data (raw payloads dropped).
+
+    Example:
+        >>> t = _dt.datetime(2024, 1, 1, tzinfo=_dt.timezone.utc)
+        >>> c = Contact(ContactKey("email", "a@b.co"), t, tags=("vip",))
+        >>> contact_from_data(contact_to_data(c)) == c
+        True
+    """
+    return {
+        "key": {"kind": contact.key.kind.value, "value": contact.key.value},
+        "updated_at": contact.updated_at.isoformat(),
+        "email": contact.email,
+        "phone": contact.phone,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "company": contact.company,
+        "tags": list(contact.tags),
+        "accepts_marketing": contact.accepts_marketing,
+        "consent_at": _iso(contact.consent_at),
+        "sources": [
+            {
+                "platform": s.platform.value,
+                "connection_id": s.connection_id,
+                "external_id": s.external_id,
+                "updated_at": s.updated_at.isoformat(),
+            }
+            for s in contact.sources
+        ],
+        "field_times": {k: v.isoformat() for k, v in contact.field_times.items()},
+    }
+
+
+def contact_from_data(data: Mapping[str, Any]) -> Contact:
+    """Rebuild a contact from :func:`contact_to_data` output."""
+    return Contact(
+        key=ContactKey(IdentityKind(data["key"]["kind"]), data["key"]["value"]),
+        updated_at=_dt.datetime.fromisoformat(data["updated_at"]),
+        email=data.get("email"),
+        phone=data.get("phone"),
+        first_name=data.get("first_name"),
+        last_name=data.get("last_name"),
+        company=data.get("company"),
+        tags=tuple(data.get("tags", ())),
+        accepts_marketing=data.get("accepts_marketing"),
+        consent_at=_dt_or_none(data.get("consent_at")),
+        sources=[
+            SourceRef(
+                s["platform"],
+                s["connection_id"],
+                s.get("external_id"),
+                _dt.datetime.fromisoformat(s["updated_at"]),
+            )
+            for s in data.get("sources", ())
+        ],
+        field_times={
+            k: _dt.datetime.fromisoformat(v) for k, v in data.get("field_times", {}).items()
+        },
+    )
+
+
+def digest(data: Any) -> str:
+    """A stable fingerprint of plain data (equal data, equal digest)."""
+    text = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+@attrs.frozen
+class StoredRecord:
+    """What a backend returns about a stored record: enough to decide "newer"."""
+
+    updated_at: _dt.datetime
+    digest: str
+    data: Mapping[str, Any] | None = None
+
+
+class Backend(Protocol):
+    """Row access inside one open transaction; :func:`apply_batch` makes the decisions."""
+
+    def get_record(self, key: RecordKey) -> StoredRecord | None:
+        """Updated-at and digest of a stored record (``data`` may be omitted)."""
+        ...
+
+    def load_record_data(self, key: RecordKey) -> Mapping[str, Any]:
+        """The stored canonical data of a record known to exist (for exact ties)."""
+        ...
+
+    def put_record(self, item: SinkItem, data: Mapping[str, Any], digest: str, fields: Any) -> None:
+        """Insert or replace one record."""
+        ...
+
+    def get_contact(self, identity: str) -> Contact | None:
+        """The stored contact with this identity."""
+        ...
+
+    def put_contact(self, contact: Contact, fields: Any) -> None:
+        """Insert or replace one contact."""
+        ...
+
+    def contact_count(self) -> int:
+        """How many contacts are stored."""
+        ...
+
+
+def _source_pairs(contact: Contact) -> set[tuple[str, str | None]]:
+    return {(s.connection_id, s.external_id) for s in contact.sources}
+
+
+def _check_item(item: SinkItem, caps: SinkCapabilities) -> None:
+    if item.kind not in caps.kinds:
+        raise SinkError(f"this sink does not store {item.kind!r} records ({item.key})")
+    expected = Contact if item.kind == "contact" else _RECORD_CLASSES.get(item.kind)
+    if expected is None or not isinstance(item.record, expected):
+        raise SinkError(
+            f"item {item.key} carries a {type(item.record).__name__}, not a {item.kind} record"
+        )
+
+
+def _write_contact(
+    backend: Backend, item: SinkItem, contact_map: Any, pending: dict[str, Contact]
+) -> ItemOutcome:
+    incoming = item.record
+    assert isinstance(incoming, Contact)
+    identity = item.key.external_id
+    stored = pending.get(identity) or backend.get_contact(identity)
+    merged = incoming if stored is None else merge_contacts([stored, incoming])[incoming.key]
+    duplicate = stored is not None and not _source_pairs(incoming) <= _source_pairs(stored)
+    if stored is not None and merged == stored:
+        return ItemOutcome(item.key, WriteAction.UNCHANGED, merged=duplicate)
+    fields = jsonable(contact_map.apply(merged).fields)
+    backend.put_contact(merged, fields)
+    pending[identity] = merged
+    action = WriteAction.INSERTED if stored is None else WriteAction.UPDATED
+    return ItemOutcome(item.key, action, merged=duplicate)
+
+
+def _write_record(backend: Backend, item: SinkItem) -> ItemOutcome:
+    record = item.record
+    assert isinstance(record, (Customer, Order, Product, Cart))
+    data = record_data(record)
+    fingerprint = digest([data, item.fields, _trigger(item), item.status, item.contact])
+    stored = backend.get_record(item.key)
+    if stored is not None:
+        if stored.digest == fingerprint:
+            return ItemOutcome(item.key, WriteAction.UNCHANGED)
+        if record.updated_at < stored.updated_at:
+            return ItemOutcome(item.key, WriteAction.STALE, Reason.STALE_RECORD)
+        if record.updated_at == stored.updated_at:
+            # An exact tie between different contents: the rules' fixed content
+            # order decides, so the outcome never depends on arrival order.
+            old = from_data(type(record), backend.load_record_data(item.key))
+            if not should_replace(old, record) or old == record:
+                return ItemOutcome(item.key, WriteAction.STALE, Reason.STALE_RECORD)
+    backend.put_record(item, data, fingerprint, jsonable(item.fields))
+    return ItemOutcome(item.key, WriteAction.INSERTED if stored is None else WriteAction.UPDATED)
+
+
+def _trigger(item: SinkItem) -> Any:
+    if item.trigger is None:
+        return None
+    return [item.trigger.fires, item.trigger.reason.value if item.trigger.reason else None]
+
+
+def apply_batch(backend: Backend, batch: SinkBatch, caps: SinkCapabilities) -> BatchAck:
+    """Apply every item of a batch to a backend inside the caller's transaction.
+
+    Raises:
+        SinkError: an item this sink cannot store; the caller rolls back.
+    """
+    for item in batch.items:
+        _check_item(item, caps)
+    contacts = [i for i in batch.items if i.kind == "contact"]
+    refused: dict[int, ItemOutcome] = {}
+    keyable = []
+    for item in contacts:
+        assert isinstance(item.record, Contact)
+        if item.record.key.kind not in caps.identity_kinds:
+            refused[id(item)] = ItemOutcome(item.key, WriteAction.REFUSED, Reason.NO_IDENTITY)
+        else:
+            keyable.append(item)
+    if caps.contact_limit is not None and keyable:
+        cap = apply_contact_cap(
+            keyable,
+            limit=caps.contact_limit,
+            existing=lambda identity: backend.get_contact(identity) is not None,
+            existing_count=backend.contact_count(),
+            identity=lambda i: i.key.external_id,
+        )
+        for refusal in cap.refused:
+            refused[id(refusal.item)] = ItemOutcome(
+                refusal.item.key, WriteAction.REFUSED, refusal.reason, error=refusal.error
+            )
+    outcomes: list[ItemOutcome] = []
+    pending: dict[str, Contact] = {}
+    for item in batch.items:
+        if id(item) in refused:
+            outcomes.append(refused[id(item)])
+        elif item.kind == "contact":
+            outcomes.append(_write_contact(backend, item, batch.contact_map, pending))
+        else:
+            outcomes.append(_write_record(backend, item))
+    return BatchAck(batch.sequence, tuple(outcomes))
+
+
+def stored_view(
+    data: Any,
+    fields: Any,
+    *,
+    trigger: Any = None,
+    status: str | None = None,
+    contact: str | None = None,
+) -> dict[str, Any]:
+    """The shape both local sinks give one stored item in ``snapshot()``."""
+    return {
+        "data": data,
+        "fields": fields,
+        "trigger": trigger,
+        "status": status,
+        "contact": contact,
+    }
+
+
+def item_record(item: SinkItem) -> SinkRecord:
+    """The item's record (a typed accessor for backends)."""
+    return item.record

@@ -1,0 +1,175 @@
+"""MemorySink: a complete sink in a few dictionaries, for tests, notebooks and scripts."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import SinkError
+from ..protocols import BatchAck, SinkBatch, SinkCapabilities, SinkItem
+from ..rules import Contact, IdentityKind, RecordKey
+from ._core import (
+    StoredRecord,
+    apply_batch,
+    contact_from_data,
+    contact_to_data,
+    stored_view,
+)
+
+__all__ = ["MemorySink"]
+
+_CONTACT = "contact"
+
+
+class _Overlay:
+    """The backend of one batch: reads see the batch's own writes; nothing lands until commit."""
+
+    def __init__(self, sink: MemorySink) -> None:
+        self._sink = sink
+        self.records: dict[RecordKey, dict[str, Any]] = {}
+        self.contacts: dict[str, dict[str, Any]] = {}
+
+    def _row(self, key: RecordKey) -> dict[str, Any] | None:
+        return self.records.get(key) or self._sink._records.get(key)
+
+    def get_record(self, key: RecordKey) -> StoredRecord | None:
+        row = self._row(key)
+        if row is None:
+            return None
+        return StoredRecord(row["record"].updated_at, row["digest"])
+
+    def load_record_data(self, key: RecordKey) -> Mapping[str, Any]:
+        row = self._row(key)
+        assert row is not None
+        data: Mapping[str, Any] = row["view"]["data"]
+        return data
+
+    def put_record(self, item: SinkItem, data: Mapping[str, Any], digest: str, fields: Any) -> None:
+        trigger = None
+        if item.trigger is not None:
+            trigger = {"fires": item.trigger.fires, "source": item.trigger.source}
+        self.records[item.key] = {
+            "record": item.record,
+            "digest": digest,
+            "view": stored_view(
+                copy.deepcopy(dict(data)),
+                fields,
+                trigger=trigger,
+                status=item.status,
+                contact=item.contact,
+            ),
+        }
+
+    def get_contact(self, identity: str) -> Contact | None:
+        row = self.contacts.get(identity) or self._sink._contacts.get(identity)
+        return None if row is None else contact_from_data(row["data"])
+
+    def put_contact(self, contact: Contact, fields: Any) -> None:
+        self.contacts[contact.key.value] = {"data": contact_to_data(contact), "fields": fields}
+
+    def contact_count(self) -> int:
+        new = sum(1 for k in self.contacts if k not in self._sink._contacts)
+        return len(self._sink._contacts) + new
+
+
+class MemorySink:
+    """Keeps everything in memory; the reference implementation of the Sink protocol.
+
+    Writes are atomic per batch (a failing batch leaves nothing behind) and
+    follow the same rules as every local sink: records are upserted by
+    ``(connection, kind, external id)`` only when newer, contacts are merged
+    per identity, and new contacts beyond ``contact_limit`` are refused.
+
+    Args:
+        batch_size: the most items per batch.
+        contact_limit: the contact cap (``None``: none).
+        phone_identity: accept contacts keyed on a phone number (no email).
+        fail_on: a function called with each batch before it is applied; if it
+            raises, the batch fails as a whole (for tests of failure handling).
+
+    Example:
+        >>> sink = MemorySink(contact_limit=2000)
+        >>> sink.capabilities.contact_limit, sink.contact_count()
+        (2000, 0)
+    """
+
+    def __init__(
+        self,
+        *,
+        batch_size: int = 500,
+        contact_limit: int | None = None,
+        phone_identity: bool = False,
+        fail_on: Any = None,
+    ) -> None:
+        kinds = {IdentityKind.EMAIL, IdentityKind.PHONE} if phone_identity else {IdentityKind.EMAIL}
+        self._caps = SinkCapabilities(
+            identity_kinds=kinds, batch_size=batch_size, contact_limit=contact_limit
+        )
+        self._records: dict[RecordKey, dict[str, Any]] = {}
+        self._contacts: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self.fail_on = fail_on
+        #: Acknowledged batches, in order.
+        self.batches = 0
+
+    @property
+    def capabilities(self) -> SinkCapabilities:
+        """What this sink accepts."""
+        return self._caps
+
+    def write(self, batch: SinkBatch) -> BatchAck:
+        """Apply a batch atomically and acknowledge it."""
+        with self._lock:
+            if self.fail_on is not None:
+                self.fail_on(batch)
+            if len(batch.items) > self._caps.batch_size:
+                raise SinkError(
+                    f"batch of {len(batch.items)} items exceeds batch_size {self._caps.batch_size}"
+                )
+            overlay = _Overlay(self)
+            ack = apply_batch(overlay, batch, self._caps)
+            self._records.update(overlay.records)
+            self._contacts.update(overlay.contacts)
+            self.batches += 1
+            return ack
+
+    def snapshot(self) -> dict[RecordKey, Mapping[str, Any]]:
+        """Everything stored, keyed like the items."""
+        with self._lock:
+            out: dict[RecordKey, Mapping[str, Any]] = {
+                key: copy.deepcopy(row["view"]) for key, row in self._records.items()
+            }
+            for identity, row in self._contacts.items():
+                out[RecordKey("", _CONTACT, identity)] = stored_view(
+                    copy.deepcopy(row["data"]), copy.deepcopy(row["fields"])
+                )
+            return out
+
+    def contact_count(self) -> int:
+        """How many contacts are stored."""
+        return len(self._contacts)
+
+    def contacts(self) -> dict[str, Contact]:
+        """Every stored contact by identity."""
+        return {k: contact_from_data(v["data"]) for k, v in self._contacts.items()}
+
+    def records(self, kind: str | None = None) -> dict[RecordKey, Any]:
+        """Stored canonical records (of one kind), by key."""
+        return {k: v["record"] for k, v in self._records.items() if kind in (None, k.kind)}
+
+    def with_contact_limit(self, limit: int | None) -> MemorySink:
+        """This sink's data under another contact cap (a raised plan, in tests)."""
+        self._caps = SinkCapabilities(
+            identity_kinds=self._caps.identity_kinds,
+            batch_size=self._caps.batch_size,
+            contact_limit=limit,
+        )
+        return self
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def __repr__(self) -> str:
+        return f"MemorySink(records={len(self._records)}, contacts={len(self._contacts)})"

@@ -1,0 +1,522 @@
+"""SQLiteSink: the embedded default sink, one readable SQLite file.
+
+Stdlib :mod:`sqlite3` in WAL mode with ``synchronous=FULL``: a batch is one
+transaction, and :meth:`SQLiteSink.write` returns only after its COMMIT, so an
+acknowledged batch survives a crash or a power cut. The schema is meant to be
+queried by people (``docs/sinks.md`` documents it):
+
+=================  ==========================================================
+table              one row per
+=================  ==========================================================
+``contacts``       contact (identity: normalised email or E.164 phone)
+``contact_sources``  connection a contact was seen in, with its customer id
+``contact_tags``   tag of a contact
+``customers``      customer of a connection
+``orders``         order of a connection, with its automation-trigger decision
+``products``       catalogue product of a connection
+``carts``          abandoned cart of a connection, with its trigger decision
+``lines``          line of an order or cart (``parent_kind``, ``parent_id``)
+=================  ==========================================================
+
+Every record table keeps the canonical record as JSON (``data``) and the
+CRM's view of it (``crm_fields``, the field map's output) next to readable
+columns. The state store (checkpoints, dead letters, run log) may share the
+file: see :class:`commerce_connectors.state.SQLiteStateStore`.
+
+Example:
+    >>> sink = SQLiteSink(":memory:")
+    >>> sink.capabilities.batch_size, sink.contact_count()
+    (500, 0)
+    >>> sink.close()
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigurationError, SinkError
+from ..models import Cart, Customer, LineItem, Order, Product
+from ..protocols import BatchAck, SinkBatch, SinkCapabilities, SinkItem
+from ..rules import Contact, IdentityKind, RecordKey
+from ._core import (
+    StoredRecord,
+    apply_batch,
+    contact_from_data,
+    contact_to_data,
+    stored_view,
+)
+
+__all__ = ["SCHEMA_VERSION", "SQLiteSink", "connect_sqlite", "sqlite_path_from_url"]
+
+#: Bumped whenever the tables change in a way readers must know about.
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sink_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS contacts (
+    identity TEXT PRIMARY KEY,
+    identity_kind TEXT NOT NULL,
+    email TEXT, phone TEXT, first_name TEXT, last_name TEXT, company TEXT,
+    accepts_marketing INTEGER, consent_at TEXT,
+    updated_at TEXT NOT NULL,
+    crm_fields TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS contact_sources (
+    identity TEXT NOT NULL REFERENCES contacts(identity),
+    connection_id TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    customer_external_id TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (identity, connection_id)
+);
+CREATE TABLE IF NOT EXISTS contact_tags (
+    identity TEXT NOT NULL REFERENCES contacts(identity),
+    tag TEXT NOT NULL,
+    PRIMARY KEY (identity, tag)
+);
+CREATE TABLE IF NOT EXISTS customers (
+    connection_id TEXT NOT NULL, external_id TEXT NOT NULL,
+    contact_identity TEXT,
+    email TEXT, first_name TEXT, last_name TEXT, phone TEXT, company TEXT,
+    accepts_marketing INTEGER, is_guest INTEGER NOT NULL,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    crm_fields TEXT NOT NULL, data TEXT NOT NULL, digest TEXT NOT NULL,
+    PRIMARY KEY (connection_id, external_id)
+);
+CREATE TABLE IF NOT EXISTS orders (
+    connection_id TEXT NOT NULL, external_id TEXT NOT NULL,
+    order_number TEXT, contact_identity TEXT, customer_external_id TEXT, email TEXT,
+    status TEXT NOT NULL, raw_status TEXT,
+    total TEXT NOT NULL, currency TEXT NOT NULL,
+    discount_total TEXT, discount_codes TEXT, shipping_method TEXT, order_url TEXT,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    trigger_fires INTEGER, trigger_source INTEGER, trigger_reason TEXT,
+    crm_fields TEXT NOT NULL, data TEXT NOT NULL, digest TEXT NOT NULL,
+    PRIMARY KEY (connection_id, external_id)
+);
+CREATE TABLE IF NOT EXISTS products (
+    connection_id TEXT NOT NULL, external_id TEXT NOT NULL,
+    name TEXT, category TEXT, sku TEXT, price TEXT, currency TEXT,
+    url TEXT, image_url TEXT,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    crm_fields TEXT NOT NULL, data TEXT NOT NULL, digest TEXT NOT NULL,
+    PRIMARY KEY (connection_id, external_id)
+);
+CREATE TABLE IF NOT EXISTS carts (
+    connection_id TEXT NOT NULL, external_id TEXT NOT NULL,
+    contact_identity TEXT, customer_external_id TEXT, email TEXT,
+    total TEXT NOT NULL, currency TEXT NOT NULL, recovery_url TEXT,
+    state TEXT, completed_at TEXT, order_external_id TEXT,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    trigger_fires INTEGER, trigger_source INTEGER, trigger_reason TEXT,
+    crm_fields TEXT NOT NULL, data TEXT NOT NULL, digest TEXT NOT NULL,
+    PRIMARY KEY (connection_id, external_id)
+);
+CREATE TABLE IF NOT EXISTS lines (
+    connection_id TEXT NOT NULL,
+    parent_kind TEXT NOT NULL,
+    parent_id TEXT NOT NULL,
+    line_no INTEGER NOT NULL,
+    product_id TEXT, variant_id TEXT, sku TEXT, name TEXT, category TEXT,
+    quantity TEXT NOT NULL, unit_price TEXT NOT NULL, currency TEXT NOT NULL,
+    PRIMARY KEY (connection_id, parent_kind, parent_id, line_no)
+);
+CREATE INDEX IF NOT EXISTS orders_by_contact ON orders(contact_identity);
+CREATE INDEX IF NOT EXISTS carts_by_contact ON carts(contact_identity);
+CREATE INDEX IF NOT EXISTS customers_by_contact ON customers(contact_identity);
+"""
+
+_TABLES = {"customer": "customers", "order": "orders", "product": "products", "cart": "carts"}
+
+
+def sqlite_path_from_url(url: str) -> str:
+    """The file path in a ``sqlite:///path.db`` URL (``sqlite:///:memory:`` for memory).
+
+    Example:
+        >>> sqlite_path_from_url("sqlite:///shop.db"), sqlite_path_from_url("sqlite:////tmp/x.db")
+        ('shop.db', '/tmp/x.db')
+
+    Raises:
+        ConfigurationError: not a ``sqlite:///`` URL.
+    """
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or len(url) == len(prefix):
+        raise ConfigurationError(
+            f"expected a SQLite URL such as sqlite:///path/to/file.db, got {url!r}"
+        )
+    return url[len(prefix) :]
+
+
+def connect_sqlite(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """Open a SQLite file the way the sink and the state store need it.
+
+    WAL lets readers (``status``, ad-hoc queries) run during a sync;
+    ``synchronous=FULL`` makes every COMMIT durable before it returns, which is
+    what an acknowledgement promises. Transactions are explicit (``BEGIN``).
+    """
+    target = str(path)
+    if target != ":memory:":
+        Path(target).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(
+        os.path.expanduser(target), isolation_level=None, check_same_thread=False, timeout=30.0
+    )
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=OFF")
+    return conn
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _bool(value: bool | None) -> int | None:
+    return None if value is None else int(value)
+
+
+class _Txn:
+    """The backend of one batch: SQL inside the open transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def get_record(self, key: RecordKey) -> StoredRecord | None:
+        row = self.conn.execute(
+            f"SELECT updated_at, digest FROM {_TABLES[key.kind]} "  # noqa: S608 - fixed names
+            "WHERE connection_id = ? AND external_id = ?",
+            (key.connection_id, key.external_id),
+        ).fetchone()
+        if row is None:
+            return None
+        import datetime as _dt
+
+        return StoredRecord(_dt.datetime.fromisoformat(row[0]), row[1])
+
+    def load_record_data(self, key: RecordKey) -> Mapping[str, Any]:
+        row = self.conn.execute(
+            f"SELECT data FROM {_TABLES[key.kind]} "  # noqa: S608 - fixed names
+            "WHERE connection_id = ? AND external_id = ?",
+            (key.connection_id, key.external_id),
+        ).fetchone()
+        data: Mapping[str, Any] = json.loads(row[0])
+        return data
+
+    def put_record(self, item: SinkItem, data: Mapping[str, Any], digest: str, fields: Any) -> None:
+        record = item.record
+        common = {
+            "connection_id": item.key.connection_id,
+            "external_id": item.key.external_id,
+            "created_at": _iso(getattr(record, "created_at", None)),
+            "updated_at": _iso(record.updated_at),
+            "crm_fields": _dumps(fields),
+            "data": _dumps(data),
+            "digest": digest,
+        }
+        trigger = item.trigger
+        triggered = {
+            "trigger_fires": None if trigger is None else int(trigger.fires),
+            "trigger_source": None if trigger is None else trigger.source,
+            "trigger_reason": None
+            if trigger is None or trigger.reason is None
+            else trigger.reason.value,
+        }
+        if isinstance(record, Customer):
+            row = {
+                **common,
+                "contact_identity": item.contact,
+                "email": record.email,
+                "first_name": record.first_name,
+                "last_name": record.last_name,
+                "phone": record.phone,
+                "company": record.company,
+                "accepts_marketing": _bool(record.accepts_marketing),
+                "is_guest": int(record.is_guest),
+            }
+        elif isinstance(record, Order):
+            row = {
+                **common,
+                **triggered,
+                "order_number": record.order_number,
+                "contact_identity": item.contact,
+                "customer_external_id": record.customer_external_id,
+                "email": record.email,
+                "status": record.status.value,
+                "raw_status": record.raw_status,
+                "total": str(record.total.amount),
+                "currency": record.total.currency,
+                "discount_total": None
+                if record.discount_total is None
+                else str(record.discount_total.amount),
+                "discount_codes": ", ".join(record.discount_codes) or None,
+                "shipping_method": record.shipping_method,
+                "order_url": record.order_url,
+            }
+            self._lines("order", item.key, record.lines)
+        elif isinstance(record, Product):
+            row = {
+                **common,
+                "name": record.name,
+                "category": record.category,
+                "sku": record.sku,
+                "price": None if record.price is None else str(record.price.amount),
+                "currency": None if record.price is None else record.price.currency,
+                "url": record.url,
+                "image_url": record.image_url,
+            }
+        elif isinstance(record, Cart):
+            row = {
+                **common,
+                **triggered,
+                "contact_identity": item.contact,
+                "customer_external_id": record.customer_external_id,
+                "email": record.email,
+                "total": str(record.total.amount),
+                "currency": record.total.currency,
+                "recovery_url": record.recovery_url,
+                "state": item.status,
+                "completed_at": _iso(record.completed_at),
+                "order_external_id": record.order_external_id,
+            }
+            self._lines("cart", item.key, record.lines)
+        else:  # pragma: no cover - apply_batch checked the kind
+            raise SinkError(f"cannot store {type(record).__name__}")
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        self.conn.execute(
+            f"INSERT OR REPLACE INTO {_TABLES[item.kind]} ({columns}) VALUES ({marks})",  # noqa: S608
+            tuple(row.values()),
+        )
+
+    def _lines(self, parent: str, key: RecordKey, lines: tuple[LineItem, ...]) -> None:
+        # An update replaces the lines as a whole, as the platforms' order
+        # payloads do; stale lines of an edited order must not survive.
+        self.conn.execute(
+            "DELETE FROM lines WHERE connection_id = ? AND parent_kind = ? AND parent_id = ?",
+            (key.connection_id, parent, key.external_id),
+        )
+        self.conn.executemany(
+            "INSERT INTO lines (connection_id, parent_kind, parent_id, line_no, product_id,"
+            " variant_id, sku, name, category, quantity, unit_price, currency)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    key.connection_id,
+                    parent,
+                    key.external_id,
+                    n,
+                    line.product_id,
+                    line.variant_id,
+                    line.sku,
+                    line.name,
+                    line.category,
+                    str(line.quantity),
+                    str(line.unit_price.amount),
+                    line.unit_price.currency,
+                )
+                for n, line in enumerate(lines, start=1)
+            ],
+        )
+
+    def get_contact(self, identity: str) -> Contact | None:
+        row = self.conn.execute(
+            "SELECT data FROM contacts WHERE identity = ?", (identity,)
+        ).fetchone()
+        return None if row is None else contact_from_data(json.loads(row[0]))
+
+    def put_contact(self, contact: Contact, fields: Any) -> None:
+        identity = contact.key.value
+        self.conn.execute(
+            "INSERT OR REPLACE INTO contacts (identity, identity_kind, email, phone, first_name,"
+            " last_name, company, accepts_marketing, consent_at, updated_at, crm_fields, data)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                identity,
+                contact.key.kind.value,
+                contact.email,
+                contact.phone,
+                contact.first_name,
+                contact.last_name,
+                contact.company,
+                _bool(contact.accepts_marketing),
+                _iso(contact.consent_at),
+                contact.updated_at.isoformat(),
+                _dumps(fields),
+                _dumps(contact_to_data(contact)),
+            ),
+        )
+        self.conn.execute("DELETE FROM contact_tags WHERE identity = ?", (identity,))
+        self.conn.executemany(
+            "INSERT INTO contact_tags (identity, tag) VALUES (?, ?)",
+            [(identity, tag) for tag in contact.tags],
+        )
+        self.conn.execute("DELETE FROM contact_sources WHERE identity = ?", (identity,))
+        self.conn.executemany(
+            "INSERT INTO contact_sources (identity, connection_id, platform,"
+            " customer_external_id, updated_at) VALUES (?, ?, ?, ?, ?)",
+            [
+                (
+                    identity,
+                    s.connection_id,
+                    s.platform.value,
+                    s.external_id,
+                    s.updated_at.isoformat(),
+                )
+                for s in contact.sources
+            ],
+        )
+
+    def contact_count(self) -> int:
+        count: int = self.conn.execute("SELECT COUNT(*) FROM contacts").fetchone()[0]
+        return count
+
+
+class SQLiteSink:
+    """Writes synced data into one SQLite file (see the module docstring for the schema).
+
+    Args:
+        path: the database file (created with its directories), or ``":memory:"``.
+        batch_size: the most items per batch (one transaction each).
+        contact_limit: a contact cap to enforce (``None``: none).
+        phone_identity: accept contacts keyed on a phone number (no email).
+
+    Raises:
+        SinkError: the file cannot be opened or is not a database.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        batch_size: int = 500,
+        contact_limit: int | None = None,
+        phone_identity: bool = False,
+    ) -> None:
+        kinds = {IdentityKind.EMAIL, IdentityKind.PHONE} if phone_identity else {IdentityKind.EMAIL}
+        self._caps = SinkCapabilities(
+            identity_kinds=kinds, batch_size=batch_size, contact_limit=contact_limit
+        )
+        self.path = str(path)
+        self._lock = threading.Lock()
+        try:
+            self._conn = connect_sqlite(self.path)
+            self._conn.executescript(_SCHEMA)
+            self._conn.execute(
+                "INSERT OR IGNORE INTO sink_meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+        except sqlite3.DatabaseError as exc:
+            raise SinkError(f"cannot open the SQLite sink at {self.path}: {exc}") from exc
+        self._closed = False
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> SQLiteSink:
+        """Open the sink named by a ``sqlite:///path.db`` URL."""
+        return cls(sqlite_path_from_url(url), **options)
+
+    @property
+    def capabilities(self) -> SinkCapabilities:
+        """What this sink accepts."""
+        return self._caps
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The open database connection (for queries; do not hold transactions open)."""
+        return self._conn
+
+    def write(self, batch: SinkBatch) -> BatchAck:
+        """Apply a batch in one transaction; return after its COMMIT is durable.
+
+        Raises:
+            SinkError: nothing of the batch was written.
+        """
+        if len(batch.items) > self._caps.batch_size:
+            raise SinkError(
+                f"batch of {len(batch.items)} items exceeds batch_size {self._caps.batch_size}"
+            )
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise SinkError(f"cannot start a transaction on {self.path}: {exc}") from exc
+            try:
+                ack = apply_batch(_Txn(self._conn), batch, self._caps)
+                self._conn.execute("COMMIT")
+            except BaseException as exc:
+                self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise SinkError(f"SQLite write failed on {self.path}: {exc}") from exc
+                raise
+            return ack
+
+    # -- reading ----------------------------------------------------------------------
+
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+        with self._lock:
+            rows = self._conn.execute(sql, params).fetchall()
+        yield from rows
+
+    def snapshot(self) -> dict[RecordKey, Mapping[str, Any]]:
+        """Everything stored, keyed like the items (the shape MemorySink gives too)."""
+        out: dict[RecordKey, Mapping[str, Any]] = {}
+        for kind, table in _TABLES.items():
+            has_trigger = kind in ("order", "cart")
+            has_contact = kind != "product"
+            cols = "connection_id, external_id, data, crm_fields"
+            cols += ", trigger_fires, trigger_source" if has_trigger else ", NULL, NULL"
+            cols += ", state" if kind == "cart" else ", NULL"
+            cols += ", contact_identity" if has_contact else ", NULL"
+            for conn_id, ext, data, fields, fires, source, state, contact in self._rows(
+                f"SELECT {cols} FROM {table}"  # noqa: S608 - fixed names
+            ):
+                trigger = None if fires is None else {"fires": bool(fires), "source": source}
+                out[RecordKey(conn_id, kind, ext)] = stored_view(
+                    json.loads(data),
+                    json.loads(fields),
+                    trigger=trigger,
+                    status=state,
+                    contact=contact,
+                )
+        for identity, data, fields in self._rows("SELECT identity, data, crm_fields FROM contacts"):
+            out[RecordKey("", "contact", identity)] = stored_view(
+                json.loads(data), json.loads(fields)
+            )
+        return out
+
+    def contact_count(self) -> int:
+        """How many contacts are stored."""
+        with self._lock:
+            return _Txn(self._conn).contact_count()
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table (contacts, customers, orders, products, carts, lines)."""
+        out = {}
+        for table in ("contacts", "customers", "orders", "products", "carts", "lines"):
+            for (n,) in self._rows(f"SELECT COUNT(*) FROM {table}"):  # noqa: S608 - fixed names
+                out[table] = int(n)
+        return out
+
+    def close(self) -> None:
+        """Close the database (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            self._conn.close()
+
+    def __enter__(self) -> SQLiteSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteSink({self.path!r})"

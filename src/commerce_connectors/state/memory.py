@@ -1,0 +1,182 @@
+"""MemoryStateStore: checkpoints, dead letters, parked contacts and runs in memory."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from ..errors import InvalidRecordError
+from ..protocols import Checkpoint, DeadLetter, ParkedContact, RunRecord, Stream
+from ..rules import Contact, Reason, merge_contacts
+from ._common import dead_letter_key, merge_problems
+
+__all__ = ["MemoryStateStore"]
+
+
+class MemoryStateStore:
+    """A :class:`~commerce_connectors.protocols.StateStore` for tests and short scripts.
+
+    Example:
+        >>> import datetime as dt
+        >>> store = MemoryStateStore()
+        >>> t = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+        >>> store.save_checkpoint(Checkpoint("shop:1", Stream.ORDERS, t, t))
+        >>> store.get_checkpoint("shop:1", Stream.ORDERS).value == t
+        True
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._checkpoints: dict[tuple[str, Stream], Checkpoint] = {}
+        self._letters: dict[tuple[str, str, str], DeadLetter] = {}
+        self._parked: dict[str, ParkedContact] = {}
+        self._runs: list[RunRecord] = []
+
+    # -- checkpoints --------------------------------------------------------------------
+
+    def get_checkpoint(self, connection_id: str, stream: Stream) -> Checkpoint | None:
+        with self._lock:
+            return self._checkpoints.get((connection_id, Stream(stream)))
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        with self._lock:
+            self._checkpoints[(checkpoint.connection_id, checkpoint.stream)] = checkpoint
+
+    def checkpoints(self, connection_id: str | None = None) -> list[Checkpoint]:
+        with self._lock:
+            return sorted(
+                (c for c in self._checkpoints.values() if connection_id in (None, c.connection_id)),
+                key=lambda c: (c.connection_id, c.stream.value),
+            )
+
+    # -- dead letters -------------------------------------------------------------------
+
+    def add_dead_letter(
+        self, connection_id: str, error: InvalidRecordError, at: _dt.datetime
+    ) -> DeadLetter:
+        key = (connection_id, error.kind, dead_letter_key(error))
+        with self._lock:
+            held = self._letters.get(key)
+            if held is None or held.resolved_at is not None:
+                letter = DeadLetter(
+                    id=len(self._letters) + 1 if held is None else held.id,
+                    connection_id=connection_id,
+                    kind=error.kind,
+                    record_id=error.record_id,
+                    payload=error.payload,
+                    problems=merge_problems((), error, at),
+                    error=str(error),
+                    first_seen=at,
+                    last_seen=at,
+                )
+            else:
+                letter = attrs.evolve(
+                    held,
+                    payload=error.payload,
+                    problems=merge_problems(held.problems, error, at),
+                    error=str(error),
+                    last_seen=at,
+                    count=held.count + 1,
+                )
+            self._letters[key] = letter
+            return letter
+
+    def dead_letters(
+        self, connection_id: str | None = None, *, include_resolved: bool = False
+    ) -> list[DeadLetter]:
+        with self._lock:
+            return sorted(
+                (
+                    d
+                    for d in self._letters.values()
+                    if connection_id in (None, d.connection_id)
+                    and (include_resolved or d.resolved_at is None)
+                ),
+                key=lambda d: d.id,
+            )
+
+    def open_dead_letter_keys(self, connection_id: str) -> set[tuple[str, str]]:
+        with self._lock:
+            return {
+                (kind, rid)
+                for (conn, kind, rid), d in self._letters.items()
+                if conn == connection_id and d.resolved_at is None
+            }
+
+    def resolve_dead_letters(
+        self, connection_id: str, keys: Iterable[tuple[str, str]], at: _dt.datetime
+    ) -> int:
+        done = 0
+        with self._lock:
+            for kind, rid in keys:
+                held = self._letters.get((connection_id, kind, rid))
+                if held is not None and held.resolved_at is None:
+                    self._letters[(connection_id, kind, rid)] = attrs.evolve(held, resolved_at=at)
+                    done += 1
+        return done
+
+    # -- parked contacts ----------------------------------------------------------------
+
+    def park_contacts(
+        self, connection_id: str, contacts: Sequence[tuple[Contact, Reason]], at: _dt.datetime
+    ) -> None:
+        with self._lock:
+            for contact, reason in contacts:
+                identity = contact.key.value
+                held = self._parked.get(identity)
+                if held is None:
+                    self._parked[identity] = ParkedContact(
+                        identity, connection_id, contact, reason, at, at
+                    )
+                else:
+                    merged = merge_contacts([held.contact, contact])[contact.key]
+                    self._parked[identity] = attrs.evolve(
+                        held, contact=merged, reason=reason, last_seen=at
+                    )
+
+    def parked_contacts(self, connection_id: str | None = None) -> list[ParkedContact]:
+        with self._lock:
+            return sorted(
+                (p for p in self._parked.values() if connection_id in (None, p.connection_id)),
+                key=lambda p: (p.first_seen, p.identity),
+            )
+
+    def unpark_contacts(self, identities: Iterable[str]) -> None:
+        with self._lock:
+            for identity in identities:
+                self._parked.pop(identity, None)
+
+    # -- runs ---------------------------------------------------------------------------
+
+    def start_run(self, connection_id: str, mode: str, at: _dt.datetime) -> int:
+        with self._lock:
+            run = RunRecord(len(self._runs) + 1, connection_id, mode, at)
+            self._runs.append(run)
+            return run.id
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        status: str,
+        at: _dt.datetime,
+        counts: Mapping[str, Any],
+        error: str | None = None,
+    ) -> None:
+        with self._lock:
+            run = self._runs[run_id - 1]
+            self._runs[run_id - 1] = attrs.evolve(
+                run, ended_at=at, status=status, counts=dict(counts), error=error
+            )
+
+    def runs(self, connection_id: str | None = None, *, limit: int = 20) -> list[RunRecord]:
+        with self._lock:
+            chosen = [r for r in self._runs if connection_id in (None, r.connection_id)]
+            return list(reversed(chosen))[:limit]
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,341 @@
+"""SQLiteStateStore: checkpoints, dead letters, parked contacts and the run log in SQLite.
+
+It may live in the same file as :class:`~commerce_connectors.sinks.SQLiteSink`
+(the default for the CLI) or in a file of its own. Every write is its own
+durable transaction (WAL, ``synchronous=FULL``).
+
+Tables: ``checkpoints`` (connection, stream, value), ``dead_letters`` (raw
+payload, every bad field's path with first/last seen, count, resolved time),
+``parked_contacts`` (contacts refused by a contact cap) and ``runs``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ..errors import InvalidRecordError
+from ..protocols import Checkpoint, DeadLetter, ParkedContact, RunRecord, Stream
+from ..rules import Contact, Reason, merge_contacts
+from ..sinks._core import contact_from_data, contact_to_data
+from ..sinks.sqlite import connect_sqlite, sqlite_path_from_url
+from ._common import dead_letter_key, merge_problems, problems_from_data, problems_to_data
+
+__all__ = ["SQLiteStateStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS checkpoints (
+    connection_id TEXT NOT NULL, stream TEXT NOT NULL,
+    value TEXT NOT NULL, updated_at TEXT NOT NULL, run_id INTEGER,
+    PRIMARY KEY (connection_id, stream)
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    connection_id TEXT NOT NULL, kind TEXT NOT NULL, record_key TEXT NOT NULL,
+    record_id TEXT, payload TEXT NOT NULL, problems TEXT NOT NULL, error TEXT NOT NULL,
+    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, count INTEGER NOT NULL,
+    resolved_at TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS dead_letters_open
+    ON dead_letters(connection_id, kind, record_key) WHERE resolved_at IS NULL;
+CREATE TABLE IF NOT EXISTS parked_contacts (
+    identity TEXT PRIMARY KEY, connection_id TEXT NOT NULL, contact TEXT NOT NULL,
+    reason TEXT NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    connection_id TEXT NOT NULL, mode TEXT NOT NULL,
+    started_at TEXT NOT NULL, ended_at TEXT, status TEXT NOT NULL,
+    counts TEXT NOT NULL, error TEXT
+);
+"""
+
+
+def _t(value: str | None) -> _dt.datetime | None:
+    return None if value is None else _dt.datetime.fromisoformat(value)
+
+
+def _req(value: str) -> _dt.datetime:
+    return _dt.datetime.fromisoformat(value)
+
+
+class SQLiteStateStore:
+    """A durable :class:`~commerce_connectors.protocols.StateStore` in a SQLite file.
+
+    Args:
+        path: the database file (the sink's file is fine), or ``":memory:"``.
+
+    Example:
+        >>> store = SQLiteStateStore(":memory:")
+        >>> store.checkpoints()
+        []
+        >>> store.close()
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = str(path)
+        self._lock = threading.Lock()
+        self._conn = connect_sqlite(self.path)
+        self._conn.executescript(_SCHEMA)
+        self._closed = False
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteStateStore:
+        """Open the store named by a ``sqlite:///path.db`` URL."""
+        return cls(sqlite_path_from_url(url))
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            return self._conn.execute(sql, tuple(params)).fetchall()
+
+    # -- checkpoints --------------------------------------------------------------------
+
+    def get_checkpoint(self, connection_id: str, stream: Stream) -> Checkpoint | None:
+        rows = self._exec(
+            "SELECT value, updated_at, run_id FROM checkpoints WHERE connection_id=? AND stream=?",
+            (connection_id, Stream(stream).value),
+        )
+        if not rows:
+            return None
+        value, updated, run_id = rows[0]
+        return Checkpoint(connection_id, Stream(stream), _req(value), _req(updated), run_id)
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        self._exec(
+            "INSERT OR REPLACE INTO checkpoints (connection_id, stream, value, updated_at, run_id)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (
+                checkpoint.connection_id,
+                checkpoint.stream.value,
+                checkpoint.value.isoformat(),
+                checkpoint.updated_at.isoformat(),
+                checkpoint.run_id,
+            ),
+        )
+
+    def checkpoints(self, connection_id: str | None = None) -> list[Checkpoint]:
+        rows = self._exec(
+            "SELECT connection_id, stream, value, updated_at, run_id FROM checkpoints"
+            " WHERE ? IS NULL OR connection_id = ? ORDER BY connection_id, stream",
+            (connection_id, connection_id),
+        )
+        return [Checkpoint(c, Stream(s), _req(v), _req(u), r) for c, s, v, u, r in rows]
+
+    # -- dead letters -------------------------------------------------------------------
+
+    _LETTER_COLS = (
+        "id, connection_id, kind, record_id, payload, problems, error,"
+        " first_seen, last_seen, count, resolved_at"
+    )
+
+    def _letter(self, row: Sequence[Any]) -> DeadLetter:
+        (id_, conn, kind, rid, payload, problems, error, first, last, count, resolved) = row
+        return DeadLetter(
+            id=id_,
+            connection_id=conn,
+            kind=kind,
+            record_id=rid,
+            payload=json.loads(payload),
+            problems=problems_from_data(json.loads(problems)),
+            error=error,
+            first_seen=_req(first),
+            last_seen=_req(last),
+            count=count,
+            resolved_at=_t(resolved),
+        )
+
+    def add_dead_letter(
+        self, connection_id: str, error: InvalidRecordError, at: _dt.datetime
+    ) -> DeadLetter:
+        key = dead_letter_key(error)
+        payload = json.dumps(error.payload, ensure_ascii=False, default=str)
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute(
+                    f"SELECT {self._LETTER_COLS} FROM dead_letters"  # noqa: S608 - fixed columns
+                    " WHERE connection_id=? AND kind=? AND record_key=? AND resolved_at IS NULL",
+                    (connection_id, error.kind, key),
+                ).fetchone()
+                if row is None:
+                    problems = merge_problems((), error, at)
+                    cursor = conn.execute(
+                        "INSERT INTO dead_letters (connection_id, kind, record_key, record_id,"
+                        " payload, problems, error, first_seen, last_seen, count)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                        (
+                            connection_id,
+                            error.kind,
+                            key,
+                            error.record_id,
+                            payload,
+                            json.dumps(problems_to_data(problems)),
+                            str(error),
+                            at.isoformat(),
+                            at.isoformat(),
+                        ),
+                    )
+                    letter_id = cursor.lastrowid
+                else:
+                    held = self._letter(row)
+                    problems = merge_problems(held.problems, error, at)
+                    conn.execute(
+                        "UPDATE dead_letters SET payload=?, problems=?, error=?, last_seen=?,"
+                        " count=count+1 WHERE id=?",
+                        (
+                            payload,
+                            json.dumps(problems_to_data(problems)),
+                            str(error),
+                            at.isoformat(),
+                            held.id,
+                        ),
+                    )
+                    letter_id = held.id
+                stored = conn.execute(
+                    f"SELECT {self._LETTER_COLS} FROM dead_letters WHERE id=?",  # noqa: S608
+                    (letter_id,),
+                ).fetchone()
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return self._letter(stored)
+
+    def dead_letters(
+        self, connection_id: str | None = None, *, include_resolved: bool = False
+    ) -> list[DeadLetter]:
+        rows = self._exec(
+            f"SELECT {self._LETTER_COLS} FROM dead_letters"  # noqa: S608 - fixed columns
+            " WHERE (? IS NULL OR connection_id = ?) AND (? OR resolved_at IS NULL) ORDER BY id",
+            (connection_id, connection_id, int(include_resolved)),
+        )
+        return [self._letter(r) for r in rows]
+
+    def open_dead_letter_keys(self, connection_id: str) -> set[tuple[str, str]]:
+        rows = self._exec(
+            "SELECT kind, record_key FROM dead_letters"
+            " WHERE connection_id=? AND resolved_at IS NULL",
+            (connection_id,),
+        )
+        return {(k, r) for k, r in rows}
+
+    def resolve_dead_letters(
+        self, connection_id: str, keys: Iterable[tuple[str, str]], at: _dt.datetime
+    ) -> int:
+        done = 0
+        with self._lock:
+            for kind, rid in keys:
+                cursor = self._conn.execute(
+                    "UPDATE dead_letters SET resolved_at=? WHERE connection_id=? AND kind=?"
+                    " AND record_key=? AND resolved_at IS NULL",
+                    (at.isoformat(), connection_id, kind, rid),
+                )
+                done += cursor.rowcount
+        return done
+
+    # -- parked contacts ----------------------------------------------------------------
+
+    def park_contacts(
+        self, connection_id: str, contacts: Sequence[tuple[Contact, Reason]], at: _dt.datetime
+    ) -> None:
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for contact, reason in contacts:
+                    identity = contact.key.value
+                    row = conn.execute(
+                        "SELECT contact FROM parked_contacts WHERE identity=?", (identity,)
+                    ).fetchone()
+                    if row is not None:
+                        held = contact_from_data(json.loads(row[0]))
+                        contact = merge_contacts([held, contact])[contact.key]
+                    conn.execute(
+                        "INSERT INTO parked_contacts (identity, connection_id, contact, reason,"
+                        " first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)"
+                        " ON CONFLICT(identity) DO UPDATE SET contact=excluded.contact,"
+                        " reason=excluded.reason, last_seen=excluded.last_seen",
+                        (
+                            identity,
+                            connection_id,
+                            json.dumps(contact_to_data(contact), ensure_ascii=False),
+                            reason.value,
+                            at.isoformat(),
+                            at.isoformat(),
+                        ),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def parked_contacts(self, connection_id: str | None = None) -> list[ParkedContact]:
+        rows = self._exec(
+            "SELECT identity, connection_id, contact, reason, first_seen, last_seen"
+            " FROM parked_contacts WHERE ? IS NULL OR connection_id = ?"
+            " ORDER BY first_seen, identity",
+            (connection_id, connection_id),
+        )
+        return [
+            ParkedContact(
+                i, c, contact_from_data(json.loads(data)), Reason(r), _req(first), _req(last)
+            )
+            for i, c, data, r, first, last in rows
+        ]
+
+    def unpark_contacts(self, identities: Iterable[str]) -> None:
+        with self._lock:
+            self._conn.executemany(
+                "DELETE FROM parked_contacts WHERE identity=?", [(i,) for i in identities]
+            )
+
+    # -- runs ---------------------------------------------------------------------------
+
+    def start_run(self, connection_id: str, mode: str, at: _dt.datetime) -> int:
+        with self._lock:
+            cursor = self._conn.execute(
+                "INSERT INTO runs (connection_id, mode, started_at, status, counts)"
+                " VALUES (?, ?, ?, 'running', '{}')",
+                (connection_id, mode, at.isoformat()),
+            )
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        status: str,
+        at: _dt.datetime,
+        counts: Mapping[str, Any],
+        error: str | None = None,
+    ) -> None:
+        self._exec(
+            "UPDATE runs SET ended_at=?, status=?, counts=?, error=? WHERE id=?",
+            (at.isoformat(), status, json.dumps(counts, default=str), error, run_id),
+        )
+
+    def runs(self, connection_id: str | None = None, *, limit: int = 20) -> list[RunRecord]:
+        rows = self._exec(
+            "SELECT id, connection_id, mode, started_at, ended_at, status, counts, error"
+            " FROM runs WHERE ? IS NULL OR connection_id = ? ORDER BY id DESC LIMIT ?",
+            (connection_id, connection_id, limit),
+        )
+        return [
+            RunRecord(i, c, m, _req(s), _t(e), st, json.loads(counts), err)
+            for i, c, m, s, e, st, counts, err in rows
+        ]
+
+    def close(self) -> None:
+        """Close the database (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            self._conn.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStateStore({self.path!r})"
