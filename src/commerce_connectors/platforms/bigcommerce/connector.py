@@ -40,6 +40,7 @@ from ..._http import (
 from ..._http import constants as _hc
 from ..._http.redaction import Redactor
 from ..._http.stats import EventCallback
+from ..._parsing import parse_datetime
 from ...clock import Clock
 from ...errors import (
     APIError,
@@ -139,6 +140,27 @@ def _v2_date(value: _dt.datetime) -> str:
 def _v3_date(value: _dt.datetime) -> str:
     earlier = value - _dt.timedelta(hours=c.V3_DATE_FILTER_MARGIN_HOURS)
     return _floor_seconds(earlier).replace(tzinfo=None).isoformat()
+
+
+def _newest(records: Sequence[Any]) -> str | None:
+    """The latest ``date_modified`` of a page, as the API wrote it."""
+    best: tuple[_dt.datetime, str] | None = None
+    for record in records:
+        raw = record.get("date_modified") if isinstance(record, Mapping) else None
+        try:
+            when = parse_datetime(raw)
+        except ValueError:
+            continue
+        if best is None or when > best[0]:
+            best = (when, str(raw))
+    return None if best is None else best[1]
+
+
+def _same_second(a: str, b: str) -> bool:
+    try:
+        return parse_datetime(a) == parse_datetime(b)
+    except ValueError:
+        return False
 
 
 def _is_zero(value: Any) -> bool:
@@ -397,7 +419,9 @@ class BigCommerceConnector(BaseConnector):
     def _customers(self, since: _dt.datetime | None) -> Iterator[Fetched]:
         params: dict[str, Any] = {
             "include": "addresses",
-            "sort": "date_modified:asc",
+            # date_created never changes, so a customer edited while we page keeps its
+            # place and nobody is skipped (date_modified order would move it to the end).
+            "sort": "date_created:asc",
             "limit": self.page_size,
         }
         if since is not None:
@@ -438,7 +462,8 @@ class BigCommerceConnector(BaseConnector):
         )
         params: dict[str, Any] = {
             "include": "variants,images",
-            "sort": "date_modified",
+            # Ids never change: an edited product keeps its place while we page.
+            "sort": "id",
             "direction": "asc",
             "limit": self.page_size,
         }
@@ -451,20 +476,78 @@ class BigCommerceConnector(BaseConnector):
     # -- orders --------------------------------------------------------------------------
 
     def _orders(self, since: _dt.datetime | None) -> Iterator[Fetched]:
-        params: dict[str, Any] = {"sort": "date_modified:asc", "limit": self.page_size}
-        if since is not None:
-            params["min_date_modified"] = _v2_date(since)
-        walks = [params]
-        if self.include_incomplete:
-            # Whether the default listing includes status 0 is not documented: ask for it.
-            walks.append({**params, "status_id": c.STATUS_INCOMPLETE})
         # A new pass sees catalog changes; the store's name goes on every order.
         self._line_catalog.clear()
         self._category_cache = None
         self.store_info()
-        for walk_params in walks:
-            for records in self._walk(f"{c.V2}/orders", walk_params, v3=False):
-                yield from self._order_page(records)
+        cursor = _v2_date(since) if since is not None else None
+        yield from self._seek_orders(cursor, {})
+        if self.include_incomplete:
+            # Whether the default listing includes status 0 is not documented: ask for it.
+            yield from self._seek_orders(cursor, {"status_id": c.STATUS_INCOMPLETE})
+
+    def _seek_orders(self, cursor: str | None, extra: Mapping[str, Any]) -> Iterator[Fetched]:
+        """Walk ``/v2/orders`` by ``date_modified``, seeking instead of counting pages.
+
+        Page numbers are offsets into a list that moves: an order modified while we page
+        jumps to the end and every later order shifts back one place, so ``page=N+1``
+        would skip one that was never modified (and no later sync would look for it).
+        Instead each request asks for page 1 of the orders modified at or after the
+        newest ``date_modified`` seen so far (sent back exactly as the API wrote it). The
+        boundary second is served again and dropped here; a modified order is met again
+        later with its new date. Only when a whole page shares one second does the walk
+        step through page numbers within that second.
+        """
+        seen: dict[Any, Any] = {}  # order id -> date_modified already yielded in this walk
+        page = 1
+        while True:
+            params: dict[str, Any] = {
+                "sort": "date_modified:asc",
+                "limit": self.page_size,
+                "page": page,
+                **extra,
+            }
+            if cursor is not None:
+                params["min_date_modified"] = cursor
+            records = self._one_page(f"{c.V2}/orders", params)
+            fresh = [
+                o
+                for o in records
+                if not isinstance(o, Mapping) or seen.get(o.get("id")) != o.get("date_modified")
+            ]
+            for order in fresh:
+                if isinstance(order, Mapping):
+                    seen[order.get("id")] = order.get("date_modified")
+            yield from self._order_page(fresh)
+            if len(records) < self.page_size:
+                return
+            newest = _newest(records)
+            if newest is None:
+                raise MalformedResponseError(
+                    "orders without a readable date_modified: cannot page by date",
+                    platform=c.PLATFORM_NAME,
+                    method="GET",
+                    url=self.engine.redactor.url(self.engine.url_for(f"{c.V2}/orders")),
+                )
+            if cursor is not None and _same_second(newest, cursor):
+                page += 1  # a whole page within one second: count pages inside it
+            else:
+                cursor, page = newest, 1
+
+    def _one_page(self, path: str, params: Mapping[str, Any]) -> list[Any]:
+        """One page of a v2 listing (204 No Content and an empty array are both empty)."""
+        page = self.engine.get(path, params=params)
+        if page.body is None:
+            return []
+        if not isinstance(page.body, list):
+            raise MalformedResponseError(
+                f"{path}: expected a JSON array, got {type(page.body).__name__}",
+                platform=c.PLATFORM_NAME,
+                status_code=page.status_code,
+                method="GET",
+                url=self.engine.redactor.url(self.engine.url_for(path)),
+            )
+        return page.body
 
     def _keep(self, order: Any) -> bool:
         if not isinstance(order, Mapping):

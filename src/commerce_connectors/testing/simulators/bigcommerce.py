@@ -1,0 +1,1007 @@
+"""A BigCommerce simulator: v2 orders, v3 customers, catalog and carts, over seeded data.
+
+:class:`BigCommerceSimulator` answers like the BigCommerce Management API
+(``/stores/{store_hash}/v2|v3/...``) in-process or on a loopback socket:
+
+* v2 ``/orders`` as a bare JSON array, sorted and filtered the way the
+  connector asks (``sort=date_modified:asc``, ``min_date_modified`` in RFC 2822
+  or ISO 8601, ``status_id``…), with ``204 No Content`` past the last page (or
+  an empty array, ``empty_page="[]"``); the order sub-resources ``products``,
+  ``shipping_addresses`` and ``coupons``; ``/orders/{id}``; ``/store``;
+* v3 ``/customers`` (``include=addresses``, ``date_modified:min``…),
+  ``/catalog/products`` (``include=variants,images,primary_image``,
+  ``include_fields``, ``id:in``), ``/catalog/categories`` and ``/carts/{id}``,
+  each with ``meta.pagination``;
+* the four ``X-Rate-Limit-*`` headers of a fixed window (150 per 30 s by
+  default; scale ``window`` down freely), 429 with ``X-Retry-After``;
+* v2 error bodies (``[{"status", "message"}]``) and v3 problem JSON
+  (``{"status", "title", "type"}``), 401 without the right ``X-Auth-Token``,
+  413 for ``limit`` over 250;
+* money as 4-decimal strings (v2) and JSON numbers (v3), dates in RFC 2822 (v2)
+  and ISO 8601 (v3), guests with ``customer_id`` 0, orders of every status,
+  archived orders, refunds.
+
+Page numbers are offsets into the data as it is at each request, so records
+modified while a client pages move (the hazard the connector must survive; see
+:meth:`BigCommerceSimulator.touch_order` and the kit's ``Mutate`` fault).
+
+Example:
+    >>> from commerce_connectors.platforms.bigcommerce import BigCommerceConnector
+    >>> clock = ConcurrentFakeClock()
+    >>> sim = BigCommerceSimulator(seed=3, customers=20, orders=40, products=10, clock=clock)
+    >>> with BigCommerceConnector(store_hash=sim.store_hash, access_token=sim.access_token,
+    ...                           transport=sim.transport(), clock=clock) as conn:
+    ...     orders = list(conn.iter_orders())
+    >>> len(orders) == len(sim.expected_order_ids())
+    True
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import email.utils
+import math
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Literal
+
+import httpx
+
+from ...clock import Clock
+from ...platforms.bigcommerce import BigCommerceConnector
+from ...protocols import InvalidRecordHandler, Stream
+from ..simulator import (
+    BigCommerceRateLimit,
+    FakeData,
+    FakePerson,
+    Fault,
+    RateLimiter,
+    RecordStore,
+    Simulator,
+    StoredRecord,
+    json_response,
+    route,
+)
+
+__all__ = [
+    "BigCommerceHarness",
+    "BigCommerceSimulator",
+    "ConcurrentFakeClock",
+    "fixed_windows",
+]
+
+UTC = _dt.timezone.utc
+_EPOCH = _dt.datetime(2023, 1, 1, tzinfo=UTC)
+_NOW = _dt.datetime(2024, 10, 1, tzinfo=UTC)
+_FOUR = Decimal("0.0001")
+_TYPE = "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes"
+_MAX_LIMIT = 250
+
+#: (status_id, name, weight): a realistic mix, refunds and failures included.
+_STATUSES: tuple[tuple[int, str, int], ...] = (
+    (0, "Incomplete", 3),
+    (1, "Pending", 4),
+    (2, "Shipped", 14),
+    (3, "Partially Shipped", 2),
+    (4, "Refunded", 5),
+    (5, "Cancelled", 4),
+    (6, "Declined", 3),
+    (7, "Awaiting Payment", 5),
+    (8, "Awaiting Pickup", 2),
+    (9, "Awaiting Shipment", 4),
+    (10, "Completed", 30),
+    (11, "Awaiting Fulfillment", 16),
+    (12, "Manual Verification Required", 1),
+    (13, "Disputed", 1),
+    (14, "Partially Refunded", 3),
+)
+_SHIPPING = ("Flat Rate", "Free Shipping", "UPS Ground", "USPS Priority", "Pickup In Store")
+
+
+def _money(value: Decimal) -> str:
+    return str(value.quantize(_FOUR))
+
+
+def _rfc2822(value: _dt.datetime) -> str:
+    return email.utils.format_datetime(value.astimezone(UTC))
+
+
+def _iso(value: _dt.datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def _parse_date(text: str) -> _dt.datetime:
+    """RFC 2822 or ISO 8601; a value without an offset is read as UTC."""
+    text = text.strip()
+    if text[:3].isalpha() and "," in text[:5]:
+        parsed = email.utils.parsedate_to_datetime(text)
+    else:
+        parsed = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+class ConcurrentFakeClock:
+    """A fake clock on which concurrent sleeps overlap, as they do in real time.
+
+    :class:`~commerce_connectors.clock.FakeClock` adds every ``sleep`` to one total,
+    which is right for one thread but serialises threads: four workers each
+    waiting 1 s for a rate-limit window would move time 4 s. Here ``sleep(s)``
+    wakes the calling thread at *the time it last read the clock* plus ``s``: the
+    clock moves to that moment unless another thread already took it further.
+    So four workers waiting for the same window end all wake at that end, and
+    latency injected by a simulator overlaps across workers as it would on a
+    network. Single-threaded code sees the same times as with ``FakeClock``.
+
+    Attributes:
+        slept: the sum of every sleep asked for (all threads).
+        sleeps: each sleep asked for, in order.
+
+    Example:
+        >>> clock = ConcurrentFakeClock()
+        >>> start = clock.monotonic()
+        >>> clock.sleep(2.0)
+        >>> clock.monotonic() - start
+        2.0
+    """
+
+    def __init__(self, start: float = 0.0, *, wall_start: _dt.datetime = _NOW) -> None:
+        if wall_start.tzinfo is None:
+            raise ValueError("wall_start must be timezone-aware")
+        self._t = float(start)
+        self._start = float(start)
+        self._wall_start = wall_start
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self.slept = 0.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        """The current fake time; remembered per thread as its last reading."""
+        with self._lock:
+            self._local.last = self._t
+            return self._t
+
+    def sleep(self, seconds: float) -> None:
+        """Wake at this thread's last reading plus ``seconds`` (never earlier than now)."""
+        if seconds < 0:
+            raise ValueError(f"cannot sleep a negative time: {seconds}")
+        with self._lock:
+            last = getattr(self._local, "last", self._t)
+            self._t = max(self._t, last + seconds)
+            self._local.last = self._t
+            self.slept += seconds
+            self.sleeps.append(seconds)
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward for everyone (not counted as a sleep)."""
+        if seconds < 0:
+            raise ValueError(f"cannot go back in time: {seconds}")
+        with self._lock:
+            self._t += seconds
+            self._local.last = self._t
+
+    def now(self) -> _dt.datetime:
+        """The wall-clock time matching the fake monotonic time (aware UTC)."""
+        with self._lock:
+            return self._wall_start + _dt.timedelta(seconds=self._t - self._start)
+
+    def __repr__(self) -> str:
+        return f"ConcurrentFakeClock(t={self._t!r}, slept={self.slept!r})"
+
+
+class BigCommerceSimulator(Simulator):
+    """An in-process BigCommerce store (see the module docstring).
+
+    Args:
+        store_hash: the store's hash in the URL path.
+        access_token: the ``X-Auth-Token`` it accepts.
+        seed: seeds the data and the faults.
+        customers, orders, products, carts: how many records to generate.
+        guest_share: share of orders placed by guests (``customer_id`` 0).
+        archived_share: share of orders archived (``is_deleted``).
+        currency: the store's currency.
+        quota, window: the rate-limit window (150 per 30 s; scale ``window`` down to
+            make long runs cheap in fake time). Ignored when ``rate_limit`` is given.
+        rate_limit: a rate limiter to use instead (or ``None`` with ``quota=0`` for none).
+        empty_page: what v2 answers past the last page: ``"204"`` or ``"[]"``.
+        clock: shared with the client in tests.
+        faults: faults to inject.
+
+    Attributes:
+        customers, orders, products: the :class:`RecordStore` of each resource.
+        order_products, order_shipping, order_coupons: sub-resources by order id.
+        categories: category id → name.
+        carts: cart id → v3 cart object.
+    """
+
+    def __init__(
+        self,
+        *,
+        store_hash: str = "sim4x7k2q",
+        access_token: str = "bc-sim-token-9f8e7d6c5b4a",  # noqa: S107 - a fixture's token
+        seed: int = 0,
+        customers: int = 60,
+        orders: int = 150,
+        products: int = 30,
+        carts: int = 5,
+        guest_share: float = 0.2,
+        archived_share: float = 0.02,
+        currency: str = "USD",
+        quota: int = 150,
+        window: float = 30.0,
+        rate_limit: RateLimiter | None = None,
+        empty_page: Literal["204", "[]"] = "204",
+        clock: Clock | None = None,
+        faults: Iterable[Fault] = (),
+    ) -> None:
+        limiter = rate_limit
+        if limiter is None and quota > 0:
+            limiter = BigCommerceRateLimit(quota=quota, window=window)
+        super().__init__(clock=clock, rate_limit=limiter, faults=faults, seed=seed)
+        self.store_hash = store_hash
+        self.access_token = access_token
+        self.currency = currency
+        self.empty_page = empty_page
+        self.customers = RecordStore(self.clock)
+        self.orders = RecordStore(self.clock, first_id=100)
+        self.products = RecordStore(self.clock, first_id=111)
+        self.categories: dict[int, str] = {}
+        self.order_products: dict[int, list[dict[str, Any]]] = {}
+        self.order_shipping: dict[int, list[dict[str, Any]]] = {}
+        self.order_coupons: dict[int, list[dict[str, Any]]] = {}
+        self.carts: dict[str, dict[str, Any]] = {}
+        self._version: str | None = None
+        self._ids = 0
+        self._fake = FakeData(seed)
+        self._generate(customers, orders, products, carts, guest_share, archived_share)
+
+    # ------------------------------------------------------------------ data
+
+    def _generate(
+        self,
+        customers: int,
+        orders: int,
+        products: int,
+        carts: int,
+        guest_share: float,
+        archived_share: float,
+    ) -> None:
+        fake = self._fake
+        for n, name in enumerate(
+            ("Shop All", "Kitchen", "Apparel", "Home & Garden", "Stationery", "Décor")
+        ):
+            self.categories[18 + n] = name
+        category_ids = sorted(self.categories)
+        for _ in range(products):
+            created = fake.timestamp(_EPOCH, _NOW)
+            price = Decimal(fake.price("2.00", "250.00"))
+            cats = [category_ids[0], category_ids[1 + fake._int(0, len(category_ids) - 2)]]
+            self.products.insert(
+                self._product_data(fake.product_title(), fake.sku(), price, cats),
+                created_at=created,
+                updated_at=fake.timestamp(created, _NOW),
+            )
+        people: list[StoredRecord] = []
+        for _ in range(customers):
+            person = fake.person()
+            created = fake.timestamp(_EPOCH, _NOW)
+            people.append(
+                self.customers.insert(
+                    self._customer_data(person),
+                    created_at=created,
+                    updated_at=fake.timestamp(created, _NOW),
+                )
+            )
+        catalogue = list(self.products)
+        for _ in range(orders):
+            guest = not people or fake._chance(guest_share)
+            buyer = None if guest else people[fake._int(0, len(people) - 1)]
+            self.add_order(buyer=buyer, catalogue=catalogue, archived=fake._chance(archived_share))
+        for _ in range(carts):
+            buyer = people[fake._int(0, len(people) - 1)] if people and fake._chance(0.6) else None
+            self.add_cart(buyer=buyer, catalogue=catalogue)
+
+    def _product_data(
+        self, name: str, sku: str, price: Decimal, categories: list[int]
+    ) -> dict[str, Any]:
+        self._ids += 1
+        variant_id = 300 + self._ids
+        slug = "-".join(name.lower().split())
+        return {
+            "name": name,
+            "type": "physical",
+            "sku": sku if self._fake._chance(0.7) else "",
+            "description": f"<p>{name}: made to last.</p>",
+            "price": float(price),
+            "categories": categories,
+            "base_variant_id": variant_id,
+            "custom_url": {"url": f"/{slug}/", "is_customized": False},
+            "variants": [
+                {
+                    "id": variant_id,
+                    "sku": sku,
+                    "price": float(price),
+                    "image_url": "",
+                    "option_values": [],
+                }
+            ],
+            "images": [
+                {
+                    "id": 500 + self._ids,
+                    "is_thumbnail": True,
+                    "url_standard": f"https://cdn.example.com/products/{self._ids}/std.jpg",
+                    "url_zoom": f"https://cdn.example.com/products/{self._ids}/zoom.jpg",
+                }
+            ],
+        }
+
+    def _customer_data(self, person: FakePerson) -> dict[str, Any]:
+        a = person.address
+        address = {
+            "first_name": person.first_name,
+            "last_name": person.last_name,
+            "company": person.company or "",
+            "address1": a.line1,
+            "address2": a.line2 or "",
+            "city": a.city,
+            "state_or_province": a.province or "",
+            "postal_code": a.postal_code,
+            "country_code": a.country_code,
+            "phone": a.phone or "",
+            "address_type": "residential",
+        }
+        return {
+            "email": person.email,
+            "first_name": person.first_name,
+            "last_name": person.last_name,
+            "company": person.company or "",
+            "phone": person.phone or "",
+            "notes": "",
+            "customer_group_id": 0,
+            "accepts_product_review_abandoned_cart_emails": person.accepts_marketing,
+            "channel_ids": [1],
+            "addresses": [address],
+        }
+
+    def add_order(
+        self,
+        *,
+        buyer: StoredRecord | None = None,
+        catalogue: Sequence[StoredRecord] | None = None,
+        status_id: int | None = None,
+        archived: bool = False,
+        created_at: _dt.datetime | None = None,
+    ) -> StoredRecord:
+        """Create an order (a guest's when ``buyer`` is ``None``) with its sub-resources."""
+        fake = self._fake
+        catalogue = list(catalogue) if catalogue is not None else list(self.products)
+        if status_id is None:
+            total_weight = sum(w for _, _, w in _STATUSES)
+            roll = fake.rng.random() * total_weight
+            status_id = _STATUSES[-1][0]
+            for sid, _, weight in _STATUSES:
+                roll -= weight
+                if roll < 0:
+                    status_id = sid
+                    break
+        status = next(name for sid, name, _ in _STATUSES if sid == status_id)
+        if buyer is not None:
+            d = buyer.data
+            address = d["addresses"][0] if d["addresses"] else {}
+            billing = {
+                "first_name": d["first_name"],
+                "last_name": d["last_name"],
+                "company": d["company"],
+                "street_1": address.get("address1", ""),
+                "street_2": address.get("address2", ""),
+                "city": address.get("city", ""),
+                "state": address.get("state_or_province", ""),
+                "zip": address.get("postal_code", ""),
+                "country": address.get("country_code", ""),
+                "country_iso2": address.get("country_code", ""),
+                "phone": d["phone"] or address.get("phone", ""),
+                "email": d["email"],
+                "form_fields": [],
+            }
+        else:
+            p = fake.person()
+            billing = {
+                "first_name": p.first_name,
+                "last_name": p.last_name,
+                "company": p.company or "",
+                "street_1": p.address.line1,
+                "street_2": p.address.line2 or "",
+                "city": p.address.city,
+                "state": p.address.province or "",
+                "zip": p.address.postal_code,
+                "country": p.address.country_code,
+                "country_iso2": p.address.country_code,
+                "phone": p.phone or "",
+                "email": p.email,
+                "form_fields": [],
+            }
+        lines: list[dict[str, Any]] = []
+        subtotal = Decimal(0)
+        for k in range(1 + fake._int(0, 2)):
+            product = catalogue[fake._int(0, len(catalogue) - 1)] if catalogue else None
+            price = (
+                Decimal(repr(product.data["price"]))
+                if product
+                else Decimal(fake.price("5.00", "50.00"))
+            )
+            quantity = 1 + fake._int(0, 2)
+            subtotal += price * quantity
+            lines.append(
+                {
+                    "id": 0,  # set below, once the order id is known
+                    "product_id": product.id if product else 0,
+                    "variant_id": product.data["base_variant_id"] if product else 0,
+                    "name": product.data["name"] if product else "Custom engraving",
+                    "sku": product.data["variants"][0]["sku"] if product else "",
+                    "type": "physical",
+                    "base_price": _money(price),
+                    "price_ex_tax": _money(price),
+                    "price_inc_tax": _money(price),
+                    "price_tax": "0.0000",
+                    "total_ex_tax": _money(price * quantity),
+                    "total_inc_tax": _money(price * quantity),
+                    "quantity": quantity,
+                    "is_refunded": status_id == 4,
+                    "applied_discounts": [],
+                    "product_options": [],
+                    "line": k,
+                }
+            )
+        digital = fake._chance(0.1)
+        shipping = Decimal(0) if digital else Decimal(fake.price("0.00", "15.00"))
+        coupon = (subtotal * Decimal("0.1")).quantize(_FOUR) if fake._chance(0.2) else Decimal(0)
+        manual = Decimal("1.0000") if fake._chance(0.05) else Decimal(0)
+        total = subtotal + shipping - coupon - manual
+        refunded = (
+            total if status_id == 4 else (total / 2).quantize(_FOUR) if status_id == 14 else 0
+        )
+        created = created_at or fake.timestamp(_EPOCH, _NOW)
+        data = {
+            "customer_id": buyer.id if buyer is not None else 0,
+            "date_shipped": "",
+            "status_id": status_id,
+            "status": status,
+            "custom_status": status,
+            "subtotal_ex_tax": _money(subtotal),
+            "subtotal_inc_tax": _money(subtotal),
+            "subtotal_tax": "0.0000",
+            "base_shipping_cost": _money(shipping),
+            "shipping_cost_ex_tax": _money(shipping),
+            "shipping_cost_inc_tax": _money(shipping),
+            "shipping_cost_tax": "0.0000",
+            "total_ex_tax": _money(total),
+            "total_inc_tax": _money(total),
+            "total_tax": "0.0000",
+            "items_total": sum(int(line["quantity"]) for line in lines),
+            "payment_method": "Credit Card",
+            "payment_status": "declined" if status_id == 6 else "captured",
+            "refunded_amount": _money(Decimal(refunded)),
+            "currency_code": self.currency,
+            "currency_exchange_rate": "1.0000000000",
+            "default_currency_code": self.currency,
+            "discount_amount": _money(manual),
+            "coupon_discount": _money(coupon),
+            "shipping_address_count": 0 if digital else 1,
+            "is_deleted": archived,
+            "is_email_opt_in": fake._chance(0.4),
+            "order_source": "www",
+            "channel_id": 1,
+            "billing_address": billing,
+        }
+        record = self.orders.insert(
+            data, created_at=created, updated_at=fake.timestamp(created, _NOW)
+        )
+        for n, line in enumerate(lines):
+            line["id"] = record.id * 10 + n
+            line["order_id"] = record.id
+            del line["line"]
+        self.order_products[record.id] = lines
+        self.order_shipping[record.id] = (
+            []
+            if digital
+            else [
+                {
+                    "id": record.id,
+                    "order_id": record.id,
+                    **{k: billing[k] for k in ("first_name", "last_name", "company", "email")},
+                    "street_1": billing["street_1"],
+                    "city": billing["city"],
+                    "zip": billing["zip"],
+                    "country_iso2": billing["country_iso2"],
+                    "phone": billing["phone"],
+                    "shipping_method": _SHIPPING[fake._int(0, len(_SHIPPING) - 1)],
+                    "base_cost": _money(shipping),
+                    "cost_inc_tax": _money(shipping),
+                }
+            ]
+        )
+        self.order_coupons[record.id] = (
+            [
+                {
+                    "id": record.id,
+                    "coupon_id": 1 + fake._int(0, 9),
+                    "order_id": record.id,
+                    "code": f"SAVE10-{fake._int(100, 999)}",
+                    "amount": 10,
+                    "type": 1,
+                    "discount": float(coupon),
+                }
+            ]
+            if coupon
+            else []
+        )
+        return record
+
+    def add_cart(
+        self, *, buyer: StoredRecord | None = None, catalogue: Sequence[StoredRecord] = ()
+    ) -> str:
+        """Create a v3 cart (a guest's when ``buyer`` is ``None``); return its id."""
+        fake = self._fake
+        cart_id = "-".join(
+            "".join("0123456789abcdef"[fake._int(0, 15)] for _ in range(n))
+            for n in (8, 4, 4, 4, 12)
+        )
+        items = []
+        amount = Decimal(0)
+        for product in list(catalogue)[: 1 + fake._int(0, 2)]:
+            price = Decimal(repr(product.data["price"]))
+            quantity = 1 + fake._int(0, 2)
+            amount += price * quantity
+            items.append(
+                {
+                    "id": f"{cart_id[:8]}-{product.id}",
+                    "variant_id": product.data["base_variant_id"],
+                    "product_id": product.id,
+                    "sku": product.data["variants"][0]["sku"],
+                    "name": product.data["name"],
+                    "quantity": quantity,
+                    "list_price": float(price),
+                    "sale_price": float(price),
+                    "extended_sale_price": float(price * quantity),
+                    "image_url": product.data["images"][0]["url_standard"],
+                }
+            )
+        created = fake.timestamp(_EPOCH, _NOW)
+        self.carts[cart_id] = {
+            "id": cart_id,
+            "customer_id": buyer.id if buyer else 0,
+            "email": buyer.data["email"] if buyer else fake.person().email,
+            "currency": {"code": self.currency},
+            "tax_included": False,
+            "base_amount": float(amount),
+            "discount_amount": 0,
+            "cart_amount": float(amount),
+            "coupons": [],
+            "line_items": {
+                "physical_items": items,
+                "digital_items": [],
+                "custom_items": [],
+                "gift_certificates": [],
+            },
+            "created_time": created.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "updated_time": fake.timestamp(created, _NOW).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        }
+        return cart_id
+
+    def touch_order(self, order_id: int, changes: Mapping[str, Any] | None = None) -> None:
+        """Modify an order now: its ``date_modified`` moves to the clock's ``now()``."""
+        self.orders.update(order_id, changes)
+
+    def expected_order_ids(
+        self, since: _dt.datetime | None = None, *, include_incomplete: bool = False
+    ) -> set[str]:
+        """Ids the connector should yield by default (status 0 excluded), modified ≥ since."""
+        return {
+            str(r.id)
+            for r in self.orders.query(updated_at_min=since)
+            if include_incomplete or r.data["status_id"] != 0
+        }
+
+    # ------------------------------------------------------------------ rendering
+
+    def render_order(self, record: StoredRecord) -> dict[str, Any]:
+        """The v2 order object for a stored order."""
+        base = f"https://api.bigcommerce.com/stores/{self.store_hash}/v2/orders/{record.id}"
+        resources = {
+            name: {"url": f"{base}/{name}", "resource": f"/orders/{record.id}/{name}"}
+            for name in ("products", "shipping_addresses", "coupons")
+        }
+        return {
+            "id": record.id,
+            **record.data,
+            "date_created": _rfc2822(record.created_at),
+            "date_modified": _rfc2822(record.updated_at),
+            **resources,
+        }
+
+    def render_customer(self, record: StoredRecord, *, addresses: bool) -> dict[str, Any]:
+        """The v3 customer object (``addresses`` only when included)."""
+        data = {k: v for k, v in record.data.items() if k != "addresses"}
+        out: dict[str, Any] = {
+            "id": record.id,
+            **data,
+            "date_created": record.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "date_modified": record.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        if addresses:
+            out["addresses"] = [
+                {"id": record.id * 10 + n, "customer_id": record.id, **a}
+                for n, a in enumerate(record.data.get("addresses", []))
+            ]
+        return out
+
+    def render_product(
+        self, record: StoredRecord, *, include: set[str], fields: set[str] | None
+    ) -> dict[str, Any]:
+        """The v3 product object, with the sub-resources asked for in ``include``."""
+        data = {k: v for k, v in record.data.items() if k not in ("variants", "images")}
+        out: dict[str, Any] = {
+            "id": record.id,
+            **data,
+            "date_created": _iso(record.created_at),
+            "date_modified": _iso(record.updated_at),
+        }
+        if fields is not None:
+            out = {k: v for k, v in out.items() if k in fields or k == "id"}
+        if "variants" in include:
+            out["variants"] = [{"product_id": record.id, **v} for v in record.data["variants"]]
+        if "images" in include:
+            out["images"] = [{"product_id": record.id, **i} for i in record.data["images"]]
+        if "primary_image" in include:
+            images = record.data.get("images") or []
+            out["primary_image"] = images[0] if images else None
+        return out
+
+    # ------------------------------------------------------------------ protocol
+
+    def error_body(self, status: int, message: str) -> Any:
+        """v2 ``[{"status", "message"}]`` or v3 problem JSON, by the request's version."""
+        if self._version == "v2":
+            return [{"status": status, "message": message}]
+        return {"status": status, "title": message, "type": _TYPE}
+
+    def before_request(
+        self, request: httpx.Request, params: dict[str, str]
+    ) -> httpx.Response | None:
+        """Check the store hash and the token; remember the API version for error shapes."""
+        # Handlers, hooks and error bodies of one request run under the simulator's lock,
+        # so this attribute belongs to the request being answered until response_headers.
+        self._version = "v2" if "/v2/" in request.url.path else "v3"
+        if params.get("store_hash") != self.store_hash:
+            return self.error_response(404, "The store does not exist.")
+        if request.headers.get("X-Auth-Token") != self.access_token:
+            return self.error_response(401, "You are not authorized to access this resource.")
+        return None
+
+    def response_headers(self, request: httpx.Request, response: httpx.Response) -> dict[str, str]:
+        """A request id on every answer."""
+        self._version = None
+        return {"X-Request-Id": f"bc-sim-{len(self.log) + 1:07d}"}
+
+    # ------------------------------------------------------------------ helpers
+
+    def _limit(self, query: httpx.QueryParams) -> int | httpx.Response:
+        try:
+            limit = int(query.get("limit", "50"))
+            page = int(query.get("page", "1"))
+        except ValueError:
+            return self.error_response(422, "page and limit must be integers")
+        if limit > _MAX_LIMIT:
+            return self.error_response(413, f"The limit of {_MAX_LIMIT} was exceeded.")
+        if limit < 1 or page < 1:
+            return self.error_response(422, "page and limit must be positive")
+        return limit
+
+    def _v2_list(self, records: list[Any], query: httpx.QueryParams) -> httpx.Response:
+        limit = self._limit(query)
+        if isinstance(limit, httpx.Response):
+            return limit
+        page = int(query.get("page", "1"))
+        chunk = records[(page - 1) * limit : page * limit]
+        if not chunk:
+            if self.empty_page == "204":
+                return httpx.Response(204)
+            return json_response([])
+        return json_response(chunk)
+
+    def _v3_list(
+        self, records: list[StoredRecord], query: httpx.QueryParams, render: Any
+    ) -> httpx.Response:
+        limit = self._limit(query)
+        if isinstance(limit, httpx.Response):
+            return limit
+        page = int(query.get("page", "1"))
+        chunk = records[(page - 1) * limit : page * limit]
+        pages = max(1, math.ceil(len(records) / limit))
+        links = {"current": f"?page={page}&limit={limit}"}
+        if page > 1:
+            links["previous"] = f"?page={page - 1}&limit={limit}"
+        if page < pages:
+            links["next"] = f"?page={page + 1}&limit={limit}"
+        meta = {
+            "pagination": {
+                "total": len(records),
+                "count": len(chunk),
+                "per_page": limit,
+                "current_page": page,
+                "total_pages": pages,
+                "links": links,
+            }
+        }
+        return json_response({"data": [render(r) for r in chunk], "meta": meta})
+
+    @staticmethod
+    def _ids_in(query: httpx.QueryParams) -> set[int] | None:
+        raw = query.get("id:in")
+        return None if raw is None else {int(x) for x in raw.split(",") if x.strip()}
+
+    # ------------------------------------------------------------------ v2 routes
+
+    @route("GET", "/stores/{store_hash}/v2/store")
+    def store(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
+        """Store information."""
+        return json_response(
+            {
+                "id": self.store_hash,
+                "domain": "shop.example.com",
+                "secure_url": "https://shop.example.com",
+                "name": "Simulated Store",
+                "currency": self.currency,
+            }
+        )
+
+    @route("GET", "/stores/{store_hash}/v2/orders")
+    def list_orders(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
+        """v2 orders: filters, sorts, page/limit, a bare array, 204 past the end."""
+        q = request.url.params
+        try:
+            bounds: dict[str, Any] = {
+                key: _parse_date(q[name])
+                for key, name in (
+                    ("updated_at_min", "min_date_modified"),
+                    ("updated_at_max", "max_date_modified"),
+                    ("created_at_min", "min_date_created"),
+                    ("created_at_max", "max_date_created"),
+                )
+                if name in q
+            }
+        except (ValueError, TypeError):
+            return self.error_response(400, "Invalid date filter.")
+        sort_field, _, direction = q.get("sort", "id:asc").partition(":")
+        sorts = {"id": "id", "date_modified": "updated_at", "date_created": "created_at"}
+        if sort_field not in sorts:
+            return self.error_response(400, f"Invalid sort field {sort_field!r}.")
+
+        def where(r: StoredRecord) -> bool:
+            d = r.data
+            return (
+                ("status_id" not in q or str(d["status_id"]) == q["status_id"])
+                and ("customer_id" not in q or str(d["customer_id"]) == q["customer_id"])
+                and ("min_id" not in q or r.id >= int(q["min_id"]))
+                and ("max_id" not in q or r.id <= int(q["max_id"]))
+            )
+
+        records = self.orders.query(
+            where=where,
+            sort=sorts[sort_field],  # type: ignore[arg-type]
+            descending=direction == "desc",
+            **bounds,
+        )
+        return self._v2_list([self.render_order(r) for r in records], q)
+
+    @route("GET", "/stores/{store_hash}/v2/orders/{order_id}")
+    def get_order(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
+        """One v2 order."""
+        record = self.orders.get(int(params["order_id"])) if params["order_id"].isdigit() else None
+        if record is None:
+            return self.error_response(404, "The requested resource was not found.")
+        return json_response(self.render_order(record))
+
+    def _sub(
+        self, table: Mapping[int, list[dict[str, Any]]], request: httpx.Request, oid: str
+    ) -> httpx.Response:
+        if not oid.isdigit() or int(oid) not in table:
+            return self.error_response(404, "The requested resource was not found.")
+        return self._v2_list(table[int(oid)], request.url.params)
+
+    @route("GET", "/stores/{store_hash}/v2/orders/{order_id}/products")
+    def order_products_list(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
+        """An order's line items."""
+        return self._sub(self.order_products, request, params["order_id"])
+
+    @route("GET", "/stores/{store_hash}/v2/orders/{order_id}/shipping_addresses")
+    @route("GET", "/stores/{store_hash}/v2/orders/{order_id}/shippingaddresses")
+    def order_shipping_list(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
+        """An order's shipping addresses (both spellings the docs use)."""
+        return self._sub(self.order_shipping, request, params["order_id"])
+
+    @route("GET", "/stores/{store_hash}/v2/orders/{order_id}/coupons")
+    def order_coupons_list(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
+        """An order's coupons."""
+        return self._sub(self.order_coupons, request, params["order_id"])
+
+    # ------------------------------------------------------------------ v3 routes
+
+    def _v3_bounds(self, q: httpx.QueryParams) -> dict[str, Any]:
+        return {
+            key: _parse_date(q[name])
+            for key, name in (
+                ("updated_at_min", "date_modified:min"),
+                ("updated_at_max", "date_modified:max"),
+                ("created_at_min", "date_created:min"),
+                ("created_at_max", "date_created:max"),
+            )
+            if name in q
+        }
+
+    @route("GET", "/stores/{store_hash}/v3/customers")
+    def list_customers(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
+        """v3 customers with ``meta.pagination``."""
+        q = request.url.params
+        try:
+            bounds = self._v3_bounds(q)
+            ids = self._ids_in(q)
+        except ValueError:
+            return self.error_response(422, "Invalid filter.")
+        field, _, direction = q.get("sort", "id:asc").partition(":")
+        sorts = {"id": "id", "date_modified": "updated_at", "date_created": "created_at"}
+        if field not in sorts:
+            return self.error_response(422, f"Invalid sort {field!r}.")
+        records = self.customers.query(
+            where=(lambda r: r.id in ids) if ids is not None else None,
+            sort=sorts[field],  # type: ignore[arg-type]
+            descending=direction == "desc",
+            **bounds,
+        )
+        addresses = "addresses" in q.get("include", "").split(",")
+        return self._v3_list(records, q, lambda r: self.render_customer(r, addresses=addresses))
+
+    @route("GET", "/stores/{store_hash}/v3/catalog/products")
+    def list_products(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
+        """v3 catalog products with ``include``, ``include_fields`` and ``id:in``."""
+        q = request.url.params
+        try:
+            bounds = self._v3_bounds(q)
+            ids = self._ids_in(q)
+        except ValueError:
+            return self.error_response(422, "Invalid filter.")
+        sorts = {"id": "id", "date_modified": "updated_at"}
+        field = q.get("sort", "id")
+        if field not in sorts:
+            return self.error_response(422, f"Invalid sort {field!r}.")
+        records = self.products.query(
+            where=(lambda r: r.id in ids) if ids is not None else None,
+            sort=sorts[field],  # type: ignore[arg-type]
+            descending=q.get("direction", "asc") == "desc",
+            **bounds,
+        )
+        include = set(filter(None, q.get("include", "").split(",")))
+        raw_fields = q.get("include_fields")
+        fields = set(raw_fields.split(",")) if raw_fields else None
+        return self._v3_list(
+            records, q, lambda r: self.render_product(r, include=include, fields=fields)
+        )
+
+    @route("GET", "/stores/{store_hash}/v3/catalog/categories")
+    def list_categories(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
+        """v3 categories (id, parent_id, name)."""
+        rows = [
+            StoredRecord(cid, {"parent_id": 0, "name": name}, _EPOCH, _EPOCH)
+            for cid, name in sorted(self.categories.items())
+        ]
+        return self._v3_list(rows, request.url.params, lambda r: {"id": r.id, **r.data})
+
+    @route("GET", "/stores/{store_hash}/v3/carts/{cart_id}")
+    def get_cart(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
+        """One v3 cart; 404 once converted or deleted."""
+        cart = self.carts.get(params["cart_id"])
+        if cart is None:
+            return self.error_response(404, f"Cart with id {params['cart_id']} not found")
+        return json_response({"data": cart, "meta": {}})
+
+
+def fixed_windows(times: Sequence[float], window: float) -> list[int]:
+    """Requests per fixed window, the first window starting at the first request.
+
+    This is how :class:`~commerce_connectors.testing.simulator.BigCommerceRateLimit`
+    counts, so ``max(fixed_windows(...)) <= quota`` is "within the store's budget".
+
+    Example:
+        >>> fixed_windows([0.0, 0.1, 0.5, 1.2], window=1.0)
+        [3, 1]
+    """
+    if not times:
+        return []
+    start = min(times)
+    counts: dict[int, int] = {}
+    for t in times:
+        counts[int((t - start) // window)] = counts.get(int((t - start) // window), 0) + 1
+    return [counts.get(i, 0) for i in range(max(counts) + 1)]
+
+
+class BigCommerceHarness:
+    """Wires :class:`BigCommerceConnector` to a :class:`BigCommerceSimulator` for conformance.
+
+    Both share one :class:`ConcurrentFakeClock`, so rate-limit waits and retry backoffs
+    take no real time, and the small page size makes every stream page.
+
+    Example:
+        >>> from commerce_connectors.testing.conformance import check_connector
+        >>> check_connector(BigCommerceHarness)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 11,
+        customers: int = 40,
+        orders: int = 60,
+        products: int = 25,
+        page_size: int = 10,
+        concurrency: int = 3,
+        window: float = 3.0,
+    ) -> None:
+        self.clock = ConcurrentFakeClock()
+        self.simulator = BigCommerceSimulator(
+            seed=seed,
+            customers=customers,
+            orders=orders,
+            products=products,
+            clock=self.clock,
+            window=window,
+        )
+        self.secret = self.simulator.access_token
+        self.page_size = page_size
+        self.concurrency = concurrency
+
+    def make_connector(
+        self, *, valid_credentials: bool = True, on_invalid: InvalidRecordHandler | None = None
+    ) -> BigCommerceConnector:
+        """A connector on the simulator (a revoked token when ``valid_credentials`` is false)."""
+        return BigCommerceConnector(
+            store_hash=self.simulator.store_hash,
+            access_token=self.secret if valid_credentials else "revoked-" + self.secret[::-1],
+            transport=self.simulator.transport(),
+            clock=self.clock,
+            page_size=self.page_size,
+            concurrency=self.concurrency,
+            on_invalid=on_invalid,
+        )
+
+    def _store(self, stream: Stream) -> RecordStore:
+        return {
+            Stream.CUSTOMERS: self.simulator.customers,
+            Stream.ORDERS: self.simulator.orders,
+            Stream.PRODUCTS: self.simulator.products,
+        }[stream]
+
+    def expected_ids(self, stream: Stream, since: _dt.datetime | None = None) -> set[str]:
+        """Ground truth: every record modified at/after ``since`` (orders: not status 0)."""
+        if stream is Stream.ORDERS:
+            return self.simulator.expected_order_ids(since)
+        return {str(r.id) for r in self._store(stream).query(updated_at_min=since)}
+
+    def timestamps(self, stream: Stream) -> list[_dt.datetime]:
+        """``updated_at`` of every record of the stream."""
+        return [r.updated_at for r in self._store(stream).query()]
+
+    def corrupt_one(self, stream: Stream) -> str:
+        """Break one record's payload without changing its ``date_modified``."""
+        store = self._store(stream)
+        candidates = [r for r in store.query(sort="id") if str(r.id) in self.expected_ids(stream)]
+        victim = candidates[len(candidates) // 2]
+        broken = {
+            Stream.CUSTOMERS: {"accepts_product_review_abandoned_cart_emails": "maybe"},
+            Stream.ORDERS: {"total_inc_tax": "12,34"},
+            Stream.PRODUCTS: {"price": "free"},
+        }[stream]
+        store.update(victim.id, broken, updated_at=victim.updated_at)
+        return str(victim.id)
