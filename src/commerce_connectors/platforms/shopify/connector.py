@@ -30,7 +30,6 @@ from ..._http import (
     HttpStats,
     JsonResponse,
     PageShapeError,
-    PageWalk,
     Request,
     RetryPolicy,
     extract_error_details,
@@ -44,6 +43,7 @@ from ...errors import (
     ClientRequestError,
     ConfigurationError,
     MalformedResponseError,
+    PaginationLoopError,
     PermissionDeniedError,
 )
 from ...models import Platform
@@ -341,15 +341,10 @@ class ShopifyConnector(BaseConnector):
             **extra,
         }
         request: Request | None = self._graphql_request(query, variables)
-        assert request is not None
-        walk = PageWalk(
-            GraphQLCursorPaginator(f"data.{field}.pageInfo"),
-            request,
-            platform=PLATFORM_NAME,
-            redact=self.engine.redactor.url,
-        )
+        paginator = GraphQLCursorPaginator(f"data.{field}.pageInfo")
+        followed: set[str] = set()
         while request is not None:
-            response, request = self._send_fitting(stream, request)
+            response, sent = self._send_fitting(stream, request)
             self.engine.stats.add(pages=1)
             nodes = get_path(response.body, f"data.{field}.nodes")
             if not isinstance(nodes, list):
@@ -357,10 +352,16 @@ class ShopifyConnector(BaseConnector):
             for node in nodes:
                 yield self._complete_lines(node) if isinstance(node, dict) else node
             try:
-                following = walk.advance(response)
+                following = paginator.next_request(sent, response)
             except PageShapeError as exc:
                 raise self._malformed(response, f"pagination: {exc}") from exc
-            request = None if following is None else self._resized(stream, following)
+            if following is not None:
+                cursor = paginator.page_token(following)
+                if cursor in followed:
+                    raise PaginationLoopError(cursor, platform=PLATFORM_NAME)
+                followed.add(cursor)
+                following = self._resized(stream, following)
+            request = following
 
     def _graphql_request(self, query: str, variables: Mapping[str, Any]) -> Request:
         body = {"query": query, "variables": {k: v for k, v in variables.items() if v is not None}}
@@ -413,10 +414,10 @@ class ShopifyConnector(BaseConnector):
         while isinstance(cursor, str) and cursor and cursor not in seen:
             seen.add(cursor)
             variables = {"id": node.get("id"), "first": _MORE_LINES_PAGE, "after": cursor}
-            body = self._query(LINE_ITEMS_QUERY, variables).body
-            more = get_path(body, "data.node.lineItems")
+            response = self._query(LINE_ITEMS_QUERY, variables)
+            more = get_path(response.body, "data.node.lineItems")
             if not isinstance(more, dict) or not isinstance(more.get("nodes"), list):
-                break
+                raise self._malformed(response, "no list at data.node.lineItems.nodes")
             lines.extend(more["nodes"])
             info = more.get("pageInfo") or {}
             cursor = info.get("endCursor") if info.get("hasNextPage") else None

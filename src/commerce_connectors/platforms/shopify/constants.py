@@ -42,7 +42,7 @@ INITIAL_PAGE_SIZES: Final = {
 
 #: Line items fetched with each order or checkout; longer ones are completed by
 #: follow-up queries on that record alone, so no line is ever lost.
-LINE_ITEMS_PER_RECORD: Final = 20
+LINE_ITEMS_PER_RECORD: Final = 10
 
 #: Variants fetched with each product (price and SKU come from the first).
 VARIANTS_PER_PRODUCT: Final = 5

@@ -77,14 +77,16 @@ fragment CustomerFields on Customer {
   defaultAddress { ...AddressFields }
 }"""
 
-_LINE: Final = """
+_ORDER_LINE: Final = """
 fragment LineFields on LineItem {
   id title name sku quantity
   variant { id }
   product { id productType descriptionHtml }
   image { url }
   originalUnitPriceSet { ...Bag }
-}
+}"""
+
+_CHECKOUT_LINE: Final = """
 fragment CheckoutLineFields on AbandonedCheckoutLineItem {
   id title sku quantity
   variant { id }
@@ -141,7 +143,7 @@ query Orders($first: Int!, $after: String, $query: String, $lines: Int!) {
     + _CUSTOMER
     + _ADDRESS
     + _BAG
-    + _LINE
+    + _ORDER_LINE
 )
 
 #: The whole catalogue, products with their first variants and featured image.
@@ -179,7 +181,7 @@ query AbandonedCheckouts($first: Int!, $after: String, $query: String, $lines: I
     + _CUSTOMER
     + _ADDRESS
     + _BAG
-    + _LINE
+    + _CHECKOUT_LINE
 )
 
 #: The rest of one order's or checkout's lines, past the first page.
@@ -202,7 +204,8 @@ query MoreLines($id: ID!, $first: Int!, $after: String) {
   }
 }"""
     + _BAG
-    + _LINE
+    + _ORDER_LINE
+    + _CHECKOUT_LINE
 )
 
 

@@ -1,0 +1,1487 @@
+"""A Shopify GraphQL Admin API simulator, validated against a schema, with cost throttling.
+
+:class:`ShopifySimulator` answers ``POST /admin/api/{version}/graphql.json`` like a
+shop does, for tests, the demo and benchmarks:
+
+* every query is parsed and **validated** with ``graphql-core`` against
+  :data:`SCHEMA_SDL`, the subset of the Admin schema the connector uses (written from
+  shopify.dev), so a misspelled field, argument or enum value fails as on Shopify;
+* each query's cost is computed the documented way (objects 1 point, scalars and enums
+  0, connections 2 + ``first`` × the node's cost) and charged to a
+  :class:`~commerce_connectors.testing.simulator.GraphQLCostBucket`: over 1,000 points
+  is ``MAX_COST_EXCEEDED``, over what is available is ``THROTTLED`` (HTTP 200, no
+  ``data``), and every answer carries ``extensions.cost``;
+* connections page with keyset cursors, honour ``sortKey``/``reverse`` and the
+  ``updated_at`` / ``created_at`` search filter (an unquoted timestamp keeps only its
+  date, as Shopify's parser does);
+* a wrong ``X-Shopify-Access-Token`` gets Shopify's 401 body.
+
+Data is stored in the **REST / webhook JSON shape** (``add_order(payload)`` accepts
+such fixtures as they are) and translated to GraphQL types on the way out, so one
+fixture serves both the REST parsers and the connector. Seeded stores of any size come
+from the constructor's counts.
+
+This module needs ``graphql-core`` (a test dependency); the library does not.
+
+Example:
+    >>> from commerce_connectors.clock import FakeClock
+    >>> from commerce_connectors.platforms.shopify import ShopifyConnector
+    >>> clock = FakeClock()
+    >>> sim = ShopifySimulator(seed=1, customers=20, orders=30, products=8, checkouts=5,
+    ...                        clock=clock)
+    >>> conn = ShopifyConnector(shop=sim.shop, access_token=sim.token,
+    ...                         transport=sim.transport(), clock=clock)
+    >>> with conn:
+    ...     len(list(conn.iter_orders())), len(list(conn.iter_products()))
+    (30, 8)
+    >>> sim.cost_report().throttled
+    0
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Final
+
+import attrs
+import httpx
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    build_schema,
+    execute,
+    get_named_type,
+    is_leaf_type,
+    parse,
+    validate,
+)
+from graphql.utilities import value_from_ast_untyped
+
+from ...clock import Clock, FakeClock
+from ...platforms.shopify import ShopifyConnector
+from ...platforms.shopify.constants import MAX_PAGE_SIZE
+from ...protocols import InvalidRecordHandler, Stream
+from ..simulator import (
+    FakeData,
+    Fault,
+    GraphQLCostBucket,
+    RecordStore,
+    Simulator,
+    StoredRecord,
+    json_response,
+    request_json,
+    route,
+)
+
+__all__ = [
+    "DEFAULT_SCOPES",
+    "SCHEMA_SDL",
+    "CostReport",
+    "ShopifyHarness",
+    "ShopifySimulator",
+    "requested_cost",
+]
+
+#: The subset of the GraphQL Admin schema the simulator serves (SDL, from shopify.dev).
+SCHEMA_SDL: Final = """
+schema { query: QueryRoot }
+
+scalar DateTime
+scalar Decimal
+scalar Money
+scalar URL
+scalar HTML
+scalar UnsignedInt64
+
+interface Node { id: ID! }
+
+type PageInfo {
+  hasNextPage: Boolean!
+  hasPreviousPage: Boolean!
+  startCursor: String
+  endCursor: String
+}
+
+enum CurrencyCode {
+  AED ARS AUD BRL CAD CHF CLP CNY COP CZK DKK EUR GBP HKD HUF INR JPY KRW KWD MXN NOK NZD
+  PEN PLN SEK SGD TRY USD UYU ZAR
+}
+
+enum CountryCode {
+  AR AT AU BE BR CA CH CL CN CO CZ DE DK ES FI FR GB GR HK IE IN IT JP KR KW MX NL NO NZ
+  PE PL PT SE SG TR US UY ZA
+}
+
+type MoneyV2 { amount: Decimal! currencyCode: CurrencyCode! }
+type MoneyBag { shopMoney: MoneyV2! presentmentMoney: MoneyV2! }
+
+type MailingAddress implements Node {
+  id: ID!
+  firstName: String
+  lastName: String
+  name: String
+  company: String
+  phone: String
+  address1: String
+  address2: String
+  city: String
+  province: String
+  provinceCode: String
+  zip: String
+  country: String
+  countryCodeV2: CountryCode
+}
+
+enum CustomerState { DECLINED DISABLED ENABLED INVITED }
+enum CustomerEmailAddressMarketingState { INVALID NOT_SUBSCRIBED PENDING SUBSCRIBED UNSUBSCRIBED }
+enum CustomerMarketingOptInLevel { CONFIRMED_OPT_IN SINGLE_OPT_IN UNKNOWN }
+
+type CustomerEmailAddress {
+  emailAddress: String!
+  marketingState: CustomerEmailAddressMarketingState!
+  marketingOptInLevel: CustomerMarketingOptInLevel
+  marketingUpdatedAt: DateTime
+  validFormat: Boolean!
+}
+
+type CustomerPhoneNumber { phoneNumber: String! }
+
+type Customer implements Node {
+  id: ID!
+  legacyResourceId: UnsignedInt64!
+  firstName: String
+  lastName: String
+  displayName: String!
+  email: String @deprecated(reason: "Use `defaultEmailAddress.emailAddress` instead.")
+  phone: String @deprecated(reason: "Use `defaultPhoneNumber.phoneNumber` instead.")
+  state: CustomerState!
+  tags: [String!]!
+  note: String
+  verifiedEmail: Boolean!
+  createdAt: DateTime!
+  updatedAt: DateTime!
+  defaultEmailAddress: CustomerEmailAddress
+  defaultPhoneNumber: CustomerPhoneNumber
+  defaultAddress: MailingAddress
+}
+
+type CustomerEdge { cursor: String! node: Customer! }
+type CustomerConnection { edges: [CustomerEdge!]! nodes: [Customer!]! pageInfo: PageInfo! }
+enum CustomerSortKeys { CREATED_AT ID LOCATION NAME RELEVANCE UPDATED_AT }
+
+type Image { id: ID altText: String url: URL! width: Int height: Int }
+
+type ProductVariant implements Node {
+  id: ID!
+  legacyResourceId: UnsignedInt64!
+  title: String!
+  sku: String
+  price: Money!
+}
+type ProductVariantEdge { cursor: String! node: ProductVariant! }
+type ProductVariantConnection {
+  edges: [ProductVariantEdge!]!
+  nodes: [ProductVariant!]!
+  pageInfo: PageInfo!
+}
+
+enum ProductStatus { ACTIVE ARCHIVED DRAFT UNLISTED }
+enum MediaContentType { EXTERNAL_VIDEO IMAGE MODEL_3D VIDEO }
+type MediaPreviewImage { image: Image }
+interface Media {
+  id: ID!
+  alt: String
+  mediaContentType: MediaContentType!
+  preview: MediaPreviewImage
+}
+type MediaImage implements Media & Node {
+  id: ID!
+  alt: String
+  mediaContentType: MediaContentType!
+  preview: MediaPreviewImage
+  image: Image
+}
+
+type Product implements Node {
+  id: ID!
+  legacyResourceId: UnsignedInt64!
+  title: String!
+  handle: String!
+  productType: String!
+  description: String!
+  descriptionHtml: HTML!
+  vendor: String!
+  status: ProductStatus!
+  tags: [String!]!
+  createdAt: DateTime!
+  updatedAt: DateTime!
+  onlineStoreUrl: URL
+  featuredMedia: Media
+  variants(
+    first: Int
+    after: String
+    last: Int
+    before: String
+    reverse: Boolean = false
+  ): ProductVariantConnection!
+}
+type ProductEdge { cursor: String! node: Product! }
+type ProductConnection { edges: [ProductEdge!]! nodes: [Product!]! pageInfo: PageInfo! }
+enum ProductSortKeys {
+  CREATED_AT ID INVENTORY_TOTAL PRODUCT_TYPE PUBLISHED_AT RELEVANCE TITLE UPDATED_AT VENDOR
+}
+
+type LineItem implements Node {
+  id: ID!
+  title: String!
+  name: String!
+  sku: String
+  quantity: Int!
+  variantTitle: String
+  vendor: String
+  variant: ProductVariant
+  product: Product
+  image: Image
+  originalUnitPriceSet: MoneyBag!
+}
+type LineItemEdge { cursor: String! node: LineItem! }
+type LineItemConnection { edges: [LineItemEdge!]! nodes: [LineItem!]! pageInfo: PageInfo! }
+
+enum OrderDisplayFinancialStatus {
+  AUTHORIZED EXPIRED PAID PARTIALLY_PAID PARTIALLY_REFUNDED PENDING REFUNDED VOIDED
+}
+enum OrderDisplayFulfillmentStatus {
+  FULFILLED IN_PROGRESS ON_HOLD OPEN PARTIALLY_FULFILLED PENDING_FULFILLMENT REQUEST_DECLINED
+  RESTOCKED SCHEDULED UNFULFILLED
+}
+enum OrderCancelReason { CUSTOMER DECLINED FRAUD INVENTORY OTHER STAFF }
+
+type ShippingLine { id: ID title: String! code: String originalPriceSet: MoneyBag! }
+
+type Order implements Node {
+  id: ID!
+  legacyResourceId: UnsignedInt64!
+  name: String!
+  email: String
+  phone: String
+  note: String
+  test: Boolean!
+  createdAt: DateTime!
+  updatedAt: DateTime!
+  processedAt: DateTime!
+  closedAt: DateTime
+  cancelledAt: DateTime
+  cancelReason: OrderCancelReason
+  tags: [String!]!
+  displayFinancialStatus: OrderDisplayFinancialStatus
+  displayFulfillmentStatus: OrderDisplayFulfillmentStatus!
+  customerAcceptsMarketing: Boolean!
+  discountCodes: [String!]!
+  currencyCode: CurrencyCode!
+  presentmentCurrencyCode: CurrencyCode!
+  totalPriceSet: MoneyBag!
+  subtotalPriceSet: MoneyBag
+  totalDiscountsSet: MoneyBag
+  totalTaxSet: MoneyBag
+  totalShippingPriceSet: MoneyBag!
+  shippingLine: ShippingLine
+  billingAddress: MailingAddress
+  shippingAddress: MailingAddress
+  customer: Customer
+  lineItems(
+    first: Int
+    after: String
+    last: Int
+    before: String
+    reverse: Boolean = false
+  ): LineItemConnection!
+}
+type OrderEdge { cursor: String! node: Order! }
+type OrderConnection { edges: [OrderEdge!]! nodes: [Order!]! pageInfo: PageInfo! }
+enum OrderSortKeys {
+  CREATED_AT CUSTOMER_NAME DESTINATION FINANCIAL_STATUS FULFILLMENT_STATUS ID NUMBER PO_NUMBER
+  PROCESSED_AT RELEVANCE TOTAL_ITEMS_QUANTITY TOTAL_PRICE UPDATED_AT
+}
+
+type AbandonedCheckoutLineItem implements Node {
+  id: ID!
+  title: String!
+  sku: String
+  quantity: Int!
+  variantTitle: String
+  variant: ProductVariant
+  product: Product
+  image: Image
+  originalUnitPriceSet: MoneyBag!
+  originalTotalPriceSet: MoneyBag!
+}
+type AbandonedCheckoutLineItemEdge { cursor: String! node: AbandonedCheckoutLineItem! }
+type AbandonedCheckoutLineItemConnection {
+  edges: [AbandonedCheckoutLineItemEdge!]!
+  nodes: [AbandonedCheckoutLineItem!]!
+  pageInfo: PageInfo!
+}
+
+type AbandonedCheckout implements Node {
+  id: ID!
+  name: String!
+  note: String!
+  createdAt: DateTime!
+  updatedAt: DateTime!
+  completedAt: DateTime
+  abandonedCheckoutUrl: URL!
+  discountCodes: [String!]!
+  taxesIncluded: Boolean!
+  totalPriceSet: MoneyBag!
+  subtotalPriceSet: MoneyBag!
+  billingAddress: MailingAddress
+  shippingAddress: MailingAddress
+  customer: Customer
+  lineItems(
+    first: Int
+    after: String
+    last: Int
+    before: String
+    reverse: Boolean = false
+  ): AbandonedCheckoutLineItemConnection!
+}
+type AbandonedCheckoutEdge { cursor: String! node: AbandonedCheckout! }
+type AbandonedCheckoutConnection {
+  edges: [AbandonedCheckoutEdge!]!
+  nodes: [AbandonedCheckout!]!
+  pageInfo: PageInfo!
+}
+enum AbandonedCheckoutSortKeys { CHECKOUT_ID CREATED_AT CUSTOMER_NAME ID RELEVANCE TOTAL_PRICE }
+
+type Shop implements Node {
+  id: ID!
+  name: String!
+  email: String!
+  currencyCode: CurrencyCode!
+  myshopifyDomain: String!
+  ianaTimezone: String!
+}
+type AccessScope { handle: String! description: String! }
+type AppInstallation implements Node { id: ID! accessScopes: [AccessScope!]! }
+
+type QueryRoot {
+  shop: Shop!
+  currentAppInstallation: AppInstallation!
+  node(id: ID!): Node
+  customer(id: ID!): Customer
+  order(id: ID!): Order
+  product(id: ID!): Product
+  customers(
+    first: Int
+    after: String
+    last: Int
+    before: String
+    reverse: Boolean = false
+    sortKey: CustomerSortKeys = ID
+    query: String
+  ): CustomerConnection!
+  orders(
+    first: Int
+    after: String
+    last: Int
+    before: String
+    reverse: Boolean = false
+    sortKey: OrderSortKeys = PROCESSED_AT
+    query: String
+    savedSearchId: ID
+  ): OrderConnection!
+  products(
+    first: Int
+    after: String
+    last: Int
+    before: String
+    reverse: Boolean = false
+    sortKey: ProductSortKeys = ID
+    query: String
+    savedSearchId: ID
+  ): ProductConnection!
+  abandonedCheckouts(
+    first: Int
+    after: String
+    last: Int
+    before: String
+    reverse: Boolean = false
+    sortKey: AbandonedCheckoutSortKeys = ID
+    query: String
+    savedSearchId: ID
+  ): AbandonedCheckoutConnection!
+}"""
+
+#: What Shopify answers a bad token with (``shared/platforms/shopify.md`` §1.5).
+UNAUTHORIZED_MESSAGE: Final = (
+    "[API] Invalid API key or access token (unrecognized login or wrong password)"
+)
+
+#: Scopes a simulated app holds unless told otherwise.
+DEFAULT_SCOPES: Final = ("read_customers", "read_orders", "read_all_orders", "read_products")
+
+_SCHEMA: GraphQLSchema | None = None
+_EPOCH = _dt.datetime(2023, 1, 1, tzinfo=_dt.timezone.utc)
+_NOW = _dt.datetime(2024, 10, 1, tzinfo=_dt.timezone.utc)
+_FILTER = re.compile(r"\b(updated_at|created_at):(>=|<=|>|<)('([^']*)'|\"([^\"]*)\"|(\S+))")
+_SORTS: Mapping[str, str] = {"UPDATED_AT": "updated_at", "CREATED_AT": "created_at"}
+_GID_RE = re.compile(r"^gid://shopify/(\w+)/(\d+)$")
+
+
+def schema() -> GraphQLSchema:
+    """The simulator's schema, built once from :data:`SCHEMA_SDL`."""
+    global _SCHEMA
+    if _SCHEMA is None:
+        _SCHEMA = build_schema(SCHEMA_SDL)
+    return _SCHEMA
+
+
+# -- query cost ---------------------------------------------------------------------------
+
+
+def _selection_cost(
+    parent: GraphQLObjectType | Any,
+    selections: SelectionSetNode | None,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    variables: Mapping[str, Any],
+) -> int:
+    if selections is None:
+        return 0
+    sch = schema()
+    common = 0
+    branches: dict[str, int] = {}
+    for sel in selections.selections:
+        if isinstance(sel, FieldNode):
+            common += _field_cost(parent, sel, fragments, variables)
+            continue
+        if isinstance(sel, InlineFragmentNode):
+            condition = sel.type_condition.name.value if sel.type_condition else parent.name
+            selection_set = sel.selection_set
+        elif isinstance(sel, FragmentSpreadNode):
+            fragment = fragments[sel.name.value]
+            condition, selection_set = fragment.type_condition.name.value, fragment.selection_set
+        else:  # pragma: no cover - no other selection kinds exist
+            continue
+        cost = _selection_cost(sch.get_type(condition), selection_set, fragments, variables)
+        if condition == parent.name:
+            common += cost
+        else:  # only one concrete type is returned: charge the dearest branch
+            branches[condition] = branches.get(condition, 0) + cost
+    return common + max(branches.values(), default=0)
+
+
+def _field_cost(
+    parent: Any,
+    field: FieldNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    variables: Mapping[str, Any],
+) -> int:
+    name = field.name.value
+    if name.startswith("__"):
+        return 0
+    field_type = get_named_type(parent.fields[name].type)
+    if is_leaf_type(field_type):
+        return 0
+    if field_type.name.endswith("Connection"):
+        values = dict(variables)
+        args = {
+            a.name.value: value_from_ast_untyped(a.value, values) for a in field.arguments or ()
+        }
+        size = args.get("first") or args.get("last") or 0
+        node_type = get_named_type(field_type.fields["nodes"].type)
+        per_node = 0
+        for sub in field.selection_set.selections if field.selection_set else ():
+            if not isinstance(sub, FieldNode):
+                continue
+            if sub.name.value == "nodes":
+                per_node += 1 + _selection_cost(node_type, sub.selection_set, fragments, variables)
+            elif sub.name.value == "edges" and sub.selection_set:
+                for edge_field in sub.selection_set.selections:
+                    if isinstance(edge_field, FieldNode) and edge_field.name.value == "node":
+                        per_node += 1 + _selection_cost(
+                            node_type, edge_field.selection_set, fragments, variables
+                        )
+        return 2 + int(size) * per_node
+    return 1 + _selection_cost(field_type, field.selection_set, fragments, variables)
+
+
+def requested_cost(
+    document: DocumentNode, variables: Mapping[str, Any] | None = None,
+    operation_name: str | None = None,
+) -> int:  # fmt: skip
+    """The requested cost of a query, computed as Shopify documents it.
+
+    Objects cost 1, scalars and enums 0, a connection 2 plus ``first`` (or ``last``)
+    times the cost of one node; of type-conditioned fragments only the dearest counts.
+
+    Example:
+        >>> requested_cost(parse("{ shop { name } products(first: 10) { nodes { id } } }"))
+        13
+    """
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    op = next((o for o in operations if o.name and o.name.value == operation_name), operations[0])
+    return _selection_cost(schema().query_type, op.selection_set, fragments, variables or {})
+
+
+def _actual_cost(value: Any) -> int:
+    """The cost of what was returned: the same rules, with connections sized by their nodes."""
+    if isinstance(value, list):
+        return sum(_actual_cost(v) for v in value)
+    if not isinstance(value, dict):
+        return 0
+    if "nodes" in value or "edges" in value:
+        nodes = value.get("nodes") or [e.get("node") for e in value.get("edges") or []]
+        return 2 + sum(1 + _children_cost(n) for n in nodes if isinstance(n, dict))
+    return 1 + _children_cost(value)
+
+
+def _children_cost(value: dict[str, Any]) -> int:
+    return sum(_actual_cost(v) for k, v in value.items() if k != "pageInfo")
+
+
+@attrs.frozen
+class CostReport:
+    """What a simulator run cost, for reports and benchmarks.
+
+    Attributes:
+        queries: GraphQL queries charged to the bucket (throttled ones included; those
+            refused for exceeding the single-query cap are counted apart).
+        throttled: queries refused with ``THROTTLED``.
+        requested: the sum of ``requestedQueryCost`` of the queries that ran.
+        actual: the points actually spent (``actualQueryCost``).
+        available: points the bucket made available over the run (its size plus the
+            restore rate times the time from the first to the last query).
+        elapsed: seconds (on the simulator clock) from the first to the last query.
+        restore_rate: points restored per second.
+    """
+
+    queries: int
+    throttled: int
+    requested: int
+    actual: int
+    available: float
+    elapsed: float
+    restore_rate: float
+
+    @property
+    def restore_rate_fraction(self) -> float:
+        """Points spent per second as a share of the restore rate (1.0: every point used)."""
+        if self.elapsed <= 0:
+            return 0.0
+        return self.actual / (self.restore_rate * self.elapsed)
+
+
+# -- REST shape → GraphQL types -------------------------------------------------------------
+
+
+def _gid(kind: str, ident: Any) -> str:
+    return f"gid://shopify/{kind}/{ident}"
+
+
+def _utc(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, _dt.datetime):
+        return value.astimezone(_dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    return str(value)
+
+
+def _parse_time(value: Any) -> _dt.datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, _dt.datetime):
+        return value
+    return _dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _cursor(*parts: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
+
+
+def _uncursor(cursor: str) -> list[Any]:
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    value = json.loads(raw)
+    if not isinstance(value, list):
+        raise ValueError("not a cursor")
+    return value
+
+
+def _connection(items: Sequence[Any], first: int | None, after: str | None) -> dict[str, Any]:
+    """A connection over an in-memory list (line items, variants): index cursors."""
+    _check_first(first, None)
+    start = int(_uncursor(after)[0]) + 1 if after else 0
+    size = first if first is not None else len(items)
+    page = list(items[start : start + size])
+    end = start + len(page) - 1
+    return {
+        "nodes": page,
+        "edges": [{"cursor": _cursor(start + i), "node": n} for i, n in enumerate(page)],
+        "pageInfo": {
+            "hasNextPage": start + size < len(items),
+            "hasPreviousPage": start > 0,
+            "startCursor": _cursor(start) if page else None,
+            "endCursor": _cursor(end) if page else None,
+        },
+    }
+
+
+def _check_first(first: int | None, last: int | None) -> None:
+    if first is None and last is None:
+        raise GraphQLError("you must provide one of first or last")
+    if last is not None:
+        raise GraphQLError("this simulator pages forward only: use first/after")
+    if first is not None and not 0 <= first <= MAX_PAGE_SIZE:
+        raise GraphQLError(f"first must be between 0 and {MAX_PAGE_SIZE}, got {first}")
+
+
+def _bag(data: Mapping[str, Any], field: str, currency: str) -> dict[str, Any] | None:
+    """``field`` (shop amount) and ``field_set`` (both moneys) as a GraphQL MoneyBag."""
+    money_set = data.get(f"{field}_set")
+    if isinstance(money_set, Mapping):
+        return {
+            "shopMoney": _money(money_set.get("shop_money") or {}),
+            "presentmentMoney": _money(money_set.get("presentment_money") or {}),
+        }
+    amount = data.get(field)
+    if amount is None:
+        return None
+    money = {"amount": str(amount), "currencyCode": currency}
+    return {"shopMoney": money, "presentmentMoney": dict(money)}
+
+
+def _money(value: Mapping[str, Any]) -> dict[str, Any]:
+    return {"amount": value.get("amount"), "currencyCode": value.get("currency_code")}
+
+
+def _address(value: Any) -> dict[str, Any] | None:
+    if not isinstance(value, Mapping):
+        return None
+    return {
+        "id": _gid("MailingAddress", value.get("id") or 0),
+        "firstName": value.get("first_name"),
+        "lastName": value.get("last_name"),
+        "name": value.get("name"),
+        "company": value.get("company"),
+        "phone": value.get("phone"),
+        "address1": value.get("address1"),
+        "address2": value.get("address2"),
+        "city": value.get("city"),
+        "province": value.get("province"),
+        "provinceCode": value.get("province_code"),
+        "zip": value.get("zip"),
+        "country": value.get("country"),
+        "countryCodeV2": value.get("country_code"),
+    }
+
+
+def _tags(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [t.strip() for t in value.split(",") if t.strip()]
+    return list(value or [])
+
+
+def _upper(value: Any) -> str | None:
+    return value.upper() if isinstance(value, str) and value else None
+
+
+def customer_node(rest: Mapping[str, Any]) -> dict[str, Any]:
+    """A REST customer object as the GraphQL ``Customer`` the simulator serves."""
+    consent = rest.get("email_marketing_consent") or {}
+    email = rest.get("email")
+    phone = rest.get("phone")
+    first, last = rest.get("first_name"), rest.get("last_name")
+    return {
+        "__typename": "Customer",
+        "id": _gid("Customer", rest["id"]),
+        "legacyResourceId": str(rest["id"]),
+        "firstName": first,
+        "lastName": last,
+        "displayName": " ".join(p for p in (first, last) if p) or email or "",
+        "email": email,
+        "phone": phone,
+        "state": _upper(rest.get("state")) or "ENABLED",
+        "tags": _tags(rest.get("tags")),
+        "note": rest.get("note"),
+        "verifiedEmail": bool(rest.get("verified_email")),
+        "createdAt": _utc(rest.get("created_at")),
+        "updatedAt": _utc(rest.get("updated_at")),
+        "defaultEmailAddress": {
+            "emailAddress": email,
+            # REDACTED exists only in the older consent enum; the address has no such state.
+            "marketingState": (
+                _upper(consent.get("state")) if consent.get("state") != "redacted" else None
+            )
+            or "NOT_SUBSCRIBED",
+            "marketingOptInLevel": _upper(consent.get("opt_in_level")),
+            "marketingUpdatedAt": _utc(consent.get("consent_updated_at")),
+            "validFormat": True,
+        }
+        if email
+        else None,
+        "defaultPhoneNumber": {"phoneNumber": phone} if phone else None,
+        "defaultAddress": _address(rest.get("default_address")),
+        **rest.get("_graphql_overrides", {}),
+    }
+
+
+_FULFILLMENT_TO_GRAPHQL: Mapping[Any, str] = {
+    None: "UNFULFILLED",
+    "fulfilled": "FULFILLED",
+    "partial": "PARTIALLY_FULFILLED",
+    "restocked": "RESTOCKED",
+}
+
+
+class ShopifySimulator(Simulator):
+    """An in-process Shopify shop behind the GraphQL Admin API (see the module docstring).
+
+    Args:
+        seed: seeds the generated data and the faults.
+        customers, orders, products, checkouts: how many records to generate.
+        guest_share: share of generated orders and checkouts placed by guests.
+        shop: the ``*.myshopify.com`` domain.
+        shop_name: the shop's name.
+        currency: the shop's currency.
+        token: the access token the simulator accepts.
+        scopes: access scopes granted to the app (drop ``read_all_orders`` to test
+            the 60-day warning).
+        clock: shared with the connector in tests, so the bucket and waits agree.
+        cost: the cost bucket (default 1,000 points restoring 100/s, the Standard plan).
+        throttled_status: HTTP status of a ``THROTTLED`` answer (Shopify's is not
+            documented: 200 by default).
+        faults: faults to inject.
+        utc_offset: the offset REST timestamps are rendered in (Shopify uses the shop's).
+
+    Attributes:
+        stores: the :class:`RecordStore` of each collection (``customers``, ``orders``,
+            ``products``, ``checkouts``) holding REST-shaped data; tests add, update and
+            corrupt records there or through :meth:`add_order` & co.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        customers: int = 100,
+        orders: int = 200,
+        products: int = 40,
+        checkouts: int = 30,
+        guest_share: float = 0.15,
+        shop: str = "acme.myshopify.com",
+        shop_name: str = "Acme Outfitters",
+        currency: str = "USD",
+        token: str = "shpat_simulated_0123456789abcdef",  # noqa: S107 - a simulator's fixture
+        scopes: Iterable[str] = DEFAULT_SCOPES,
+        clock: Clock | None = None,
+        cost: GraphQLCostBucket | None = None,
+        throttled_status: int = 200,
+        faults: Iterable[Fault] = (),
+        utc_offset: _dt.timedelta = _dt.timedelta(hours=-5),
+    ) -> None:
+        super().__init__(clock=clock, faults=faults, seed=seed)
+        self.shop = shop
+        self.shop_name = shop_name
+        self.currency = currency
+        self.token = token
+        self.scopes = tuple(scopes)
+        self.cost = cost if cost is not None else GraphQLCostBucket(1000, 100)
+        self.throttled_status = throttled_status
+        self.zone = _dt.timezone(utc_offset)
+        self.stores: dict[str, RecordStore] = {
+            "customers": RecordStore(self.clock, first_id=207119551),
+            "orders": RecordStore(self.clock, first_id=450789469),
+            "products": RecordStore(self.clock, first_id=632910392),
+            "checkouts": RecordStore(self.clock, first_id=450789469),
+        }
+        self._documents: dict[str, tuple[DocumentNode | None, list[GraphQLError]]] = {}
+        self._request_ids = 0
+        self._line_ids = 466157049
+        self._queries: list[tuple[float, int, int, bool]] = []
+        #: Queries refused outright for costing more than the single-query cap.
+        self.refused = 0
+        self._generate(FakeData(seed), customers, orders, products, checkouts, guest_share)
+
+    # -- REST-shape fixtures -----------------------------------------------------------------
+
+    def _insert(self, kind: str, payload: Mapping[str, Any]) -> StoredRecord:
+        data = {k: v for k, v in payload.items() if k not in ("id", "created_at", "updated_at")}
+        created = _parse_time(payload.get("created_at"))
+        return self.stores[kind].insert(
+            data,
+            id=int(payload["id"]) if payload.get("id") is not None else None,
+            created_at=created,
+            updated_at=_parse_time(payload.get("updated_at")) or created,
+        )
+
+    def add_customer(self, payload: Mapping[str, Any]) -> StoredRecord:
+        """Store a REST/webhook-shape customer object as it is (``id`` and times kept)."""
+        return self._insert("customers", payload)
+
+    def add_order(self, payload: Mapping[str, Any]) -> StoredRecord:
+        """Store a REST/webhook-shape order object as it is (its ``customer`` embedded)."""
+        return self._insert("orders", payload)
+
+    def add_product(self, payload: Mapping[str, Any]) -> StoredRecord:
+        """Store a REST/webhook-shape product object as it is."""
+        return self._insert("products", payload)
+
+    def add_checkout(self, payload: Mapping[str, Any]) -> StoredRecord:
+        """Store a REST/webhook-shape abandoned checkout as it is."""
+        return self._insert("checkouts", payload)
+
+    def rest(self, kind: str, record: StoredRecord | int) -> dict[str, Any]:
+        """A stored record in the REST/webhook JSON shape (for the REST parsers).
+
+        ``kind`` is ``customers``, ``orders``, ``products`` or ``checkouts``.
+        """
+        if isinstance(record, int):
+            found = self.stores[kind].get(record)
+            if found is None:
+                raise KeyError(f"no {kind} record {record}")
+            record = found
+        data = {k: v for k, v in record.data.items() if k != "_graphql_overrides"}
+        return {
+            "id": record.id,
+            **data,
+            "created_at": record.created_at.astimezone(self.zone).isoformat(),
+            "updated_at": record.updated_at.astimezone(self.zone).isoformat(),
+        }
+
+    # -- generated data -----------------------------------------------------------------------
+
+    def _generate(
+        self, fake: FakeData, customers: int, orders: int, products: int, checkouts: int,
+        guest_share: float,
+    ) -> None:  # fmt: skip
+        catalogue = [self._fake_product(fake) for _ in range(products)]
+        people = [self._fake_customer(fake) for _ in range(customers)]
+        statuses = (
+            ("paid", "fulfilled"), ("paid", None), ("paid", "partial"), ("pending", None),
+            ("authorized", None), ("partially_refunded", "fulfilled"), ("refunded", None),
+            ("voided", None), ("paid", "fulfilled"), ("paid", "fulfilled"),
+        )  # fmt: skip
+        for n in range(orders):
+            created = fake.timestamp(_EPOCH, _NOW)
+            financial, fulfillment = statuses[n % len(statuses)]
+            buyer = None if not people or fake._chance(guest_share) else people[n % len(people)]
+            data = self._fake_sale(fake, catalogue, buyer, n)
+            cancelled = n % 23 == 5
+            data.update(
+                name=f"#{1001 + n}",
+                financial_status=financial,
+                fulfillment_status=fulfillment,
+                cancelled_at=_utc(created + _dt.timedelta(hours=3)) if cancelled else None,
+                cancel_reason="customer" if cancelled else None,
+                tags="",
+            )
+            self.stores["orders"].insert(
+                data, created_at=created, updated_at=fake.timestamp(created, _NOW)
+            )
+        for n in range(checkouts):
+            created = fake.timestamp(_EPOCH, _NOW)
+            buyer = (
+                None if not people or fake._chance(guest_share) else people[-1 - n % len(people)]
+            )
+            data = self._fake_sale(fake, catalogue, buyer, n)
+            token = f"{n:032x}"
+            data.update(
+                token=token,
+                abandoned_checkout_url=f"https://{self.shop}/checkouts/{token}/recover?key=k{n}",
+                completed_at=None,
+            )
+            self.stores["checkouts"].insert(
+                data, created_at=created, updated_at=fake.timestamp(created, _NOW)
+            )
+
+    def _fake_product(self, fake: FakeData) -> StoredRecord:
+        created = fake.timestamp(_EPOCH, _NOW)
+        title = fake.product_title()
+        ident = self.stores["products"]._next_id
+        variants = [
+            {"id": ident * 10 + k, "title": f"Option {k + 1}", "sku": fake.sku(),
+             "price": fake.price()}
+            for k in range(1 + ident % 2)
+        ]  # fmt: skip
+        handle = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") + f"-{ident}"
+        return self.stores["products"].insert(
+            {
+                "title": title,
+                "body_html": f"<p>{title}: made to last.</p>",
+                "vendor": "Acme",
+                "product_type": fake.category(),
+                "handle": handle,
+                "status": "active",
+                "tags": ", ".join(fake.tags()),
+                "variants": variants,
+                "image": {"src": f"https://cdn.shopify.com/s/files/1/products/{handle}.png"},
+            },
+            created_at=created,
+            updated_at=fake.timestamp(created, _NOW),
+        )
+
+    def _fake_customer(self, fake: FakeData) -> StoredRecord:
+        person = fake.person()
+        created = fake.timestamp(_EPOCH, _NOW)
+        address = person.address
+        return self.stores["customers"].insert(
+            {
+                "first_name": person.first_name,
+                "last_name": person.last_name,
+                "email": person.email,
+                "phone": person.phone or None,
+                "state": "enabled",
+                "verified_email": True,
+                "tags": ", ".join(person.tags),
+                "email_marketing_consent": {
+                    "state": "subscribed" if person.accepts_marketing else "not_subscribed",
+                    "opt_in_level": "single_opt_in",
+                    "consent_updated_at": None,
+                },
+                "default_address": {
+                    "first_name": person.first_name,
+                    "last_name": person.last_name,
+                    "company": person.company,
+                    "address1": address.line1,
+                    "address2": address.line2,
+                    "city": address.city,
+                    "province": address.province,
+                    "zip": address.postal_code,
+                    "country_code": address.country_code,
+                    "phone": address.phone,
+                    "default": True,
+                },
+            },
+            created_at=created,
+            updated_at=fake.timestamp(created, _NOW),
+        )
+
+    def _fake_sale(
+        self, fake: FakeData, catalogue: list[StoredRecord], buyer: StoredRecord | None, n: int
+    ) -> dict[str, Any]:
+        lines = []
+        subtotal = Decimal(0)
+        for k in range(1 + n % 4):
+            product = catalogue[(n * 7 + k) % len(catalogue)] if catalogue else None
+            variant = product.data["variants"][0] if product else None
+            price = Decimal(variant["price"]) if variant else Decimal("9.99")
+            quantity = 1 + (n + k) % 3
+            subtotal += price * quantity
+            self._line_ids += 1
+            lines.append(
+                {
+                    "id": self._line_ids,
+                    "product_id": product.id if product else None,
+                    "variant_id": variant["id"] if variant else None,
+                    "title": product.data["title"] if product else "Gift card",
+                    "name": product.data["title"] if product else "Gift card",
+                    "sku": variant["sku"] if variant else None,
+                    "quantity": quantity,
+                    "price": str(price),
+                }
+            )
+        discount = Decimal("5.00") if n % 5 == 0 and subtotal > 10 else Decimal("0.00")
+        shipping = Decimal("4.99")
+        total = subtotal - discount + shipping
+        if buyer is not None:
+            customer = self.rest("customers", buyer)
+            email, billing = customer.get("email"), dict(customer["default_address"])
+        else:
+            person = fake.person()
+            customer = None
+            email = person.email
+            billing = {
+                "first_name": person.first_name, "last_name": person.last_name,
+                "company": person.company, "address1": person.address.line1,
+                "city": person.address.city, "zip": person.address.postal_code,
+                "country_code": person.address.country_code, "phone": person.address.phone,
+            }  # fmt: skip
+        return {
+            "email": email,
+            "phone": None,
+            "currency": self.currency,
+            "subtotal_price": str(subtotal),
+            "total_discounts": str(discount),
+            "total_tax": "0.00",
+            "total_price": str(total),
+            "total_shipping_price_set": {
+                "shop_money": {"amount": str(shipping), "currency_code": self.currency},
+                "presentment_money": {"amount": str(shipping), "currency_code": self.currency},
+            },
+            "discount_codes": (
+                [{"code": "WELCOME5", "amount": str(discount), "type": "fixed_amount"}]
+                if discount
+                else []
+            ),
+            "shipping_lines": [{"title": "Standard Shipping", "price": str(shipping)}],
+            "buyer_accepts_marketing": n % 3 == 0,
+            "billing_address": billing,
+            "customer": customer,
+            "line_items": lines,
+        }
+
+    # -- REST → GraphQL -------------------------------------------------------------------------
+
+    def _product_ref(self, product_id: Any) -> dict[str, Any] | None:
+        record = self.stores["products"].get(int(product_id)) if product_id else None
+        return self.product_node(record) if record is not None else None
+
+    def _line(self, line: Mapping[str, Any], currency: str, kind: str) -> dict[str, Any]:
+        product = self._product_ref(line.get("product_id"))
+        image = get_in(product, "featuredMedia.preview.image")
+        quantity = line.get("quantity")
+        node: dict[str, Any] = {
+            "__typename": kind,
+            "id": _gid(kind, line.get("id") or 0),
+            "title": line.get("title"),
+            "name": line.get("name") or line.get("title"),
+            "sku": line.get("sku"),
+            "quantity": quantity,
+            "variantTitle": line.get("variant_title"),
+            "vendor": line.get("vendor"),
+            "variant": (
+                {"id": _gid("ProductVariant", line["variant_id"])}
+                if line.get("variant_id")
+                else None
+            ),
+            "product": product,
+            "image": image,
+            "originalUnitPriceSet": _bag(line, "price", currency),
+        }
+        if kind == "AbandonedCheckoutLineItem":
+            price = Decimal(str(line.get("price") or 0)) * int(quantity or 0)
+            node["originalTotalPriceSet"] = _bag({"p": str(price)}, "p", currency)
+        return node
+
+    def product_node(self, record: StoredRecord) -> dict[str, Any]:
+        """A stored product as the GraphQL ``Product`` the simulator serves."""
+        rest = self.rest("products", record)
+        image = rest.get("image") or next(iter(rest.get("images") or []), None)
+        variants = [
+            {"__typename": "ProductVariant", "id": _gid("ProductVariant", v["id"]),
+             "legacyResourceId": str(v["id"]), "title": v.get("title") or "Default Title",
+             "sku": v.get("sku"), "price": v.get("price")}
+            for v in rest.get("variants") or []
+        ]  # fmt: skip
+        return {
+            "__typename": "Product",
+            "id": _gid("Product", record.id),
+            "legacyResourceId": str(record.id),
+            "title": rest.get("title"),
+            "handle": rest.get("handle"),
+            "productType": rest.get("product_type") or "",
+            "description": re.sub(r"<[^>]+>", "", rest.get("body_html") or ""),
+            "descriptionHtml": rest.get("body_html") or "",
+            "vendor": rest.get("vendor") or "",
+            "status": _upper(rest.get("status")) or "ACTIVE",
+            "tags": _tags(rest.get("tags")),
+            "createdAt": _utc(record.created_at),
+            "updatedAt": _utc(record.updated_at),
+            "onlineStoreUrl": f"https://{self.shop}/products/{rest.get('handle')}",
+            "featuredMedia": {
+                "__typename": "MediaImage",
+                "id": _gid("MediaImage", image.get("id") or record.id),
+                "mediaContentType": "IMAGE",
+                "preview": {"image": {"url": image.get("src")}},
+            }
+            if isinstance(image, Mapping) and image.get("src")
+            else None,
+            "variants": lambda info, first=None, after=None, **_: _connection(
+                variants, first, after
+            ),
+            **record.data.get("_graphql_overrides", {}),
+        }
+
+    def _customer_of(self, rest: Mapping[str, Any]) -> dict[str, Any] | None:
+        embedded = rest.get("customer")
+        return customer_node(embedded) if isinstance(embedded, Mapping) else None
+
+    def order_node(self, record: StoredRecord) -> dict[str, Any]:
+        """A stored order as the GraphQL ``Order`` the simulator serves."""
+        rest = self.rest("orders", record)
+        currency = rest.get("currency") or self.currency
+        lines = [self._line(li, currency, "LineItem") for li in rest.get("line_items") or []]
+        shipping = next(iter(rest.get("shipping_lines") or []), None)
+        zero = {"amount": "0.00", "currencyCode": currency}
+        return {
+            "__typename": "Order",
+            "id": _gid("Order", record.id),
+            "legacyResourceId": str(record.id),
+            "name": rest.get("name") or f"#{record.id}",
+            "email": rest.get("email"),
+            "phone": rest.get("phone"),
+            "note": rest.get("note"),
+            "test": bool(rest.get("test")),
+            "createdAt": _utc(record.created_at),
+            "updatedAt": _utc(record.updated_at),
+            "processedAt": _utc(rest.get("processed_at") or record.created_at),
+            "closedAt": _utc(rest.get("closed_at")),
+            "cancelledAt": _utc(_parse_time(rest.get("cancelled_at"))),
+            "cancelReason": _upper(rest.get("cancel_reason")),
+            "tags": _tags(rest.get("tags")),
+            "displayFinancialStatus": _upper(rest.get("financial_status")),
+            "displayFulfillmentStatus": _FULFILLMENT_TO_GRAPHQL.get(
+                rest.get("fulfillment_status"), "UNFULFILLED"
+            ),
+            "customerAcceptsMarketing": bool(rest.get("buyer_accepts_marketing")),
+            "discountCodes": [d.get("code") for d in rest.get("discount_codes") or []],
+            "currencyCode": currency,
+            "presentmentCurrencyCode": rest.get("presentment_currency") or currency,
+            "totalPriceSet": _bag(rest, "total_price", currency),
+            "subtotalPriceSet": _bag(rest, "subtotal_price", currency),
+            "totalDiscountsSet": _bag(rest, "total_discounts", currency),
+            "totalTaxSet": _bag(rest, "total_tax", currency),
+            "totalShippingPriceSet": _bag(rest, "total_shipping_price", currency)
+            or {"shopMoney": zero, "presentmentMoney": dict(zero)},
+            "shippingLine": {"title": shipping.get("title"), "code": shipping.get("code")}
+            if isinstance(shipping, Mapping)
+            else None,
+            "billingAddress": _address(rest.get("billing_address")),
+            "shippingAddress": _address(rest.get("shipping_address")),
+            "customer": self._customer_of(rest),
+            "lineItems": lambda info, first=None, after=None, **_: _connection(lines, first, after),
+            **record.data.get("_graphql_overrides", {}),
+        }
+
+    def checkout_node(self, record: StoredRecord) -> dict[str, Any]:
+        """A stored checkout as the GraphQL ``AbandonedCheckout`` the simulator serves."""
+        rest = self.rest("checkouts", record)
+        currency = rest.get("currency") or self.currency
+        lines = [
+            self._line(li, currency, "AbandonedCheckoutLineItem")
+            for li in rest.get("line_items") or []
+        ]
+        return {
+            "__typename": "AbandonedCheckout",
+            "id": _gid("AbandonedCheckout", record.id),
+            "name": rest.get("name") or f"#{record.id}",
+            "note": rest.get("note") or "",
+            "createdAt": _utc(record.created_at),
+            "updatedAt": _utc(record.updated_at),
+            "completedAt": _utc(_parse_time(rest.get("completed_at"))),
+            "abandonedCheckoutUrl": rest.get("abandoned_checkout_url"),
+            "discountCodes": [d.get("code") for d in rest.get("discount_codes") or []],
+            "taxesIncluded": bool(rest.get("taxes_included")),
+            "totalPriceSet": _bag(rest, "total_price", currency),
+            "subtotalPriceSet": _bag(rest, "subtotal_price", currency)
+            or _bag(rest, "total_price", currency),
+            "billingAddress": _address(rest.get("billing_address")),
+            "shippingAddress": _address(rest.get("shipping_address")),
+            "customer": self._customer_of(rest),
+            "lineItems": lambda info, first=None, after=None, **_: _connection(lines, first, after),
+            **record.data.get("_graphql_overrides", {}),
+        }
+
+    def _customer_record_node(self, record: StoredRecord) -> dict[str, Any]:
+        node = customer_node(self.rest("customers", record))
+        node.update(record.data.get("_graphql_overrides", {}))
+        return node
+
+    # -- the root ---------------------------------------------------------------------------
+
+    def _list(
+        self, kind: str, render: Callable[[StoredRecord], dict[str, Any]]
+    ) -> Callable[..., dict[str, Any]]:
+        store = self.stores[kind]
+
+        def resolve(
+            info: Any, first: int | None = None, after: str | None = None,
+            last: int | None = None, before: str | None = None, reverse: bool = False,
+            sortKey: str = "ID", query: str | None = None, **_: Any,  # noqa: N803
+        ) -> dict[str, Any]:  # fmt: skip
+            _check_first(first, last)
+            sort = _SORTS.get(sortKey, "id")
+            filters = _search_filters(query)
+            try:
+                page = store.page_by_cursor(
+                    limit=max(1, first or 1), cursor=after, sort=sort,  # type: ignore[arg-type]
+                    descending=reverse, **filters,
+                )  # fmt: skip
+            except ValueError as exc:
+                raise GraphQLError(f"Invalid cursor: {after}") from exc
+            records = page.records[: first or 0]
+            nodes = [render(r) for r in records]
+            cursors = [_record_cursor(r, sort) for r in records]
+            return {
+                "nodes": nodes,
+                "edges": [{"cursor": c, "node": n} for c, n in zip(cursors, nodes, strict=False)],
+                "pageInfo": {
+                    "hasNextPage": page.next_cursor is not None and bool(records),
+                    "hasPreviousPage": after is not None,
+                    "startCursor": cursors[0] if cursors else None,
+                    "endCursor": cursors[-1] if cursors else None,
+                },
+            }
+
+        return resolve
+
+    def _node(self, info: Any, id: str) -> dict[str, Any] | None:
+        match = _GID_RE.match(id)
+        if match is None:
+            raise GraphQLError(f"Invalid global id '{id}'")
+        kind, number = match.group(1), int(match.group(2))
+        table = {
+            "Customer": ("customers", self._customer_record_node),
+            "Order": ("orders", self.order_node),
+            "Product": ("products", self.product_node),
+            "AbandonedCheckout": ("checkouts", self.checkout_node),
+        }
+        if kind not in table:
+            return None
+        store, render = table[kind]
+        record = self.stores[store].get(number)
+        return render(record) if record is not None else None
+
+    def _root(self) -> dict[str, Any]:
+        return {
+            "shop": {
+                "id": _gid("Shop", 1),
+                "name": self.shop_name,
+                "email": f"owner@{self.shop}",
+                "currencyCode": self.currency,
+                "myshopifyDomain": self.shop,
+                "ianaTimezone": "America/New_York",
+            },
+            "currentAppInstallation": {
+                "id": _gid("AppInstallation", 1),
+                "accessScopes": [{"handle": s, "description": s} for s in self.scopes],
+            },
+            "node": self._node,
+            "customer": self._node,
+            "order": self._node,
+            "product": self._node,
+            "customers": self._list("customers", self._customer_record_node),
+            "orders": self._list("orders", self.order_node),
+            "products": self._list("products", self.product_node),
+            "abandonedCheckouts": self._list("checkouts", self.checkout_node),
+        }
+
+    # -- protocol -----------------------------------------------------------------------------
+
+    def error_body(self, status: int, message: str) -> Any:
+        return {"errors": message}
+
+    def response_headers(self, request: httpx.Request, response: httpx.Response) -> dict[str, str]:
+        self._request_ids += 1
+        return {"X-Request-Id": f"sim-{self._request_ids:08d}"}
+
+    def before_request(
+        self, request: httpx.Request, params: dict[str, str]
+    ) -> httpx.Response | None:
+        if request.headers.get("X-Shopify-Access-Token") != self.token:
+            return self.error_response(401, UNAUTHORIZED_MESSAGE)
+        return None
+
+    def _document(self, text: str) -> tuple[DocumentNode | None, list[GraphQLError]]:
+        # Pages of one query share its text: parse and validate it once.
+        cached = self._documents.get(text)
+        if cached is None:
+            try:
+                document = parse(text)
+            except GraphQLError as exc:
+                cached = (None, [exc])
+            else:
+                cached = (document, validate(schema(), document))
+            self._documents[text] = cached
+        return cached
+
+    @route("POST", "/admin/api/{version}/graphql.json")
+    def graphql(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
+        """Validate, cost, charge and execute one GraphQL query."""
+        try:
+            body = request_json(request)
+        except ValueError:
+            body = None
+        if not isinstance(body, Mapping) or not isinstance(body.get("query"), str):
+            return self.error_response(400, "Parameter Missing or Invalid")
+        variables = body.get("variables") or {}
+        document, problems = self._document(body["query"])
+        if document is None or problems:
+            errors = [
+                {**e.formatted, "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}
+                for e in problems
+            ]
+            return json_response({"errors": errors})
+        operation = body.get("operationName")
+        now = self.clock.monotonic()
+        try:
+            requested = requested_cost(document, variables, operation)
+        except (KeyError, ValueError, TypeError) as exc:
+            return json_response({"errors": [{"message": f"Invalid query: {exc}"}]})
+        if requested > self.cost.max_query_cost:
+            charge = self.cost.charge(now, requested)
+            self.refused += 1
+            return json_response(charge.body())
+        result = execute(schema(), document, root_value=self._root(),
+                         variable_values=variables, operation_name=operation)  # fmt: skip
+        assert isinstance(result, ExecutionResult)  # no async resolvers here
+        actual = min(requested, _children_cost(result.data or {}))
+        charge = self.cost.charge(now, requested, actual)
+        self._queries.append((now, requested, 0 if charge.throttled else actual, charge.throttled))
+        if charge.throttled:
+            return json_response(charge.body(), status=self.throttled_status)
+        out = charge.body(result.data)
+        if result.errors:
+            out = {"errors": [e.formatted for e in result.errors], **out}
+        return json_response(out)
+
+    def cost_report(self) -> CostReport:
+        """Figures of every GraphQL query answered so far (see :class:`CostReport`)."""
+        queries = self._queries
+        if not queries:
+            return CostReport(0, 0, 0, 0, self.cost.maximum_available, 0.0, self.cost.restore_rate)
+        elapsed = queries[-1][0] - queries[0][0]
+        return CostReport(
+            queries=len(queries),
+            throttled=sum(1 for q in queries if q[3]),
+            requested=sum(q[1] for q in queries if not q[3]),
+            actual=sum(q[2] for q in queries),
+            available=self.cost.maximum_available + self.cost.restore_rate * elapsed,
+            elapsed=elapsed,
+            restore_rate=self.cost.restore_rate,
+        )
+
+    def reset(self) -> None:
+        """Empty the log, refill the cost bucket, restart faults, forget the cost figures."""
+        super().reset()
+        self.cost.reset()
+        self._queries.clear()
+        self.refused = 0
+
+
+def get_in(value: Any, path: str) -> Any:
+    """``value`` at dotted ``path`` through dicts (``None`` when a step is missing)."""
+    for key in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _record_cursor(record: StoredRecord, sort: str) -> str:
+    value = getattr(record, sort) if sort != "id" else record.id
+    key = value.isoformat(timespec="microseconds") if isinstance(value, _dt.datetime) else value
+    # The record store's own keyset cursor format, so page_by_cursor reads it back.
+    text = key if isinstance(key, str) else f"{key:020d}"
+    raw = json.dumps([text, record.id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _search_filters(query: str | None) -> dict[str, Any]:
+    """``updated_at:>='…' created_at:<…`` → record-store filters.
+
+    An unquoted timestamp keeps only its date: Shopify's search parser drops the time
+    part of unquoted values, which is why the connector quotes them.
+    """
+    filters: dict[str, Any] = {}
+    for field, op, _, single, double, bare in _FILTER.findall(query or ""):
+        text = single or double or bare
+        try:
+            if bare:
+                moment = _dt.datetime.fromisoformat(text[:10]).replace(tzinfo=_dt.timezone.utc)
+            else:
+                moment = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise GraphQLError(f"Invalid search value for {field}: {text!r}") from exc
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=_dt.timezone.utc)
+        step = _dt.timedelta(microseconds=1)
+        if op == ">=":
+            filters[f"{field}_min"] = moment
+        elif op == ">":
+            filters[f"{field}_min"] = moment + step
+        elif op == "<=":
+            filters[f"{field}_max"] = moment
+        else:
+            filters[f"{field}_max"] = moment - step
+    return filters
+
+
+# -- the conformance harness ------------------------------------------------------------------
+
+_HARNESS_STORES: Mapping[Stream, str] = {
+    Stream.CUSTOMERS: "customers",
+    Stream.ORDERS: "orders",
+    Stream.PRODUCTS: "products",
+    Stream.ABANDONED_CARTS: "checkouts",
+}
+
+
+class ShopifyHarness:
+    """Wires :class:`ShopifyConnector` to a :class:`ShopifySimulator` for ``check_connector``.
+
+    Both share one :class:`~commerce_connectors.clock.FakeClock`, so cost waits and
+    retry backoffs take no real time. Small page sizes make every stream page.
+
+    Example:
+        >>> from commerce_connectors.testing.conformance import check_connector
+        >>> check_connector(lambda: ShopifyHarness(customers=12, orders=15, products=6,
+        ...                                        checkouts=6))
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 11,
+        customers: int = 40,
+        orders: int = 60,
+        products: int = 20,
+        checkouts: int = 20,
+        page_size: int = 5,
+    ) -> None:
+        self.clock = FakeClock()
+        self.simulator = ShopifySimulator(
+            seed=seed, customers=customers, orders=orders, products=products,
+            checkouts=checkouts, clock=self.clock,
+        )  # fmt: skip
+        self.secret = self.simulator.token
+        self.page_size = page_size
+
+    def make_connector(
+        self, *, valid_credentials: bool = True, on_invalid: InvalidRecordHandler | None = None
+    ) -> ShopifyConnector:
+        return ShopifyConnector(
+            shop=self.simulator.shop,
+            access_token=self.secret if valid_credentials else "shpat_revoked_" + self.secret[::-1],
+            transport=self.simulator.transport(),
+            clock=self.clock,
+            page_sizes=dict.fromkeys(
+                ("customers", "orders", "products", "abandoned_carts"), self.page_size
+            ),
+            on_invalid=on_invalid,
+        )
+
+    def _store(self, stream: Stream) -> RecordStore:
+        return self.simulator.stores[_HARNESS_STORES[stream]]
+
+    def expected_ids(self, stream: Stream, since: _dt.datetime | None = None) -> set[str]:
+        return {str(r.id) for r in self._store(stream).query(updated_at_min=since)}
+
+    def timestamps(self, stream: Stream) -> list[_dt.datetime]:
+        return [r.updated_at for r in self._store(stream).query()]
+
+    def corrupt_one(self, stream: Stream) -> str:
+        store = self._store(stream)
+        victim = store.query(sort="id")[len(store) // 2]
+        store.update(
+            victim.id,
+            {"_graphql_overrides": {"createdAt": "not a date"}},
+            updated_at=victim.updated_at,
+        )
+        return str(victim.id)
