@@ -72,6 +72,15 @@ TOYSHOP_STREAMS = ("customers", "orders", "products")
 _EPOCH = _dt.datetime(2023, 1, 1, tzinfo=_dt.timezone.utc)
 _NOW = _dt.datetime(2024, 10, 1, tzinfo=_dt.timezone.utc)
 _STATUSES = ("pending", "paid", "paid", "paid", "fulfilled", "refunded", "cancelled", "failed")
+# Realistic stores: mostly paid and shipped, some refunds, cancellations and failures.
+_REALISTIC_STATUSES = (
+    *("paid",) * 3,
+    *("fulfilled",) * 2,
+    "pending",
+    "refunded",
+    "cancelled",
+    "failed",
+)
 
 
 def _iso(value: _dt.datetime) -> str:
@@ -89,6 +98,12 @@ class ToyShopSimulator(Simulator):
         rate_limit: defaults to a 40-request bucket leaking at 2/s.
         faults: faults to inject.
         max_per_page: the largest ``per_page`` the API accepts.
+        realistic: generate a messier store, as the CLI demo shows it: guest
+            orders, refunds, customers without email, phones only on addresses,
+            duplicate emails in other case, orders in a zero-decimal currency
+            (JPY), two malformed records, and timestamps up to ``now`` (some
+            orders in the last 24 hours). Off by default: the plain store.
+        now: with ``realistic``, the newest timestamp (default: the clock's now).
 
     Attributes:
         stores: the :class:`RecordStore` of each collection; tests insert,
@@ -107,6 +122,8 @@ class ToyShopSimulator(Simulator):
         rate_limit: RateLimiter | None = None,
         faults: Iterable[Fault] = (),
         max_per_page: int = 50,
+        realistic: bool = False,
+        now: _dt.datetime | None = None,
     ) -> None:
         super().__init__(
             clock=clock,
@@ -120,7 +137,10 @@ class ToyShopSimulator(Simulator):
             name: RecordStore(self.clock) for name in TOYSHOP_STREAMS
         }
         self._request_ids = 0
-        self._generate(FakeData(seed), customers, orders, products)
+        if realistic:
+            self._generate_realistic(FakeData(seed), customers, orders, products, now)
+        else:
+            self._generate(FakeData(seed), customers, orders, products)
 
     # -- data ---------------------------------------------------------------
 
@@ -199,6 +219,156 @@ class ToyShopSimulator(Simulator):
                 created_at=created,
                 updated_at=fake.timestamp(created, _NOW),
             )
+
+    def _generate_realistic(
+        self,
+        fake: FakeData,
+        customers: int,
+        orders: int,
+        products: int,
+        now: _dt.datetime | None,
+    ) -> None:
+        end = now if now is not None else self.clock.now()
+        start = end - _dt.timedelta(days=730)
+        rng = fake.rng
+        catalogue: list[StoredRecord] = []
+        for _ in range(max(products, 1)):
+            created = fake.timestamp(start, end)
+            catalogue.append(
+                self.stores["products"].insert(
+                    {
+                        "title": fake.product_title(),
+                        "category": fake.category(),
+                        "sku": fake.sku(),
+                        "price": fake.price("2.00", "120.00"),
+                        "currency": "USD",
+                    },
+                    created_at=created,
+                    updated_at=fake.timestamp(created, end),
+                )
+            )
+        people: list[StoredRecord] = []
+        for n in range(customers):
+            person = fake.person()
+            created = fake.timestamp(start, end)
+            email: str | None = person.email
+            phone = person.phone
+            roll = rng.random()
+            if roll < 0.08:
+                email = None  # no email at all: not a contact for an email-keyed CRM
+            elif roll < 0.13 and people and people[-1].data.get("email"):
+                # The same shopper registered twice, the email typed in other case.
+                email = str(people[-1].data["email"]).strip().upper()
+            if rng.random() < 0.2:
+                phone = None  # the phone is only on the address: the fallback finds it
+            data = {
+                "first_name": person.first_name,
+                "last_name": person.last_name,
+                "email": email,
+                "phone": phone,
+                "company": person.company,
+                "tags": ",".join(person.tags),
+                "accepts_marketing": person.accepts_marketing,
+                "address": {
+                    "line1": person.address.line1,
+                    "city": person.address.city,
+                    "postal_code": person.address.postal_code,
+                    "country": person.address.country_code,
+                    "phone": person.address.phone or fake.phone(person.address.country_code),
+                },
+            }
+            if n == customers // 2:
+                data["accepts_marketing"] = "maybe"  # malformed: dead-lettered, not dropped
+            people.append(
+                self.stores["customers"].insert(
+                    data, created_at=created, updated_at=fake.timestamp(created, end)
+                )
+            )
+        for n in range(orders):
+            recent = rng.random() < 0.02  # placed in the last day: fires "makes a purchase"
+            placed = fake.timestamp(end - _dt.timedelta(hours=23), end) if recent else None
+            self._realistic_order(fake, n, catalogue, people, placed, start, end)
+
+    def _realistic_order(
+        self,
+        fake: FakeData,
+        n: int,
+        catalogue: list[StoredRecord],
+        people: list[StoredRecord],
+        created: _dt.datetime | None,
+        start: _dt.datetime,
+        end: _dt.datetime,
+    ) -> StoredRecord:
+        rng = fake.rng
+        created = created or fake.timestamp(start, end)
+        yen = rng.random() < 0.15  # a zero-decimal currency: amounts are whole yen
+        currency = "JPY" if yen else "USD"
+        lines = []
+        total = Decimal(0)
+        for _ in range(1 + int(rng.random() * 3)):
+            product = catalogue[int(rng.random() * len(catalogue))]
+            price = Decimal(product.data["price"])
+            if yen:
+                price = (price * 150).quantize(Decimal(1))
+            quantity = 1 + int(rng.random() * 3)
+            total += price * quantity
+            lines.append(
+                {
+                    "product_id": product.id,
+                    "title": product.data["title"],
+                    "sku": product.data["sku"],
+                    "quantity": quantity,
+                    "price": str(price),
+                }
+            )
+        roll = rng.random()
+        buyer = people[int(rng.random() * len(people))] if people else None
+        email: str | None
+        if roll < 0.15 or buyer is None:
+            buyer = None  # a guest checkout
+            if rng.random() < 0.3 and people:
+                # A guest using a registered customer's email, in other case.
+                email = str(people[int(rng.random() * len(people))].data.get("email") or "")
+                email = email.upper() or None
+            elif rng.random() < 0.1:
+                email = None
+            else:
+                email = fake.email(fake.first_name(), fake.last_name())
+        else:
+            email = buyer.data.get("email")
+        data: dict[str, Any] = {
+            "number": 1000 + n,
+            "status": _REALISTIC_STATUSES[int(rng.random() * len(_REALISTIC_STATUSES))],
+            "currency": currency,
+            "total": str(total),
+            "customer_id": buyer.id if buyer else None,
+            "email": email,
+            "lines": lines,
+        }
+        if n == 7:
+            data["total"] = "12,34"  # malformed: dead-lettered with its payload
+        edited = n % 3 and created < end
+        return self.stores["orders"].insert(
+            data, created_at=created, updated_at=fake.timestamp(created, end) if edited else created
+        )
+
+    def simulate_activity(self, *, new_orders: int = 20, updated_customers: int = 10) -> None:
+        """Shop activity after a sync: new orders (now) and edited customers, for demos.
+
+        Works on realistic and plain stores alike; timestamps are the clock's now.
+        """
+        fake = FakeData(self.seed + 1000 + len(self.stores["orders"]))
+        now = self.clock.now()
+        catalogue = self.stores["products"].query()
+        people = self.stores["customers"].query()
+        first = len(self.stores["orders"])
+        for n in range(new_orders):
+            self._realistic_order(fake, first + n, catalogue, people, now, now, now)
+        for record in people[:updated_customers]:
+            if record.data.get("accepts_marketing") in (True, False):
+                self.stores["customers"].update(
+                    record.id, {"accepts_marketing": not record.data["accepts_marketing"]}
+                )
 
     def render(self, collection: str, record: StoredRecord) -> dict[str, Any]:
         """The JSON object ToyShop returns for one stored record."""
