@@ -242,7 +242,8 @@ class TiendanubeSimulator(Simulator):
             if self._rng.random() < self.guest_share:
                 buyer = None
             self._new_order(at, n, buyer, catalogue)
-        recent = now - tn.CHECKOUT_RETENTION + _dt.timedelta(hours=1)
+        # A day inside the retention window, so a test can advance the clock a little.
+        recent = now - tn.CHECKOUT_RETENTION + _dt.timedelta(days=1)
         for at in fake.timestamps(checkouts, recent, now):
             buyer = people[self._rng.randrange(len(people))] if people else None
             self.create_checkout(created_at=at, buyer=buyer, catalogue=catalogue)
