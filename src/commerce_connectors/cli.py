@@ -1,12 +1,169 @@
-"""The ``commerce-connectors`` command."""
+"""The ``commerce-connectors`` command: ``sync``, ``demo``, ``status``, ``dead-letters``.
+
+Exit codes (stable; scripts may rely on them):
+
+====  ================================================================================
+code  meaning
+====  ================================================================================
+0     done
+1     an unexpected error (a bug: please report it with the traceback)
+2     usage or configuration error (bad option, missing token, unknown platform)
+3     authentication failed: re-authenticate; the next run resumes from the checkpoint
+4     the platform stayed unavailable or rate-limited: run again later
+5     the sink failed a write: nothing of that batch was written
+6     done, but records were dead-lettered or contacts refused by the contact cap
+130   interrupted (Ctrl-C, SIGTERM): stopped after the current batch
+====  ================================================================================
+"""
 
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
+import enum
+import json
+import logging
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any, TextIO
 
 from . import __version__
+from .errors import CommerceConnectorsError, ConfigurationError
+from .protocols import StateStore
+from .sinks import open_sink
+from .state import open_state_store
+from .sync import Scheduler, SyncEngine, SyncProgress, SyncReport, SyncStatus
+from .sync.registry import PLATFORMS, PlatformSpec
+
+__all__ = ["ExitCode", "build_parser", "main"]
+
+DEFAULT_SINK = "sqlite:///commerce-connectors.db"
+DEFAULT_DEMO_DB = "commerce-connectors-demo.db"
+
+
+class ExitCode(enum.IntEnum):
+    """The command's exit statuses (see the module docstring)."""
+
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    AUTH = 3
+    RETRY_LATER = 4
+    SINK = 5
+    ATTENTION = 6
+    INTERRUPTED = 130
+
+
+_STATUS_CODES = {
+    SyncStatus.OK: ExitCode.OK,
+    SyncStatus.AUTH_ERROR: ExitCode.AUTH,
+    SyncStatus.RETRY_LATER: ExitCode.RETRY_LATER,
+    SyncStatus.SINK_ERROR: ExitCode.SINK,
+    SyncStatus.INTERRUPTED: ExitCode.INTERRUPTED,
+    SyncStatus.FAILED: ExitCode.ERROR,
+}
+
+
+def exit_code_for(report: SyncReport) -> ExitCode:
+    """The exit code of a finished run.
+
+    Example:
+        >>> import datetime as dt
+        >>> r = SyncReport("c", "historical", dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
+        >>> int(exit_code_for(r))
+        0
+    """
+    code = _STATUS_CODES[report.status]
+    if code is ExitCode.OK and report.needs_attention:
+        return ExitCode.ATTENTION
+    return code
+
+
+# -- progress ----------------------------------------------------------------------------------
+
+
+class ProgressPrinter:
+    """Draws sync progress: a live line on a terminal, plain lines otherwise."""
+
+    _BAR = 24
+
+    def __init__(self, out: TextIO, *, tty: bool | None = None) -> None:
+        self.out = out
+        self.tty = out.isatty() if tty is None else tty
+        self._tick = 0
+
+    def __call__(self, event: SyncProgress) -> None:
+        name = f"{event.connection_id} {event.stream.value}"
+        if not self.tty:
+            if event.phase == "end":
+                self.out.write(
+                    f"{name}: {event.read} read, {event.written} written"
+                    f" ({event.rate:.0f} records/s)\n"
+                )
+                self.out.flush()
+            return
+        # No total is known in advance (platforms rarely say), so the bar runs.
+        self._tick += 1
+        pos = self._tick % self._BAR
+        bar = "".join("█" if (i - pos) % self._BAR < 6 else "·" for i in range(self._BAR))
+        if event.phase == "end":
+            bar = "█" * self._BAR
+        line = f"\r{name:<32} {bar} {event.read:>9,} read {event.rate:>8,.0f}/s"
+        self.out.write(line + ("\n" if event.phase == "end" else ""))
+        self.out.flush()
+
+
+# -- the parser ------------------------------------------------------------------------------
+
+
+def _state_url(args: argparse.Namespace) -> str:
+    if args.state:
+        return str(args.state)
+    sink: str = args.sink
+    return sink if sink.startswith("sqlite:") else "sqlite:///commerce-connectors-state.db"
+
+
+def _add_store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sink",
+        default=DEFAULT_SINK,
+        help=f"where data goes: sqlite:///path.db or memory:// (default {DEFAULT_SINK})",
+    )
+    parser.add_argument(
+        "--state",
+        help="where checkpoints, dead letters and runs are kept (default: the SQLite sink's file)",
+    )
+
+
+def _add_platforms(sub: Any, *, command: str) -> None:
+    platforms = sub.add_subparsers(
+        dest="platform", metavar="PLATFORM", required=True, title="platforms"
+    )
+    for spec in PLATFORMS.values():
+        p = platforms.add_parser(
+            spec.name,
+            help=spec.description,
+            description=f"{spec.description}. The token is read from ${spec.token_env}.",
+        )
+        for option in spec.options:
+            p.add_argument(
+                option.flag,
+                dest=f"opt_{option.dest}",
+                required=option.required,
+                default=option.default,
+                type=option.type,
+                help=option.help,
+            )
+        p.add_argument(
+            "--token-env",
+            default=spec.token_env,
+            help=f"the environment variable holding the token (default {spec.token_env})",
+        )
+        p.add_argument(
+            "--token-stdin", action="store_true", help="read the token from standard input"
+        )
+        p.set_defaults(command=command)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,17 +171,359 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="commerce-connectors",
         description="Sync shop data (Shopify, BigCommerce, Square, Tiendanube) into a CRM.",
+        epilog="Exit codes: 0 done, 2 usage, 3 re-authenticate, 4 retry later, 5 sink error, "
+        "6 done with dead letters or contact-cap refusals, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log warnings and details")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sync = commands.add_parser(
+        "sync",
+        help="sync one store into a sink (incremental from the last checkpoint by default)",
+        description="Sync one store. Without --historical or --since, each stream is read "
+        "from its last checkpoint minus the overlap window (everything, the first time).",
+    )
+    _add_store_options(sync)
+    when = sync.add_mutually_exclusive_group()
+    when.add_argument("--historical", action="store_true", help="read everything again")
+    when.add_argument(
+        "--since", type=_aware_datetime, help="read what changed since this ISO 8601 time"
+    )
+    sync.add_argument(
+        "--overlap", type=float, default=5.0, help="incremental re-read window, minutes (5)"
+    )
+    sync.add_argument("--batch-size", type=int, help="items per sink batch")
+    sync.add_argument(
+        "--every",
+        type=float,
+        metavar="MINUTES",
+        help="keep running: an incremental sync every MINUTES (Ctrl-C stops cleanly)",
+    )
+    sync.add_argument("--json", action="store_true", help="print the report as JSON")
+    sync.add_argument("--no-progress", action="store_true", help="no progress output")
+    _add_platforms(sync, command="sync")
+
+    demo = commands.add_parser(
+        "demo",
+        help="sync simulated shops into a local SQLite file (no network, no credentials)",
+    )
+    demo.add_argument("--db", default=DEFAULT_DEMO_DB, help=f"the file (default {DEFAULT_DEMO_DB})")
+    demo.add_argument("--seed", type=int, default=2024, help="seed of the simulated stores")
+    demo.add_argument("--no-progress", action="store_true", help="no progress output")
+    demo.set_defaults(command="demo")
+
+    status = commands.add_parser("status", help="checkpoints, open dead letters and last runs")
+    _add_store_options(status)
+    status.add_argument("--connection", help="only this connection id")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(command="status")
+
+    letters = commands.add_parser("dead-letters", help="list or replay records that failed")
+    actions = letters.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="list dead letters with every bad field")
+    _add_store_options(listing)
+    listing.add_argument("--connection", help="only this connection id")
+    listing.add_argument("--all", action="store_true", help="include resolved ones")
+    listing.add_argument("--json", action="store_true", help="print JSON (payloads included)")
+    listing.set_defaults(command="dead-letters-list")
+    replay = actions.add_parser(
+        "replay", help="re-read the streams with open dead letters and sync what now passes"
+    )
+    _add_store_options(replay)
+    replay.add_argument("--json", action="store_true", help="print the report as JSON")
+    replay.add_argument("--no-progress", action="store_true", help="no progress output")
+    _add_platforms(replay, command="dead-letters-replay")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the process exit status."""
-    parser = build_parser()
-    parser.parse_args(argv)
-    parser.print_help(sys.stdout)
+def _aware_datetime(text: str) -> _dt.datetime:
+    try:
+        value = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 datetime: {text!r}") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no timezone; add one, e.g. {text}+00:00 or {text}Z"
+        )
+    return value
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def _token(spec: PlatformSpec, args: argparse.Namespace) -> str:
+    if args.token_stdin:
+        token = sys.stdin.readline().strip()
+    else:
+        token = os.environ.get(args.token_env, "").strip()
+    if not token:
+        raise ConfigurationError(
+            f"no {spec.name} token: set the environment variable {args.token_env} "
+            "(or pass --token-stdin); tokens are never taken from the command line"
+        )
+    return token
+
+
+def _engine(args: argparse.Namespace, out: TextIO, err: TextIO) -> tuple[SyncEngine, StateStore]:
+    spec = PLATFORMS[args.platform]
+    options = {o.dest: getattr(args, f"opt_{o.dest}") for o in spec.options}
+    connector = spec.factory(options, _token(spec, args))
+    sink_options: dict[str, Any] = {}
+    if getattr(args, "batch_size", None):
+        sink_options["batch_size"] = args.batch_size
+    sink = open_sink(args.sink, **sink_options)
+    state = open_state_store(_state_url(args))
+    progress = None if args.no_progress or args.json else ProgressPrinter(err)
+    engine = SyncEngine(
+        connector,
+        sink,
+        state,
+        overlap=_dt.timedelta(minutes=getattr(args, "overlap", 5.0)),
+        on_progress=progress,
+    )
+    return engine, state
+
+
+def _close(engine: SyncEngine, state: StateStore) -> None:
+    engine.connector.close()
+    engine.sink.close()
+    state.close()
+
+
+def _print_report(report: SyncReport, args: argparse.Namespace, out: TextIO) -> None:
+    if args.json:
+        out.write(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    else:
+        out.write(report.summary() + "\n")
+
+
+def _cmd_sync(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    engine, state = _engine(args, out, err)
+    try:
+        if args.every:
+            scheduler = Scheduler(
+                engine,
+                interval=_dt.timedelta(minutes=args.every),
+                on_report=lambda r: _print_report(r, args, out),
+            )
+            with scheduler.stop_on_signals():
+                reports = scheduler.run()
+            return int(exit_code_for(reports[-1])) if reports else 0
+        mode = "historical" if args.historical else "auto"
+        report = engine.run(mode, since=args.since)
+        _print_report(report, args, out)
+        return int(exit_code_for(report))
+    finally:
+        _close(engine, state)
+
+
+def _cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    engine, state = _engine(args, out, err)
+    try:
+        report = engine.replay_dead_letters()
+        _print_report(report, args, out)
+        left = len(state.dead_letters(engine.connection_id))
+        out.write(f"{report.dead_letters_resolved} dead letter(s) resolved, {left} still open\n")
+        return int(exit_code_for(report))
+    finally:
+        _close(engine, state)
+
+
+def _cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    state = open_state_store(_state_url(args))
+    try:
+        checkpoints = state.checkpoints(args.connection)
+        runs = state.runs(args.connection, limit=10)
+        letters = state.dead_letters(args.connection)
+        parked = state.parked_contacts(args.connection)
+        if args.json:
+            data = {
+                "checkpoints": [
+                    {
+                        "connection_id": c.connection_id,
+                        "stream": c.stream.value,
+                        "value": c.value.isoformat(),
+                        "updated_at": c.updated_at.isoformat(),
+                    }
+                    for c in checkpoints
+                ],
+                "runs": [
+                    {
+                        "id": r.id,
+                        "connection_id": r.connection_id,
+                        "mode": r.mode,
+                        "status": r.status,
+                        "started_at": r.started_at.isoformat(),
+                        "ended_at": None if r.ended_at is None else r.ended_at.isoformat(),
+                        "error": r.error,
+                        "totals": r.counts.get("totals", {}),
+                    }
+                    for r in runs
+                ],
+                "open_dead_letters": len(letters),
+                "parked_contacts": len(parked),
+            }
+            out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+            return 0
+        out.write("checkpoints (incremental syncs read from here minus the overlap):\n")
+        if not checkpoints:
+            out.write("  none yet: the next sync reads everything\n")
+        for c in checkpoints:
+            out.write(f"  {c.connection_id:<28} {c.stream.value:<16} {c.value.isoformat()}\n")
+        out.write("last runs:\n")
+        if not runs:
+            out.write("  none\n")
+        for r in runs:
+            totals = r.counts.get("totals", {})
+            ended = r.ended_at.isoformat(timespec="seconds") if r.ended_at else "-"
+            out.write(
+                f"  #{r.id:<4} {r.connection_id:<28} {r.mode:<11} {r.status:<11}"
+                f" {r.started_at.isoformat(timespec='seconds')} → {ended}"
+                f"  read {totals.get('read', 0)} written {totals.get('written', 0)}\n"
+            )
+            if r.error:
+                out.write(f"        {r.error}\n")
+        out.write(f"open dead letters: {len(letters)}")
+        out.write(f"   contacts waiting for room under the contact cap: {len(parked)}\n")
+        return 0
+    finally:
+        state.close()
+
+
+def _cmd_dead_letters(args: argparse.Namespace, out: TextIO) -> int:
+    state = open_state_store(_state_url(args))
+    try:
+        letters = state.dead_letters(args.connection, include_resolved=args.all)
+        if args.json:
+            data = [
+                {
+                    "id": d.id,
+                    "connection_id": d.connection_id,
+                    "kind": d.kind,
+                    "record_id": d.record_id,
+                    "problems": [
+                        {
+                            "path": p.path,
+                            "reason": p.reason,
+                            "first_seen": p.first_seen.isoformat(),
+                            "last_seen": p.last_seen.isoformat(),
+                        }
+                        for p in d.problems
+                    ],
+                    "first_seen": d.first_seen.isoformat(),
+                    "last_seen": d.last_seen.isoformat(),
+                    "count": d.count,
+                    "resolved_at": None if d.resolved_at is None else d.resolved_at.isoformat(),
+                    "payload": d.payload,
+                }
+                for d in letters
+            ]
+            out.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+            return 0
+        if not letters:
+            out.write("no dead letters\n")
+        for d in letters:
+            state_text = "resolved" if d.resolved_at else "open"
+            out.write(
+                f"#{d.id} {d.connection_id} {d.kind} {d.record_id or '<no id>'} ({state_text},"
+                f" seen {d.count}x, first {d.first_seen.isoformat(timespec='seconds')},"
+                f" last {d.last_seen.isoformat(timespec='seconds')})\n"
+            )
+            for p in d.problems:
+                out.write(f"    {p.path}: {p.reason}\n")
+        return 0
+    finally:
+        state.close()
+
+
+def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .sync.demo import run_demo
+
+    out.write(
+        "commerce-connectors demo: simulated shops, in-process (no network, no credentials)\n"
+    )
+    progress = None if args.no_progress else ProgressPrinter(err)
+    results = run_demo(
+        args.db,
+        seed=args.seed,
+        on_progress=progress,
+        on_step=lambda text: err.write(f"· {text}\n") if not args.no_progress else None,
+    )
+    out.write("\n")
+    header = (
+        f"{'platform':<10} {'contacts':>8} {'orders':>7} {'products':>8} {'carts':>6}"
+        f" {'dup. merged':>11} {'triggers':>8} {'dead letters':>12}  skipped (by reason)"
+    )
+    out.write(header + "\n" + "─" * len(header) + "\n")
+    for r in results:
+        skipped = ", ".join(f"{k} {v}" for k, v in sorted(r.skipped.items())) or "none"
+        carts = "—" if r.carts is None else str(r.carts)
+        out.write(
+            f"{r.source.name:<10} {r.contacts:>8} {r.orders:>7} {r.products:>8} {carts:>6}"
+            f" {r.duplicates_merged:>11} {r.triggers_fired:>8} {r.dead_letters:>12}  {skipped}\n"
+        )
+    out.write("\n")
+    for r in results:
+        rate = r.records_read / r.seconds if r.seconds else 0.0
+        inc = r.incremental.totals()
+        out.write(
+            f"{r.source.name}: historical read {r.historical.totals()['read']} records,"
+            f" incremental {inc['read']} (new {inc['new']}, updated {inc['updated']});"
+            f" {rate:,.0f} records/s into SQLite, {r.historical.requests + r.incremental.requests}"
+            f" requests\n"
+        )
+    path = os.path.abspath(args.db)
+    url = f"sqlite:///{path}"
+    out.write(
+        f"\ndatabase: {path}\n"
+        f'  sqlite3 {path} "SELECT email, first_name, last_name, phone FROM contacts LIMIT 5"\n'
+        f"  commerce-connectors status --sink {url}\n"
+        f"  commerce-connectors dead-letters list --sink {url}\n"
+        "'carts' is — where the platform has no cart listing; 'triggers' counts orders and\n"
+        "carts stored as firing automations (placed within 24 h of a sync, or new since).\n"
+    )
     return 0
+
+
+def main(
+    argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Run the command line; returns the process exit status."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse's own exits: --help (0) and usage errors (2)
+        return int(exc.code or 0)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.ERROR,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=err,
+    )
+    try:
+        if args.command == "sync":
+            return _cmd_sync(args, out, err)
+        if args.command == "dead-letters-replay":
+            return _cmd_replay(args, out, err)
+        if args.command == "status":
+            return _cmd_status(args, out)
+        if args.command == "dead-letters-list":
+            return _cmd_dead_letters(args, out)
+        if args.command == "demo":
+            return _cmd_demo(args, out, err)
+        parser.print_help(out)
+        return 0
+    except ConfigurationError as exc:
+        err.write(f"commerce-connectors: error: {exc}\n")
+        return int(ExitCode.USAGE)
+    except KeyboardInterrupt:
+        err.write("commerce-connectors: interrupted\n")
+        return int(ExitCode.INTERRUPTED)
+    except CommerceConnectorsError as exc:
+        err.write(f"commerce-connectors: error: {exc}\n")
+        return int(ExitCode.ERROR)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,216 @@
+"""Pluggable registries: platforms the CLI can ``sync``, and shops the ``demo`` simulates.
+
+A platform connector module adds itself with one line each:
+
+.. code-block:: python
+
+    register_platform(PlatformSpec("shopify", "Shopify Admin API", "SHOPIFY_TOKEN",
+                                   options=(PlatformOption("--shop", "shop", required=True),),
+                                   factory=lambda opts, token: ShopifyConnector(...)))
+    register_demo(DemoSource("shopify", "Shopify (simulated)", build=shopify_demo_store))
+
+Example:
+    >>> sorted(available_platforms())
+    ['toyshop']
+    >>> platform_spec("nowhere")
+    Traceback (most recent call last):
+    ...
+    commerce_connectors.errors.ConfigurationError: unknown platform 'nowhere'; available: toyshop
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from ..clock import Clock
+from ..errors import ConfigurationError
+from ..protocols import Connector
+
+__all__ = [
+    "DEMO_SOURCES",
+    "PLATFORMS",
+    "DemoSource",
+    "DemoStore",
+    "PlatformOption",
+    "PlatformSpec",
+    "available_platforms",
+    "platform_spec",
+    "register_demo",
+    "register_platform",
+]
+
+
+@attrs.frozen
+class PlatformOption:
+    """One connection option of a platform on the command line (never a secret).
+
+    Attributes:
+        flag: the option, e.g. ``--shop``.
+        dest: the key it is passed to the factory under.
+        help: the help text.
+        required: the option must be given.
+        default: the value when it is not.
+        type: converts the text (``int`` …).
+    """
+
+    flag: str
+    dest: str
+    help: str = ""
+    required: bool = False
+    default: Any = None
+    type: Callable[[str], Any] = str
+
+
+@attrs.frozen
+class PlatformSpec:
+    """How the CLI builds a connector for one platform.
+
+    Attributes:
+        name: the command-line name (``sync NAME``).
+        description: one line for ``--help``.
+        token_env: the environment variable the token is read from.
+        options: the connection options (store, location, base URL …).
+        factory: ``(options, token) -> Connector``.
+    """
+
+    name: str
+    description: str
+    token_env: str
+    options: tuple[PlatformOption, ...] = ()
+    factory: Callable[[Mapping[str, Any], str], Connector] = attrs.field(kw_only=True)
+
+
+#: Platforms ``commerce-connectors sync`` knows, by name.
+PLATFORMS: dict[str, PlatformSpec] = {}
+
+
+def register_platform(spec: PlatformSpec) -> None:
+    """Make a platform available to ``commerce-connectors sync`` (replaces one of that name)."""
+    PLATFORMS[spec.name] = spec
+
+
+def available_platforms() -> list[str]:
+    """The registered platform names, sorted."""
+    return sorted(PLATFORMS)
+
+
+def platform_spec(name: str) -> PlatformSpec:
+    """The spec of a registered platform.
+
+    Raises:
+        ConfigurationError: unknown name; the message lists the available ones.
+    """
+    try:
+        return PLATFORMS[name]
+    except KeyError:
+        raise ConfigurationError(
+            f"unknown platform {name!r}; available: {', '.join(available_platforms())}"
+        ) from None
+
+
+@attrs.define
+class DemoStore:
+    """A simulated shop ready to sync: its connector, and how to make it busy.
+
+    Attributes:
+        connector: a connector wired to the in-process simulator.
+        activity: makes shop activity happen (new orders, edits) between the
+            demo's historical and incremental syncs.
+        close: releases the simulator and connector.
+    """
+
+    connector: Connector
+    activity: Callable[[], None]
+    close: Callable[[], None]
+
+
+@attrs.frozen
+class DemoSource:
+    """One platform in ``commerce-connectors demo``.
+
+    Attributes:
+        name: short name, shown in the summary table.
+        label: what it is, for people.
+        build: ``(seed, clock, now) -> DemoStore`` with a seeded realistic store.
+    """
+
+    name: str
+    label: str
+    build: Callable[[int, Clock, _dt.datetime], DemoStore]
+
+
+#: The shops the demo syncs, in order. Each platform connector adds one line.
+DEMO_SOURCES: list[DemoSource] = []
+
+
+def register_demo(source: DemoSource) -> None:
+    """Add a simulated shop to ``commerce-connectors demo`` (replaces one of that name)."""
+    DEMO_SOURCES[:] = [s for s in DEMO_SOURCES if s.name != source.name] + [source]
+
+
+# -- ToyShop, the example platform: registered here so the CLI works before any real one ------
+
+
+def _toyshop_connector(options: Mapping[str, Any], token: str) -> Connector:
+    from ..testing.example_shop import ToyShopConnector
+
+    return ToyShopConnector(
+        token=token,
+        shop=options.get("shop") or "toyshop",
+        base_url=options["base_url"],
+        page_size=options.get("page_size") or 50,
+    )
+
+
+def _toyshop_demo(seed: int, clock: Clock, now: _dt.datetime) -> DemoStore:
+    from ..testing.example_shop import ToyShopConnector, ToyShopSimulator
+    from ..testing.simulator import TiendanubeRateLimit
+
+    simulator = ToyShopSimulator(
+        seed=seed,
+        customers=400,
+        orders=4000,
+        products=80,
+        clock=clock,
+        # A Next-plan-sized bucket (Tiendanube x10), so the demo paces without waiting long.
+        rate_limit=TiendanubeRateLimit(capacity=400, leak_rate=20),
+        realistic=True,
+        now=now,
+    )
+    connector = ToyShopConnector(
+        token=simulator.token,
+        shop="demo",
+        transport=simulator.transport(),
+        clock=clock,
+        page_size=50,
+    )
+    return DemoStore(
+        connector=connector,
+        activity=lambda: simulator.simulate_activity(new_orders=25, updated_customers=12),
+        close=connector.close,
+    )
+
+
+register_platform(
+    PlatformSpec(
+        "toyshop",
+        "ToyShop, the example platform (point --base-url at its simulator)",
+        "TOYSHOP_TOKEN",
+        options=(
+            PlatformOption(
+                "--base-url",
+                "base_url",
+                "the API root, e.g. http://127.0.0.1:8080/api/v1",
+                required=True,
+            ),
+            PlatformOption("--shop", "shop", "the store's name (part of the connection id)"),
+            PlatformOption("--page-size", "page_size", "records per page", type=int),
+        ),
+        factory=_toyshop_connector,
+    )
+)
+register_demo(DemoSource("toyshop", "ToyShop example platform (simulated)", _toyshop_demo))
