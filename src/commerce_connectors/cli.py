@@ -475,9 +475,10 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
     path = os.path.abspath(args.db)
     url = f"sqlite:///{path}"
+    query = "SELECT email, first_name, last_name, phone FROM contacts LIMIT 5"
     out.write(
         f"\ndatabase: {path}\n"
-        f'  sqlite3 {path} "SELECT email, first_name, last_name, phone FROM contacts LIMIT 5"\n'
+        f'  sqlite3 {path} "{query}"\n'
         f"  commerce-connectors status --sink {url}\n"
         f"  commerce-connectors dead-letters list --sink {url}\n"
         "'carts' is — where the platform has no cart listing; 'triggers' counts orders and\n"
