@@ -58,7 +58,7 @@ from ..._http.ratelimit import RateLimiter
 from ..._http.stats import EventCallback
 from ..._parsing import parse_datetime
 from ...clock import Clock
-from ...errors import ConfigurationError, NotFoundError
+from ...errors import ConfigurationError, NotFoundError, PermissionDeniedError
 from ...models import Order, Platform
 from ...protocols import InvalidRecordHandler, Stream
 from ...rules import Reason
@@ -320,6 +320,8 @@ class SquareConnector(BaseConnector):
         self.skipped: collections.Counter[tuple[Stream, Reason]] = collections.Counter()
         # variation id -> what order lines need from the catalog (None: not in the catalog)
         self._catalog: dict[str, CatalogRef | None] = {}
+        #: Why order lines are not enriched from the catalog, when they cannot be.
+        self.catalog_unavailable: str | None = None
 
     # -- identity -------------------------------------------------------------
 
@@ -512,7 +514,7 @@ class SquareConnector(BaseConnector):
         if not by_order:
             return
         orders = self._batch_orders([oid for oid, ps in by_order.items() if ps[0].get("order_id")])
-        if self.enrich_lines:
+        if self.enrich_lines and self.catalog_unavailable is None:
             self._learn_catalog(orders.values())
         refs = {k: v for k, v in self._catalog.items() if v is not None}
         for order_id, page_payments in by_order.items():
@@ -589,15 +591,28 @@ class SquareConnector(BaseConnector):
                 if isinstance(vid, str) and vid not in self._catalog and vid not in wanted:
                     wanted.append(vid)
         for start in range(0, len(wanted), c.CATALOG_BATCH_SIZE):
+            if self.catalog_unavailable is not None:
+                return
             chunk = wanted[start : start + c.CATALOG_BATCH_SIZE]
-            body = self.engine.send(
-                Request(
-                    "POST",
-                    "/v2/catalog/batch-retrieve",
-                    json={"object_ids": chunk, "include_related_objects": True},
-                    idempotent=True,
+            try:
+                body = self.engine.send(
+                    Request(
+                        "POST",
+                        "/v2/catalog/batch-retrieve",
+                        json={"object_ids": chunk, "include_related_objects": True},
+                        idempotent=True,
+                    )
+                ).body
+            except PermissionDeniedError as exc:
+                # Orders and payments are readable without ITEMS_READ: keep syncing them,
+                # with lines that name the variation but not the item. Said loudly, once.
+                self.catalog_unavailable = str(exc)
+                logger.warning(
+                    "square: order lines are not enriched from the catalog (ITEMS_READ "
+                    "missing?): %s",
+                    exc,
                 )
-            ).body
+                return
             refs = catalog_refs(_items(body, "objects"), _items(body, "related_objects"))
             for vid in chunk:
                 # None remembers "not in the catalog" (deleted items, custom amounts).
