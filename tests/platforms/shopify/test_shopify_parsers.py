@@ -63,12 +63,12 @@ def test_rest_and_graphql_shapes_of_the_same_order_give_equal_records() -> None:
 def test_rest_and_graphql_shapes_agree_for_every_stream(kind: str, payload: dict) -> None:
     product = rest_product()
     if kind == "customer":
-        sim, conn = _simulated(customers=[payload])
+        _sim, conn = _simulated(customers=[payload])
         expected = parse_customer(payload, shop=SHOP)
         with conn:
             got = list(conn.iter_customers())
     elif kind == "product":
-        sim, conn = _simulated(products=[payload])
+        _sim, conn = _simulated(products=[payload])
         expected = parse_product(payload, currency="EUR", shop=SHOP)
         with conn:
             got = list(conn.iter_products())
