@@ -43,7 +43,8 @@ def test_historical_twice_equals_historical_once(tmp_path) -> None:
     once = sink.snapshot()
     clock.advance(3600)
     second = engine.run("historical")
-    assert first.ok and second.ok
+    assert first.ok
+    assert second.ok
     assert sink.snapshot() == once
     totals = second.totals()
     assert totals["new"] == totals["updated"] == totals["contacts_new"] == 0
@@ -98,7 +99,8 @@ def test_auth_failure_mid_run_keeps_the_checkpoint_and_resumes(tmp_path) -> None
     engine = SyncEngine(shop_connector(sim, clock), sink, state, clock=clock, on_progress=revoke)
     report = engine.run()
     assert report.status is SyncStatus.AUTH_ERROR
-    assert "authentication failed" in report.error and "resumes" in report.error
+    assert "authentication failed" in report.error
+    assert "resumes" in report.error
     assert sim.token not in report.error
     assert state.get_checkpoint("toyshop:toyshop", Stream.ORDERS) is None
     assert state.get_checkpoint("toyshop:toyshop", Stream.CUSTOMERS) is not None
@@ -148,21 +150,24 @@ def test_dead_letters_keep_the_payload_and_are_resolved_by_a_replay_after_a_fix(
     sink, state = MemorySink(), MemoryStateStore()
     engine = SyncEngine(shop_connector(sim, clock), sink, state, clock=clock)
     report = engine.run()
-    assert report.ok and report.stream(Stream.ORDERS).dead_lettered == 1
+    assert report.ok
+    assert report.stream(Stream.ORDERS).dead_lettered == 1
     (letter,) = state.dead_letters()
     assert (letter.kind, letter.record_id, letter.payload["total"]) == ("order", "7", "12,34")
     assert [p.path for p in letter.problems] == ["$.total"]
     clock.advance(60)
     engine.run("historical")
     (letter,) = state.dead_letters()
-    assert letter.count == 2 and letter.last_seen > letter.first_seen
+    assert letter.count == 2
+    assert letter.last_seen > letter.first_seen
     assert letter.problems[0].last_seen > letter.problems[0].first_seen
 
     # Fixed in the shop without touching updated_at: only a replay finds it.
     sim.stores["orders"].update(7, {"total": "12.34"}, updated_at=victim.updated_at)
     assert engine.run().stream(Stream.ORDERS).read == 0
     replay = engine.replay_dead_letters()
-    assert replay.mode == "replay" and replay.dead_letters_resolved == 1
+    assert replay.mode == "replay"
+    assert replay.dead_letters_resolved == 1
     assert list(replay.streams) == [Stream.ORDERS]
     assert state.dead_letters() == []
     assert RecordKey("toyshop:toyshop", "order", "7") in sink.records("order")
@@ -216,7 +221,8 @@ def test_carts_abandonment_and_the_checkpoint_waits_for_active_carts() -> None:
 
     clock.advance(10 * 3600)  # the active cart is abandoned now
     s = engine.run().stream(Stream.ABANDONED_CARTS)
-    assert s.mode == "incremental" and s.new == 1
+    assert s.mode == "incremental"
+    assert s.new == 1
     assert sink.snapshot()[RecordKey(CONN, "cart", "active")]["trigger"]["fires"] is True
 
 
@@ -240,7 +246,8 @@ def test_guests_duplicates_and_identities_are_counted() -> None:
     c, o = report.stream(Stream.CUSTOMERS), report.stream(Stream.ORDERS)
     assert c.skipped == {"no_identity": 1}
     assert (c.contacts_new, c.duplicates_merged) == (1, 1)
-    assert o.skipped == {"guest_excluded": 1} and o.new == 1
+    assert o.skipped == {"guest_excluded": 1}
+    assert o.new == 1
     assert list(sink.contacts()) == ["ann@example.com"]
 
 
@@ -251,7 +258,8 @@ def test_batches_stay_bounded_and_stop_is_clean() -> None:
     )
     sink, state = MemorySink(batch_size=40), MemoryStateStore()
     engine = SyncEngine(conn, sink, state, clock=FakeClock(wall_start=at(50)))
-    assert engine.run().ok and sink.batches >= 1000 // 40
+    assert engine.run().ok
+    assert sink.batches >= 1000 // 40
 
     stopper = SyncEngine(
         ListConnector(products=[product("x")], orders=conn.data[Stream.ORDERS]),
@@ -286,4 +294,5 @@ def test_since_must_be_aware_and_not_historical() -> None:
     with pytest.raises(ValueError, match="historical"):
         engine.run("historical", since=at(0))
     report = engine.run(since=at(0))  # no checkpoint: an explicit since saves none (a gap)
-    assert report.ok and engine.state.checkpoints() == []
+    assert report.ok
+    assert engine.state.checkpoints() == []

@@ -24,11 +24,12 @@ def test_runs_every_interval_incrementally() -> None:
     clock = FakeClock(wall_start=at(10))
     conn = ListConnector(orders=[order("1")])
     reports = Scheduler(engine(conn, clock), clock=clock).run(max_runs=4)
-    assert DEFAULT_INTERVAL == dt.timedelta(minutes=30)
+    assert dt.timedelta(minutes=30) == DEFAULT_INTERVAL
     assert [r.mode for r in reports] == ["historical"] + ["incremental"] * 3
     assert [r.started_at for r in reports] == [at(10) + n * DEFAULT_INTERVAL for n in range(4)]
     since = [s for stream, s in conn.calls if stream is Stream.ORDERS]
-    assert since[0] is None and since[1] == at(10) - dt.timedelta(minutes=5)
+    assert since[0] is None
+    assert since[1] == at(10) - dt.timedelta(minutes=5)
 
 
 def test_an_authentication_error_ends_the_schedule() -> None:
@@ -42,7 +43,8 @@ def test_stop_from_a_report_callback_and_on_a_signal() -> None:
     clock = FakeClock(wall_start=at(10))
     scheduler = Scheduler(engine(ListConnector(), clock), clock=clock)
     scheduler.on_report = lambda r: scheduler.stop()
-    assert len(scheduler.run()) == 1 and scheduler.stopping
+    assert len(scheduler.run()) == 1
+    assert scheduler.stopping
 
     other = Scheduler(engine(ListConnector(), clock), clock=clock)
     other.on_report = lambda r: os.kill(os.getpid(), signal.SIGTERM)
