@@ -700,12 +700,16 @@ class BigCommerceSimulator(Simulator):
             return self.error_response(422, "page and limit must be positive")
         return limit
 
-    def _v2_list(self, records: list[Any], query: httpx.QueryParams) -> httpx.Response:
+    def _v2_list(
+        self, records: list[Any], query: httpx.QueryParams, render: Any = None
+    ) -> httpx.Response:
         limit = self._limit(query)
         if isinstance(limit, httpx.Response):
             return limit
         page = int(query.get("page", "1"))
         chunk = records[(page - 1) * limit : page * limit]
+        if render is not None:  # render only the page served, not every match
+            chunk = [render(r) for r in chunk]
         if not chunk:
             if self.empty_page == "204":
                 return httpx.Response(204)
@@ -795,7 +799,7 @@ class BigCommerceSimulator(Simulator):
             descending=direction == "desc",
             **bounds,
         )
-        return self._v2_list([self.render_order(r) for r in records], q)
+        return self._v2_list(records, q, self.render_order)
 
     @route("GET", "/stores/{store_hash}/v2/orders/{order_id}")
     def get_order(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
