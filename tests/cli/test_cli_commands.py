@@ -1,0 +1,143 @@
+"""The command line: sync (against a served ToyShop simulator), status, dead-letters, demo."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from commerce_connectors.cli import ExitCode, ProgressPrinter, main
+from commerce_connectors.protocols import Stream
+from commerce_connectors.sync import SyncProgress
+from commerce_connectors.testing.example_shop import ToyShopSimulator
+
+
+@pytest.fixture
+def shop() -> Iterator[tuple[ToyShopSimulator, str]]:
+    sim = ToyShopSimulator(seed=9, customers=30, orders=60, products=10)
+    with sim.serve() as url:
+        yield sim, url + "/api/v1"
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_sync_status_and_incremental(shop, tmp_path: Path, monkeypatch) -> None:
+    sim, base = shop
+    monkeypatch.setenv("TOYSHOP_TOKEN", sim.token)
+    sink = f"sqlite:///{tmp_path / 'cli.db'}"
+    code, out, err = run("sync", "--sink", sink, "toyshop", "--base-url", base)
+    assert code == ExitCode.OK, err
+    assert "historical sync ok" in out
+    assert "orders" in err  # plain progress lines when not on a terminal
+    assert sim.token not in out + err
+
+    code, out, _ = run("sync", "--sink", sink, "--json", "toyshop", "--base-url", base)
+    report = json.loads(out)
+    assert (code, report["mode"], report["totals"]["new"]) == (0, "incremental", 0)
+
+    code, out, _ = run("status", "--sink", sink)
+    assert code == 0
+    assert "toyshop:toyshop" in out
+    assert "orders" in out
+    assert "historical" in out
+    assert "incremental" in out
+    code, out, _ = run("status", "--sink", sink, "--json")
+    assert len(json.loads(out)["checkpoints"]) == 3
+
+
+def test_tokens_come_from_the_environment_only(shop, tmp_path: Path, monkeypatch) -> None:
+    sim, base = shop
+    sink = f"sqlite:///{tmp_path / 't.db'}"
+    monkeypatch.delenv("TOYSHOP_TOKEN", raising=False)
+    code, _, err = run("sync", "--sink", sink, "toyshop", "--base-url", base)
+    assert code == ExitCode.USAGE
+    assert "TOYSHOP_TOKEN" in err
+    code, _, _ = run("sync", "toyshop", "--base-url", base, "--token", sim.token)
+    assert code == ExitCode.USAGE  # no such option: secrets never go on argv
+
+    monkeypatch.setenv("TOYSHOP_TOKEN", "revoked-token-9876543210")
+    code, out, err = run("sync", "--sink", sink, "toyshop", "--base-url", base)
+    assert code == ExitCode.AUTH
+    assert "authentication failed" in out
+    assert "revoked-token-9876543210" not in out + err
+
+    monkeypatch.setenv("MY_TOKEN", sim.token)
+    code, _, _ = run(
+        "sync", "--sink", sink, "toyshop", "--base-url", base, "--token-env", "MY_TOKEN"
+    )
+    assert code == ExitCode.OK
+
+
+def test_unknown_platform_lists_the_available_ones(capsys) -> None:
+    code, _, _ = run("sync", "nowhere")
+    assert code == ExitCode.USAGE
+    assert "choose from 'toyshop'" in capsys.readouterr().err
+
+
+def test_dead_letters_list_and_replay(shop, tmp_path: Path, monkeypatch) -> None:
+    sim, base = shop
+    monkeypatch.setenv("TOYSHOP_TOKEN", sim.token)
+    victim = sim.stores["orders"].get(3)
+    sim.stores["orders"].update(3, {"total": "12,34"}, updated_at=victim.updated_at)
+    sink = f"sqlite:///{tmp_path / 'dl.db'}"
+    code, _, _ = run("sync", "--sink", sink, "--no-progress", "toyshop", "--base-url", base)
+    assert code == ExitCode.ATTENTION  # done, but a record was dead-lettered
+
+    code, out, _ = run("dead-letters", "list", "--sink", sink)
+    assert code == 0
+    assert "order 3" in out
+    assert "$.total" in out
+    code, out, _ = run("dead-letters", "list", "--sink", sink, "--json")
+    assert json.loads(out)[0]["payload"]["total"] == "12,34"
+
+    sim.stores["orders"].update(3, {"total": "12.34"}, updated_at=victim.updated_at)
+    code, out, _ = run(
+        "dead-letters", "replay", "--sink", sink, "--no-progress", "toyshop", "--base-url", base
+    )
+    assert code == 0
+    assert "1 dead letter(s) resolved, 0 still open" in out
+    assert "no dead letters" in run("dead-letters", "list", "--sink", sink)[1]
+
+
+def test_demo_runs_offline_and_prints_a_summary(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    code, out, _ = run("demo", "--db", str(db), "--no-progress")
+    assert code == 0
+    assert "platform" in out
+    assert "contacts" in out
+    assert "triggers" in out
+    assert "toyshop" in out
+    assert f"database: {db}" in out
+    assert "records/s" in out
+    assert db.exists()
+    other = tmp_path / "precious.db"
+    other.write_text("not a demo")
+    code, _, err = run("demo", "--db", str(other), "--no-progress")
+    assert code == ExitCode.USAGE
+    assert "not a demo database" in err
+
+
+def test_progress_bar_on_a_terminal() -> None:
+    buf = io.StringIO()
+    draw = ProgressPrinter(buf, tty=True)
+    for phase in ("start", "batch", "end"):
+        draw(SyncProgress("toyshop:x", Stream.ORDERS, phase, 120, 100, 2.0))
+    text = buf.getvalue()
+    assert text.count("\r") == 3
+    assert text.endswith("\n")
+    assert "60/s" in text
+
+
+def test_help_and_version(capsys) -> None:
+    assert run("--help")[0] == 0
+    assert "Exit codes" in capsys.readouterr().out
+    assert run("--version")[0] == 0
+    assert capsys.readouterr().out.startswith("commerce-connectors")
+    assert run()[0] == 0
