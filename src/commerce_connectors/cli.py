@@ -437,6 +437,10 @@ def _cmd_dead_letters(args: argparse.Namespace, out: TextIO) -> int:
         state.close()
 
 
+def _say(err: TextIO, text: str) -> None:
+    err.write(f"· {text}\n")
+
+
 def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .sync.demo import run_demo
 
@@ -448,7 +452,7 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         args.db,
         seed=args.seed,
         on_progress=progress,
-        on_step=lambda text: err.write(f"· {text}\n") if not args.no_progress else None,
+        on_step=None if args.no_progress else (lambda text: _say(err, text)),
     )
     out.write("\n")
     header = (
