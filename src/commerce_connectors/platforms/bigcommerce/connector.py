@@ -196,11 +196,11 @@ class BigCommerceConnector(BaseConnector):
       :class:`~commerce_connectors.errors.UnsupportedStreamError`. Use :meth:`get_cart`
       from the ``store/cart/abandoned`` webhook.
 
-    Page-number pagination can skip a record that is modified while paging (it moves
-    to a later page). Sorting by ``date_modified`` ascending makes the moved record
-    reappear at the end of the same walk or the next incremental sync, whose
-    :attr:`recommended_overlap` re-reads the last minutes; the base class drops repeats
-    within one pass.
+    Page-number pagination can skip a record when another one is modified while paging
+    (it jumps to the end and the rest shift back). The orders walk seeks on
+    ``date_modified`` instead of counting pages, and v3 walks use orders that edits do
+    not change (``date_created``, ``id``); the base class drops repeats within a pass,
+    and :attr:`recommended_overlap` re-reads the last minutes on incremental syncs.
 
     Args:
         store_hash: the store's permanent id (``id30h7ohwf`` in
