@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Final, Literal
 
@@ -131,6 +131,11 @@ def _check_positive(_inst: object, attribute: attrs.Attribute[float], value: flo
         raise ValueError(f"{attribute.name} must be >= 0, got {value}")
 
 
+def _wait_headers(value: Iterable[WaitHeader]) -> tuple[WaitHeader, ...]:
+    # A typed converter (not bare ``tuple``) so mypy accepts any iterable of WaitHeader.
+    return tuple(value)
+
+
 @attrs.frozen
 class RetryPolicy:
     """Bounded retries with exponential backoff, jitter and ``Retry-After``.
@@ -168,7 +173,7 @@ class RetryPolicy:
         default=0.5, validator=[attrs.validators.ge(0.0), attrs.validators.le(1.0)]
     )
     wait_headers: tuple[WaitHeader, ...] = attrs.field(
-        default=DEFAULT_WAIT_HEADERS, converter=tuple
+        default=DEFAULT_WAIT_HEADERS, converter=_wait_headers
     )
     rng: random.Random = attrs.field(factory=random.Random, eq=False, repr=False)
 

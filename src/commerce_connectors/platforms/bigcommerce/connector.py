@@ -122,9 +122,7 @@ class BigCommerceErrorMapper:
 
 
 def _default_retry() -> RetryPolicy:
-    # mypy's attrs plugin types the field's converter (``tuple``) as an unsolved generic
-    # and rejects any argument; the value is a tuple of WaitHeader, as the field wants.
-    return RetryPolicy(wait_headers=_WAIT_HEADERS)  # type: ignore[arg-type]
+    return RetryPolicy(wait_headers=_WAIT_HEADERS)
 
 
 def _floor_seconds(value: _dt.datetime) -> _dt.datetime:

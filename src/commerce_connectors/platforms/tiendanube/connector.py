@@ -345,7 +345,7 @@ class TiendanubeConnector(BaseConnector):
             transport=transport,
             clock=self.clock,
             # mypy cannot type attrs' ``converter=tuple`` on wait_headers (see the report).
-            retry=retry or RetryPolicy(wait_headers=TIENDANUBE_WAIT_HEADERS),  # type: ignore[arg-type]
+            retry=retry or RetryPolicy(wait_headers=TIENDANUBE_WAIT_HEADERS),
             rate_limiter=LeakyBucketLimiter.tiendanube(
                 multiplier=rate_limit_multiplier, clock=self.clock
             ),
