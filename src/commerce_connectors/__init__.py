@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from ._connect import connect
 from .errors import (
     APIError,
     AuthenticationError,
@@ -35,6 +36,10 @@ from .models import (
     Product,
     ProductVariant,
 )
+from .platforms.bigcommerce import BigCommerceConnector
+from .platforms.shopify import ShopifyConnector
+from .platforms.square import SquareConnector
+from .platforms.tiendanube import TiendanubeConnector
 
 try:
     __version__ = version("commerce-connectors")
@@ -45,6 +50,7 @@ __all__ = [
     "APIError",
     "Address",
     "AuthenticationError",
+    "BigCommerceConnector",
     "Cart",
     "CommerceConnectorsError",
     "ConfigurationError",
@@ -66,8 +72,12 @@ __all__ = [
     "RateLimitError",
     "RetriableError",
     "ServerError",
+    "ShopifyConnector",
     "SinkError",
+    "SquareConnector",
+    "TiendanubeConnector",
     "TransportError",
     "UnsupportedStreamError",
     "__version__",
+    "connect",
 ]
