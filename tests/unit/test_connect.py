@@ -27,7 +27,7 @@ from commerce_connectors import ConfigurationError, Platform, connect
             "Square",
             {"access_token": "t", "location_id": "L1", "merchant_id": "M1"},
             cc.SquareConnector,
-            "square:M1:L1",
+            "square:L1",
         ),
         (
             "nuvemshop",

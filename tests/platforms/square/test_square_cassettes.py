@@ -63,7 +63,7 @@ def test_cassettes_hold_no_credentials() -> None:
 def test_orders_are_read_from_payments_with_their_orders_and_catalog() -> None:
     with _connector(location_id="L88917AVBK2S5") as conn:
         orders = {o.external_id: o for o in conn.iter_orders()}
-        assert conn.connection_id == "square:3MYCJG5GVYQ8Q:L88917AVBK2S5"
+        assert conn.connection_id == "square:L88917AVBK2S5"
     assert set(orders) == {"d7eKah653Z579f3gVtjlxpSlmUcZY", "CAISEM82RcpmcFBM0TfOyiHV3es"}
 
     tea = orders["d7eKah653Z579f3gVtjlxpSlmUcZY"]

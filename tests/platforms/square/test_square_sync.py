@@ -96,7 +96,7 @@ def test_historical_sync_has_the_exact_records_per_location(big_run: dict[str, A
         paid = [pid for o in orders for pid in o.extra["payment_ids"]]
         assert sorted(paid) == sorted(sim.payment_ids(loc.id))
         assert {o.extra["location_id"] for o in orders} == {loc.id}
-        assert {o.connection_id for o in orders} == {f"square:{sim.merchant_id}:{loc.id}"}
+        assert {o.connection_id for o in orders} == {f"square:{loc.id}"}
         assert {o.store_name for o in orders} == {loc.name}
 
 
@@ -388,7 +388,9 @@ def test_carts_are_unsupported_with_a_reason(small: SquareSimulator, clock: Fake
     assert "Square has no cart" in exc.value.reason
 
 
-def test_locations_helper_and_lazy_connection_id(small: SquareSimulator, clock: FakeClock) -> None:
+def test_locations_helper_and_offline_connection_id(
+    small: SquareSimulator, clock: FakeClock
+) -> None:
     locations = list_locations(small.token, transport=small.transport(), clock=clock)
     assert [loc.name for loc in locations] == sorted(loc.name for loc in small.locations)
     ids = set()
@@ -396,11 +398,13 @@ def test_locations_helper_and_lazy_connection_id(small: SquareSimulator, clock: 
         with SquareConnector(
             access_token=small.token, location_id=loc.id, transport=small.transport(), clock=clock
         ) as conn:
-            assert repr(conn) == f"SquareConnector(connection_id='square:?:{loc.id}')"
+            before = len(small.log.entries)
+            assert repr(conn) == f"SquareConnector(connection_id='square:{loc.id}')"
             ids.add(conn.connection_id)
+            assert len(small.log.entries) == before  # the identity needs no request
             assert conn.location.currency == loc.currency
             assert [x.id for x in conn.list_locations()] == [x.id for x in locations]
-    assert ids == {f"square:{small.merchant_id}:{loc.id}" for loc in locations}
+    assert ids == {f"square:{loc.id}" for loc in locations}
 
 
 @pytest.mark.parametrize(

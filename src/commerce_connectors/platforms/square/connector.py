@@ -27,7 +27,7 @@ Example:
     >>> with SquareConnector(access_token=sim.token, location_id=location.id,
     ...                      transport=sim.transport(), clock=clock) as conn:
     ...     orders = list(conn.iter_orders())
-    ...     conn.connection_id == f"square:{location.merchant_id}:{location.id}"
+    ...     conn.connection_id == f"square:{location.id}"
     True
     >>> len(orders) == len(sim.order_ids(location.id))
     True
@@ -228,8 +228,8 @@ class SquareConnector(BaseConnector):
         environment: ``"production"`` or ``"sandbox"``.
         square_version: the ``Square-Version`` header (default
             :data:`~commerce_connectors.platforms.square.constants.SQUARE_VERSION`).
-        merchant_id: the seller's id, part of the connection id; when omitted it is
-            read once from ``GET /v2/locations/{location_id}``.
+        merchant_id: the seller's id, kept for reference (not part of the connection
+            id); when omitted it is read once from ``GET /v2/locations/{location_id}``.
         base_url: the API root (a simulator, a proxy); overrides ``environment``.
         client: an :class:`httpx.Client` you own (not closed by the connector).
         transport: an httpx transport for the client the connector creates.
@@ -350,8 +350,14 @@ class SquareConnector(BaseConnector):
 
     @property
     def connection_id(self) -> str:
-        """``square:{merchant_id}:{location_id}``: one connection per location."""
-        return f"square:{self.merchant_id}:{self.location_id}"
+        """``square:{location_id}``: one connection per location.
+
+        Square location ids are unique across sellers, so the location alone
+        identifies the connection. It is known offline and never changes, unlike
+        a merchant id that would need a request to learn (and an identity that
+        changed with it would split one connection's records in two).
+        """
+        return f"square:{self.location_id}"
 
     @property
     def recommended_overlap(self) -> _dt.timedelta:
@@ -369,8 +375,7 @@ class SquareConnector(BaseConnector):
 
     def __repr__(self) -> str:
         # No network here: the merchant id is shown only once known.
-        merchant = self._merchant_id or "?"
-        return f"SquareConnector(connection_id='square:{merchant}:{self.location_id}')"
+        return f"SquareConnector(connection_id={self.connection_id!r})"
 
     # -- streams ----------------------------------------------------------------
 
