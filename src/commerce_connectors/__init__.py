@@ -40,6 +40,10 @@ from .platforms.bigcommerce import BigCommerceConnector
 from .platforms.shopify import ShopifyConnector
 from .platforms.square import SquareConnector
 from .platforms.tiendanube import TiendanubeConnector
+from .protocols import Connector, Sink, StateStore, Stream
+from .sinks import MemorySink, SQLiteSink
+from .state import MemoryStateStore, SQLiteStateStore
+from .sync import Scheduler, SyncEngine, SyncReport, SyncStatus
 
 try:
     __version__ = version("commerce-connectors")
@@ -54,11 +58,14 @@ __all__ = [
     "Cart",
     "CommerceConnectorsError",
     "ConfigurationError",
+    "Connector",
     "ContactLimitError",
     "CurrencyError",
     "Customer",
     "InvalidRecordError",
     "LineItem",
+    "MemorySink",
+    "MemoryStateStore",
     "Money",
     "NaiveDatetimeError",
     "NotFoundError",
@@ -71,10 +78,19 @@ __all__ = [
     "ProductVariant",
     "RateLimitError",
     "RetriableError",
+    "SQLiteSink",
+    "SQLiteStateStore",
+    "Scheduler",
     "ServerError",
     "ShopifyConnector",
+    "Sink",
     "SinkError",
     "SquareConnector",
+    "StateStore",
+    "Stream",
+    "SyncEngine",
+    "SyncReport",
+    "SyncStatus",
     "TiendanubeConnector",
     "TransportError",
     "UnsupportedStreamError",
