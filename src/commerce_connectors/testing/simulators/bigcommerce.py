@@ -375,7 +375,12 @@ class BigCommerceSimulator(Simulator):
         archived: bool = False,
         created_at: _dt.datetime | None = None,
     ) -> StoredRecord:
-        """Create an order (a guest's when ``buyer`` is ``None``) with its sub-resources."""
+        """Create an order (a guest's when ``buyer`` is ``None``) with its sub-resources.
+
+        Without ``created_at`` the order gets a random moment of the generated history
+        and a later ``date_modified``; with it (an order placed now, say), both are
+        ``created_at``.
+        """
         fake = self._fake
         catalogue = list(catalogue) if catalogue is not None else list(self.products)
         if status_id is None:
@@ -496,9 +501,8 @@ class BigCommerceSimulator(Simulator):
             "channel_id": 1,
             "billing_address": billing,
         }
-        record = self.orders.insert(
-            data, created_at=created, updated_at=fake.timestamp(created, _NOW)
-        )
+        modified = created if created_at is not None else fake.timestamp(created, _NOW)
+        record = self.orders.insert(data, created_at=created, updated_at=modified)
         for n, line in enumerate(lines):
             line["id"] = record.id * 10 + n
             line["order_id"] = record.id
