@@ -153,6 +153,7 @@ def _add_platforms(sub: Any, *, command: str) -> None:
                 required=option.required,
                 default=option.default,
                 type=option.type,
+                choices=option.choices,
                 help=option.help,
             )
         p.add_argument(
@@ -442,40 +443,46 @@ def _say(err: TextIO, text: str) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .sync.demo import run_demo
+    from .sync.demo import DemoSkipped, run_demo
 
     out.write(
         "commerce-connectors demo: simulated shops, in-process (no network, no credentials)\n"
     )
     progress = None if args.no_progress else ProgressPrinter(err)
+    skipped: list[DemoSkipped] = []
     results = run_demo(
         args.db,
         seed=args.seed,
         on_progress=progress,
         on_step=None if args.no_progress else (lambda text: _say(err, text)),
+        skipped=skipped,
     )
     out.write("\n")
+    width = max([len("platform"), *(len(r.name) for r in results)])
     header = (
-        f"{'platform':<10} {'contacts':>8} {'orders':>7} {'products':>8} {'carts':>6}"
+        f"{'platform':<{width}} {'contacts':>8} {'orders':>7} {'products':>8} {'carts':>6}"
         f" {'dup. merged':>11} {'triggers':>8} {'dead letters':>12}  skipped (by reason)"
     )
     out.write(header + "\n" + "─" * len(header) + "\n")
     for r in results:
-        skipped = ", ".join(f"{k} {v}" for k, v in sorted(r.skipped.items())) or "none"
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(r.skipped.items())) or "none"
         carts = "—" if r.carts is None else str(r.carts)
         out.write(
-            f"{r.source.name:<10} {r.contacts:>8} {r.orders:>7} {r.products:>8} {carts:>6}"
-            f" {r.duplicates_merged:>11} {r.triggers_fired:>8} {r.dead_letters:>12}  {skipped}\n"
+            f"{r.name:<{width}} {r.contacts:>8} {r.orders:>7} {r.products:>8} {carts:>6}"
+            f" {r.duplicates_merged:>11} {r.triggers_fired:>8} {r.dead_letters:>12}  {reasons}\n"
         )
+    for s in skipped:
+        out.write(f"{s.source.name:<{width}} not run: {s.reason}\n")
     out.write("\n")
     for r in results:
-        rate = r.records_read / r.seconds if r.seconds else 0.0
+        rate = r.records_read / r.wall_seconds if r.wall_seconds else 0.0
         inc = r.incremental.totals()
+        requests = r.historical.requests + r.incremental.requests
+        api = f"; {r.seconds:,.0f} s of API time, simulated" if r.simulated else ""
         out.write(
-            f"{r.source.name}: historical read {r.historical.totals()['read']} records,"
+            f"{r.name}: historical read {r.historical.totals()['read']} records,"
             f" incremental {inc['read']} (new {inc['new']}, updated {inc['updated']});"
-            f" {rate:,.0f} records/s into SQLite, {r.historical.requests + r.incremental.requests}"
-            f" requests\n"
+            f" {rate:,.0f} records/s into SQLite, {requests} requests{api}\n"
         )
     path = os.path.abspath(args.db)
     url = f"sqlite:///{path}"
@@ -488,6 +495,12 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         "'carts' is — where the platform has no cart listing; 'triggers' counts orders and\n"
         "carts stored as firing automations (placed within 24 h of a sync, or new since).\n"
     )
+    if any(r.simulated for r in results):
+        out.write(
+            "API time simulated: those shops run on a fake clock, so their rate limits\n"
+            "(BigCommerce 150 requests / 30 s, Tiendanube 2 / s, …) are kept without real\n"
+            "waiting; 'API time' is what the real API would have taken.\n"
+        )
     return 0
 
 

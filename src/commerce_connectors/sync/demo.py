@@ -4,12 +4,19 @@ Used by ``commerce-connectors demo``; no network, no credentials. Each
 :class:`~commerce_connectors.sync.registry.DemoSource` builds a seeded realistic
 store served in-process; the demo runs a historical sync, lets the shop take a
 few new orders, runs an incremental sync, and sums it all up per platform.
+
+A store whose API time is simulated (:attr:`DemoStore.clock
+<commerce_connectors.sync.registry.DemoStore.clock>`, a fake clock on which rate
+limits cost no real time) is synced on that clock; its result says how much API
+time was simulated. A source whose simulator cannot be built here (a missing
+optional module) is skipped and reported, not fatal.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -22,9 +29,9 @@ from ..sinks import SQLiteSink
 from ..state import SQLiteStateStore
 from .engine import ProgressCallback, SyncEngine
 from .registry import DEMO_SOURCES, DemoSource
-from .report import SyncReport
+from .report import SyncProgress, SyncReport
 
-__all__ = ["DemoResult", "run_demo"]
+__all__ = ["DemoResult", "DemoSkipped", "run_demo"]
 
 # Marks a database as the demo's own, so the demo never overwrites anything else.
 _MARK = "commerce-connectors-demo"
@@ -41,6 +48,9 @@ class DemoResult:
         contacts, orders, products, carts: rows in the database for this connection.
         triggers_fired: orders and carts stored with "fires automations".
         dead_letters: records kept in the dead-letter store.
+        wall_seconds: real time both runs took.
+        simulated: the store's API time was simulated (a fake clock): ``seconds``
+            is then simulated time, the time the real API would have taken.
     """
 
     source: DemoSource
@@ -53,6 +63,8 @@ class DemoResult:
     carts: int | None = None
     triggers_fired: int = 0
     dead_letters: int = 0
+    wall_seconds: float = 0.0
+    simulated: bool = False
 
     @property
     def skipped(self) -> Counter[str]:
@@ -74,8 +86,40 @@ class DemoResult:
 
     @property
     def seconds(self) -> float:
-        """Time both runs took."""
+        """Time both runs took on the store's clock (simulated API time when ``simulated``)."""
         return self.historical.duration + self.incremental.duration
+
+    @property
+    def name(self) -> str:
+        """The row's name: the demo source's."""
+        return self.source.name
+
+
+@attrs.frozen
+class DemoSkipped:
+    """A demo source that could not run here.
+
+    Attributes:
+        source: the demo source.
+        reason: why (e.g. an optional module it needs is not installed).
+    """
+
+    source: DemoSource
+    reason: str
+
+
+class _WallClockProgress:
+    """Progress of a run on a simulated clock, with rates in real time (records/s here)."""
+
+    def __init__(self, forward: ProgressCallback) -> None:
+        self.forward = forward
+        self.started = time.perf_counter()
+
+    def restart(self) -> None:
+        self.started = time.perf_counter()
+
+    def __call__(self, event: SyncProgress) -> None:
+        self.forward(attrs.evolve(event, elapsed=time.perf_counter() - self.started))
 
 
 def _prepare(path: Path) -> None:
@@ -107,8 +151,19 @@ def run_demo(
     sources: list[DemoSource] | None = None,
     on_progress: ProgressCallback | None = None,
     on_step: Callable[[str], None] | None = None,
+    skipped: list[DemoSkipped] | None = None,
 ) -> list[DemoResult]:
     """Sync every demo source into a fresh SQLite file at ``path``; return per-platform results.
+
+    Args:
+        path: the SQLite file (replaced only if the demo made it).
+        seed: seeds every simulated store.
+        clock: the demo's clock (default: the system clock); a store with its own
+            simulated clock is synced on that one.
+        sources: the sources to run (default: every registered one).
+        on_progress: receives the sync engines' progress.
+        on_step: receives a line of text per step.
+        skipped: receives the sources that could not be built here.
 
     Raises:
         ConfigurationError: ``path`` exists and is not a database the demo made.
@@ -126,19 +181,41 @@ def run_demo(
     try:
         for source in sources if sources is not None else DEMO_SOURCES:
             say(f"{source.name}: building a seeded realistic store ({source.label})")
-            store = source.build(seed, clock, clock.now())
+            try:
+                store = source.build(seed, clock, clock.now())
+            except ModuleNotFoundError as exc:
+                say(f"{source.name}: skipped: {exc}")
+                if skipped is not None:
+                    skipped.append(DemoSkipped(source, str(exc)))
+                continue
+            simulated = store.clock is not None and store.clock is not clock
+            store_clock = store.clock if store.clock is not None else clock
+            api = " (API time simulated)" if simulated else ""
+            started = time.perf_counter()
+            progress = _WallClockProgress(on_progress) if simulated and on_progress else None
             try:
                 engine = SyncEngine(
-                    store.connector, sink, state, clock=clock, on_progress=on_progress
+                    store.connector,
+                    sink,
+                    state,
+                    clock=store_clock,
+                    on_progress=progress if progress is not None else on_progress,
                 )
-                say(f"{source.name}: historical sync")
+                say(f"{source.name}: historical sync{api}")
+                if progress is not None:
+                    progress.restart()
                 historical = engine.run("historical")
-                say(f"{source.name}: the shop takes new orders; incremental sync")
+                say(f"{source.name}: the shop takes new orders; incremental sync{api}")
                 store.activity()
+                if progress is not None:
+                    progress.restart()
                 incremental = engine.run("incremental")
             finally:
                 store.close()
-            results.append(_result(source, store.connector, historical, incremental, sink, state))
+            result = _result(source, store.connector, historical, incremental, sink, state)
+            result.wall_seconds = time.perf_counter() - started
+            result.simulated = simulated
+            results.append(result)
     finally:
         sink.close()
         state.close()

@@ -9,13 +9,17 @@ A platform connector module adds itself with one line each:
                                    factory=lambda opts, token: ShopifyConnector(...)))
     register_demo(DemoSource("shopify", "Shopify (simulated)", build=shopify_demo_store))
 
+The four platforms (Shopify, BigCommerce, Square, Tiendanube) register themselves
+in :mod:`commerce_connectors.sync.platforms`, which this module imports at its end,
+so whoever reads these registries sees them.
+
 Example:
     >>> sorted(available_platforms())
-    ['toyshop']
+    ['bigcommerce', 'shopify', 'square', 'tiendanube', 'toyshop']
     >>> platform_spec("nowhere")
     Traceback (most recent call last):
     ...
-    commerce_connectors.errors.ConfigurationError: unknown platform 'nowhere'; available: toyshop
+    commerce_connectors.errors.ConfigurationError: unknown platform 'nowhere'; available: ...
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ class PlatformOption:
         required: the option must be given.
         default: the value when it is not.
         type: converts the text (``int`` …).
+        choices: the values allowed, when the option is one of a few words.
     """
 
     flag: str
@@ -63,6 +68,7 @@ class PlatformOption:
     required: bool = False
     default: Any = None
     type: Callable[[str], Any] = str
+    choices: tuple[str, ...] | None = None
 
 
 @attrs.frozen
@@ -121,11 +127,16 @@ class DemoStore:
         activity: makes shop activity happen (new orders, edits) between the
             demo's historical and incremental syncs.
         close: releases the simulator and connector.
+        clock: the clock the simulated API runs on when its time is simulated (a
+            fake clock, so that rate limits cost no real time); the demo runs this
+            store's syncs on it and reports the simulated time. ``None``: the
+            store runs on the demo's clock, in real time.
     """
 
     connector: Connector
     activity: Callable[[], None]
     close: Callable[[], None]
+    clock: Clock | None = None
 
 
 @attrs.frozen
@@ -214,3 +225,9 @@ register_platform(
     )
 )
 register_demo(DemoSource("toyshop", "ToyShop example platform (simulated)", _toyshop_demo))
+
+
+# The four platforms register themselves on import; imported last, once everything above exists.
+from . import platforms as _platforms  # noqa: E402
+
+del _platforms
