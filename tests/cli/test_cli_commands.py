@@ -106,6 +106,17 @@ def test_dead_letters_list_and_replay(shop, tmp_path: Path, monkeypatch) -> None
     assert "no dead letters" in run("dead-letters", "list", "--sink", sink)[1]
 
 
+# The demo's rows, and whether each platform has a cart listing.
+DEMO_ROWS = {
+    "toyshop": False,
+    "shopify": True,
+    "bigcommerce": False,
+    "square/downtown": False,
+    "square/shibuya": False,
+    "tiendanube": True,
+}
+
+
 def test_demo_runs_offline_and_prints_a_summary(tmp_path: Path) -> None:
     db = tmp_path / "demo.db"
     code, out, _ = run("demo", "--db", str(db), "--no-progress")
@@ -113,10 +124,22 @@ def test_demo_runs_offline_and_prints_a_summary(tmp_path: Path) -> None:
     assert "platform" in out
     assert "contacts" in out
     assert "triggers" in out
-    assert "toyshop" in out
     assert f"database: {db}" in out
     assert "records/s" in out
     assert db.exists()
+    rows = {
+        line.split()[0]: line.split()[1:5]
+        for line in out.splitlines()
+        if line and line.split()[0] in DEMO_ROWS
+    }
+    assert sorted(rows) == sorted(DEMO_ROWS)
+    for name, (contacts, orders, _products, carts) in rows.items():
+        assert int(contacts) > 0, name
+        assert int(orders) > 0, name
+        assert (carts != "—") == DEMO_ROWS[name], name  # carts where the platform lists them
+        assert carts == "—" or int(carts) > 0, name
+    assert "API time, simulated" in out
+    assert "API time simulated:" in out
     other = tmp_path / "precious.db"
     other.write_text("not a demo")
     code, _, err = run("demo", "--db", str(other), "--no-progress")
