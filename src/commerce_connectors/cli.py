@@ -473,16 +473,20 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
     for s in skipped:
         out.write(f"{s.source.name:<{width}} not run: {s.reason}\n")
-    out.write("\n")
+    out.write("\nrecords read per run, and how fast (records/s: real time into SQLite):\n")
+    header = (
+        f"{'platform':<{width}} {'historical':>10} {'incremental':>11} {'new':>5} {'updated':>7}"
+        f" {'records/s':>9} {'requests':>8}  API time"
+    )
+    out.write(header + "\n" + "─" * (len(header) + 12) + "\n")
     for r in results:
         rate = r.records_read / r.wall_seconds if r.wall_seconds else 0.0
         inc = r.incremental.totals()
         requests = r.historical.requests + r.incremental.requests
-        api = f"; {r.seconds:,.0f} s of API time, simulated" if r.simulated else ""
+        api = f"{r.seconds:,.0f} s, simulated" if r.simulated else f"{r.seconds:,.1f} s, real"
         out.write(
-            f"{r.name}: historical read {r.historical.totals()['read']} records,"
-            f" incremental {inc['read']} (new {inc['new']}, updated {inc['updated']});"
-            f" {rate:,.0f} records/s into SQLite, {requests} requests{api}\n"
+            f"{r.name:<{width}} {r.historical.totals()['read']:>10} {inc['read']:>11}"
+            f" {inc['new']:>5} {inc['updated']:>7} {rate:>9,.0f} {requests:>8}  {api}\n"
         )
     path = os.path.abspath(args.db)
     url = f"sqlite:///{path}"
@@ -497,9 +501,9 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     )
     if any(r.simulated for r in results):
         out.write(
-            "API time simulated: those shops run on a fake clock, so their rate limits\n"
-            "(BigCommerce 150 requests / 30 s, Tiendanube 2 / s, …) are kept without real\n"
-            "waiting; 'API time' is what the real API would have taken.\n"
+            "API time simulated: those shops run on a fake clock. Their rate limits (Shopify's\n"
+            "cost bucket, BigCommerce 150 requests / 30 s, Square's bucket, Tiendanube 2 / s)\n"
+            "are kept, without real waiting: 'API time' is what the real API would have taken.\n"
         )
     return 0
 
