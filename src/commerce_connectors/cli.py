@@ -154,6 +154,7 @@ def _add_platforms(sub: Any, *, command: str) -> None:
                 default=option.default,
                 type=option.type,
                 choices=option.choices,
+                metavar=None if option.choices else option.dest.upper(),
                 help=option.help,
             )
         p.add_argument(

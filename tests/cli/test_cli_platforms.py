@@ -15,7 +15,9 @@ from commerce_connectors.clock import SystemClock
 from commerce_connectors.sync import demo as demo_module
 from commerce_connectors.sync.registry import DemoSource, platform_spec
 from commerce_connectors.testing.simulator import GraphQLCostBucket
+from commerce_connectors.testing.simulators.bigcommerce import BigCommerceSimulator
 from commerce_connectors.testing.simulators.shopify import ShopifySimulator
+from commerce_connectors.testing.simulators.square import SquareSimulator
 from commerce_connectors.testing.simulators.tiendanube import TiendanubeSimulator
 
 # Each platform: its token variable, and the required options of a minimal command line.
@@ -160,6 +162,42 @@ def test_tiendanube_sync_against_the_served_simulator(tmp_path: Path, monkeypatc
     assert count(db, "products", connection) == 6
     assert count(db, "carts", connection) == 3
     assert count(db, "contact_sources", connection) > 0
+
+
+def test_bigcommerce_and_square_syncs_against_served_simulators(
+    tmp_path: Path, monkeypatch
+) -> None:
+    db = tmp_path / "both.db"
+    sink = f"sqlite:///{db}"
+    store = BigCommerceSimulator(seed=1, customers=10, orders=12, products=5)
+    monkeypatch.setenv("BIGCOMMERCE_ACCESS_TOKEN", store.access_token)
+    with store.serve() as url:  # base_url replaces https://api.bigcommerce.com/stores/HASH
+        code, out, err = run(
+            "sync", "--sink", sink, "--no-progress", "bigcommerce",
+            "--store-hash", store.store_hash, "--base-url", f"{url}/stores/{store.store_hash}",
+        )  # fmt: skip
+    assert code == ExitCode.OK, err
+    assert store.access_token not in out + err
+    connection = f"bigcommerce:{store.store_hash}"
+    registered = [r for r in store.orders if r.data["customer_id"] and r.data["status_id"]]
+    assert count(db, "orders", connection) == len(registered)  # guests are not synced
+    assert count(db, "customers", connection) == 10
+    assert count(db, "products", connection) == 5
+
+    seller = SquareSimulator(seed=1, customers=10, payments=20, products=5)
+    monkeypatch.setenv("SQUARE_ACCESS_TOKEN", seller.token)
+    with seller.serve() as url:  # one connection per location
+        for location in seller.locations:
+            code, out, err = run(
+                "sync", "--sink", sink, "--no-progress", "square",
+                "--location-id", location.id, "--base-url", url,
+            )  # fmt: skip
+            assert code == ExitCode.OK, err
+            assert seller.token not in out + err
+            connection = f"square:{location.id}"
+            assert count(db, "customers", connection) == len(seller.customer_ids_with_email())
+            assert count(db, "products", connection) == len(seller.item_ids(location.id))
+            assert 0 < count(db, "orders", connection) <= len(seller.order_ids(location.id))
 
 
 def test_a_demo_source_that_cannot_be_built_is_reported_not_fatal(

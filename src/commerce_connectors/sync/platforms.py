@@ -63,7 +63,8 @@ def _base_url(help_for: str) -> PlatformOption:
     return PlatformOption(
         "--base-url",
         "base_url",
-        f"another API root (a simulator, a proxy): {help_for}",
+        f"send the requests, and the token, to this API root instead (a simulator, a proxy,"
+        f" a sandbox): {help_for}",
     )
 
 
@@ -117,7 +118,7 @@ register_platform(
             PlatformOption(
                 "--shop", "shop", "the shop's domain, e.g. acme.myshopify.com", required=True
             ),
-            _base_url("/admin/api/VERSION is appended (the token goes there, so only yours)"),
+            _base_url("/admin/api/VERSION is appended"),
         ),
         factory=_shopify,
     )
