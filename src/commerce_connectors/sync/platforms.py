@@ -55,6 +55,9 @@ UTC = _dt.timezone.utc
 _FIXED_DATA_END = _dt.datetime(2024, 10, 1, tzinfo=UTC)
 #: How long after the historical sync the demo shops take their new orders.
 _LATER = _dt.timedelta(minutes=30)
+#: Each platform's store draws from its own seed, so that the demo's shops do not share
+#: their (seeded) customers: duplicates merged are a store's own.
+_SEED_OFFSETS = {"shopify": 101, "bigcommerce": 202, "square": 303, "tiendanube": 404}
 #: The demo's Tiendanube app, as the API wants it named (an app and a contact).
 _DEMO_USER_AGENT = "commerce-connectors demo (demo@example.com)"
 
@@ -217,7 +220,7 @@ def _shopify_demo(seed: int, clock: Clock, now: _dt.datetime) -> DemoStore:
 
     fake = FakeClock(wall_start=_FIXED_DATA_END)
     sim = ShopifySimulator(
-        seed=seed,
+        seed=seed + _SEED_OFFSETS["shopify"],
         customers=400,
         orders=1500,
         products=60,
@@ -291,7 +294,13 @@ def _bigcommerce_demo(seed: int, clock: Clock, now: _dt.datetime) -> DemoStore:
     # A clock on which worker threads' waits overlap, as in real time.
     fake = ConcurrentFakeClock(wall_start=_FIXED_DATA_END)
     sim = BigCommerceSimulator(
-        seed=seed, customers=400, orders=1200, products=60, carts=8, guest_share=0.2, clock=fake
+        seed=seed + _SEED_OFFSETS["bigcommerce"],
+        customers=400,
+        orders=1200,
+        products=60,
+        carts=8,
+        guest_share=0.2,
+        clock=fake,
     )
     connector = BigCommerceConnector(
         store_hash=sim.store_hash,
@@ -331,7 +340,13 @@ def _square_demo(location: int, seed: int, clock: Clock, now: _dt.datetime) -> D
 
     fake = FakeClock(wall_start=now)
     sim = SquareSimulator(
-        seed=seed, locations=2, customers=300, payments=2400, products=40, clock=fake, now=now
+        seed=seed + _SEED_OFFSETS["square"],
+        locations=2,
+        customers=300,
+        payments=2400,
+        products=40,
+        clock=fake,
+        now=now,
     )
     here = sim.locations[location]
     connector = SquareConnector(
@@ -365,7 +380,12 @@ def _tiendanube_demo(seed: int, clock: Clock, now: _dt.datetime) -> DemoStore:
 
     fake = FakeClock(wall_start=now)
     sim = TiendanubeSimulator(
-        seed=seed, customers=400, orders=1500, products=60, checkouts=120, clock=fake
+        seed=seed + _SEED_OFFSETS["tiendanube"],
+        customers=400,
+        orders=1500,
+        products=60,
+        checkouts=120,
+        clock=fake,
     )
     connector = TiendanubeConnector(
         store_id=sim.store_id,
