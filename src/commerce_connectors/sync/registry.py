@@ -4,10 +4,10 @@ A platform connector module adds itself with one line each:
 
 .. code-block:: python
 
-    register_platform(PlatformSpec("shopify", "Shopify Admin API", "SHOPIFY_TOKEN",
-                                   options=(PlatformOption("--shop", "shop", required=True),),
-                                   factory=lambda opts, token: ShopifyConnector(...)))
-    register_demo(DemoSource("shopify", "Shopify (simulated)", build=shopify_demo_store))
+    register_platform(PlatformSpec("acme", "Acme Commerce API", "ACME_ACCESS_TOKEN",
+                                   options=(PlatformOption("--store", "store", required=True),),
+                                   factory=lambda opts, token: AcmeConnector(...)))
+    register_demo(DemoSource("acme", "Acme store (simulated)", build=acme_demo_store))
 
 The four platforms (Shopify, BigCommerce, Square, Tiendanube) register themselves
 in :mod:`commerce_connectors.sync.platforms`, which this module imports at its end,
