@@ -214,7 +214,8 @@ def _shopify_demo(seed: int, clock: Clock, now: _dt.datetime) -> DemoStore:
         from ..testing.simulators.shopify import ShopifySimulator
     except ModuleNotFoundError as exc:  # graphql-core validates the simulator's queries
         raise ModuleNotFoundError(
-            f"the Shopify simulator needs graphql-core ({exc}): pip install graphql-core",
+            f"the Shopify simulator needs graphql-core ({exc}): "
+            "pip install 'commerce-connectors[simulators]'",
             name=exc.name,
         ) from exc
 
