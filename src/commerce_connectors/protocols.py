@@ -93,9 +93,18 @@ class Connector(Protocol):
     saying why and what to use instead.
 
     Example:
-        >>> def newest_order(conn: Connector, since):  # doctest: +SKIP
-        ...     with conn:
-        ...         return max(conn.iter_orders(since=since), key=lambda o: o.updated_at)
+        >>> import datetime as dt
+        >>> from commerce_connectors.testing import FakeClock
+        >>> from commerce_connectors.testing.example_shop import ToyShopConnector, ToyShopSimulator
+        >>> clock = FakeClock()
+        >>> sim = ToyShopSimulator(seed=1, customers=5, orders=30, products=5, clock=clock)
+        >>> conn: Connector = ToyShopConnector(token=sim.token, transport=sim.transport(),
+        ...                                    clock=clock)
+        >>> since = dt.datetime(2024, 9, 1, tzinfo=dt.timezone.utc)
+        >>> with conn:
+        ...     recent = list(conn.iter_orders(since=since))
+        >>> all(o.updated_at >= since for o in recent)
+        True
     """
 
     @property

@@ -17,14 +17,15 @@ truth, and can corrupt one record. The suite then checks the
 * a malformed record reaches ``on_invalid`` with its raw payload and every
   other record still arrives.
 
-Use it from pytest either all at once or one test per check:
+Use it from pytest either all at once or one test per check (``MyHarness`` is yours)::
+
+    @pytest.mark.parametrize("check", CONNECTOR_CHECKS, ids=lambda c: c.__name__)
+    def test_my_connector(check):
+        check(MyHarness())
 
 Example:
-    >>> import pytest  # doctest: +SKIP
-    >>> from commerce_connectors.testing.conformance import CONNECTOR_CHECKS
-    >>> @pytest.mark.parametrize("check", CONNECTOR_CHECKS, ids=lambda c: c.__name__)
-    ... def test_my_connector(check):
-    ...     check(MyHarness())  # doctest: +SKIP
+    >>> from commerce_connectors.testing.example_shop import ToyShopHarness
+    >>> check_connector(ToyShopHarness)  # raises ConformanceError listing any failure
 """
 
 from __future__ import annotations
