@@ -19,6 +19,7 @@ code  meaning
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import enum
 import json
@@ -547,6 +548,12 @@ def main(
     except CommerceConnectorsError as exc:
         err.write(f"commerce-connectors: error: {exc}\n")
         return int(ExitCode.ERROR)
+    except BrokenPipeError:
+        # The reader went away (`... | head`): stop quietly, as Unix tools do, and keep the
+        # interpreter from complaining again when it flushes stdout at exit.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return int(ExitCode.OK)
 
 
 if __name__ == "__main__":  # pragma: no cover

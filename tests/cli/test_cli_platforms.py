@@ -213,3 +213,14 @@ def test_a_demo_source_that_cannot_be_built_is_reported_not_fatal(
     assert code == 0
     assert "nowhere" in out
     assert "not run: the X simulator needs graphql-core" in out
+
+
+def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path) -> None:
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    err = io.StringIO()
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    assert main(["status", "--sink", db], out=ClosedPipe(), err=err) == 0
+    assert err.getvalue() == ""
