@@ -136,3 +136,14 @@ def test_closed_connector_refuses_new_iterations_and_context_manager_closes() ->
     with pytest.raises(RuntimeError, match="closed"):
         conn.iter_customers()
     assert "custom:test" in repr(conn)
+
+
+def test_the_repeat_memory_is_bounded_by_the_dedup_window() -> None:
+    class Small(ListConnector):
+        dedup_window = 2
+
+    items = [(payload(1, 1), parse), (payload(2, 2), parse), (payload(3, 3), parse)]
+    conn = Small([*items, (payload(3, 3), parse), (payload(1, 1), parse)])
+    got = [c.external_id for c in conn.iter_customers()]
+    # 3 is a near repeat and dropped; 1 fell out of the two-id window and is yielded again.
+    assert got == ["1", "2", "3", "1"]

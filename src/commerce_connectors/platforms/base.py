@@ -15,7 +15,11 @@ contract for every platform alike:
   with the raw payload; the iteration goes on;
 * a record is never yielded twice in one pass (page-number pagination can
   serve the same record twice while the store changes): a repeat is yielded
-  again only if it is a newer version.
+  again only if it is a newer version. The ids remembered for this are the
+  most recent :attr:`BaseConnector.dedup_window` ones (100,000 by default),
+  so a pass runs in constant memory whatever the store's size; a repeat
+  further back than that (only a full re-walk produces one) is yielded again,
+  which the sinks' idempotent upserts absorb.
 
 Example:
     >>> class NoShop(BaseConnector):
@@ -39,6 +43,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
@@ -88,6 +93,8 @@ class BaseConnector:
     unsupported: ClassVar[Mapping[Stream, str]] = {}
     #: Default re-read window for incremental syncs.
     default_overlap: ClassVar[_dt.timedelta] = _dt.timedelta(minutes=5)
+    #: How many recently yielded ids one pass remembers to drop repeats (bounded memory).
+    dedup_window: ClassVar[int] = 100_000
 
     def __init__(self, *, on_invalid: InvalidRecordHandler | None = None) -> None:
         self.on_invalid: InvalidRecordHandler = on_invalid or raise_invalid
@@ -169,8 +176,9 @@ class BaseConnector:
         return self._records(stream, since, cls)
 
     def _records(self, stream: Stream, since: _dt.datetime | None, cls: type[R]) -> Iterator[R]:
-        # external id -> updated_at of the version already yielded in this pass
-        seen: dict[str, _dt.datetime] = {}
+        # external id -> updated_at of the version yielded in this pass, most recent last;
+        # bounded so a pass over millions of records keeps constant memory.
+        seen: OrderedDict[str, _dt.datetime] = OrderedDict()
         for payload, parser in self._fetch(stream, since):
             record = self._parse(stream, payload, parser)
             if record is None:
@@ -183,6 +191,9 @@ class BaseConnector:
             if previous is not None and record.updated_at <= previous:
                 continue
             seen[record.external_id] = record.updated_at
+            seen.move_to_end(record.external_id)
+            if len(seen) > self.dedup_window:
+                seen.popitem(last=False)
             yield record
 
     def _parse(
