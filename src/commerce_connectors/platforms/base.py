@@ -16,7 +16,7 @@ contract for every platform alike:
 * a record is never yielded twice in one pass (page-number pagination can
   serve the same record twice while the store changes): a repeat is yielded
   again only if it is a newer version. The ids remembered for this are the
-  most recent :attr:`BaseConnector.dedup_window` ones (100,000 by default),
+  most recent :attr:`BaseConnector.dedup_window` ones (20,000 by default),
   so a pass runs in constant memory whatever the store's size; a repeat
   further back than that (only a full re-walk produces one) is yielded again,
   which the sinks' idempotent upserts absorb.
@@ -94,7 +94,7 @@ class BaseConnector:
     #: Default re-read window for incremental syncs.
     default_overlap: ClassVar[_dt.timedelta] = _dt.timedelta(minutes=5)
     #: How many recently yielded ids one pass remembers to drop repeats (bounded memory).
-    dedup_window: ClassVar[int] = 100_000
+    dedup_window: ClassVar[int] = 20_000
 
     def __init__(self, *, on_invalid: InvalidRecordHandler | None = None) -> None:
         self.on_invalid: InvalidRecordHandler = on_invalid or raise_invalid
