@@ -10,7 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from commerce_connectors.errors import AuthenticationError, ConfigurationError, NotFoundError
+from commerce_connectors.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    MalformedResponseError,
+    NotFoundError,
+)
 from commerce_connectors.platforms.tiendanube import TiendanubeConnector
 from commerce_connectors.protocols import Stream
 from commerce_connectors.rules import CartState
@@ -180,6 +185,35 @@ def test_result_window_newest_first_is_continued_with_created_at_max() -> None:
         ids = [c.external_id for c in conn.iter_customers()]
     assert len(ids) == len(set(ids)) == 95
     assert any("created_at_max" in e.params for e in harness.simulator.log.entries)
+
+
+def test_result_window_oldest_first_with_ids_out_of_step_loses_nothing() -> None:
+    # A record imported later with an old creation date: a larger id listed early, so
+    # since_id cannot continue the walk; created_at_min (not created_at_max) must.
+    harness = TiendanubeHarness(customers=95, orders=0, products=0, checkouts=0,
+                                max_result_window=30)  # fmt: skip
+    sim = harness.simulator
+    early = sim.visible("customers")[5]
+    before = early.created_at - dt.timedelta(seconds=1)
+    sim.stores["customers"].insert(dict(early.data), created_at=before, updated_at=before)
+    with harness.make_connector(max_result_window=30) as conn:
+        ids = [c.external_id for c in conn.iter_customers()]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == harness.expected_ids(Stream.CUSTOMERS)
+    assert len(ids) == 96
+    assert any("created_at_min" in e.params for e in sim.log.entries)
+
+
+def test_result_window_in_no_continuable_order_fails_loudly() -> None:
+    # Listed by updated_at: neither ids nor creation dates are in order, so no filter can
+    # continue past the window; an error, not a silently short result.
+    harness = TiendanubeHarness(customers=95, orders=0, products=0, checkouts=0,
+                                max_result_window=30, sort="updated_at")  # fmt: skip
+    with (
+        harness.make_connector(max_result_window=30) as conn,
+        pytest.raises(MalformedResponseError, match="result window"),
+    ):
+        list(conn.iter_customers())
 
 
 # -- records changing while the connector pages -------------------------------------------

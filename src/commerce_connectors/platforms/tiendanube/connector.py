@@ -15,7 +15,8 @@ How it reads the API, and why:
   the last page) and, when it sees one, walks again, yielding only records not yet
   yielded or newer versions (at most ``max_repair_walks`` times).
 * A walk never goes deeper than ``max_result_window`` records (``page * per_page``):
-  it starts a new window with ``since_id`` (ascending ids) or ``created_at_max``.
+  it starts a new window with ``since_id`` (ascending ids), ``created_at_min`` (oldest
+  first) or ``created_at_max`` (newest first), or fails loudly if none fits.
 * Customers, orders and products are filtered server-side with ``updated_at_min``
   (one second early: the docs say "after"); checkouts have no ``*_min`` filter, so
   every retained checkout is read and filtered here.
@@ -74,6 +75,7 @@ from ...errors import (
     ConfigurationError,
     MalformedResponseError,
     NotFoundError,
+    PaginationLoopError,
     PermissionDeniedError,
 )
 from ...models import Cart, Platform
@@ -599,7 +601,14 @@ class TiendanubeConnector(BaseConnector):
             walk.last_window_ids = len(window_ids)
             if not capped or not seen:
                 return
-            window = {**params, **_next_window(seen)}
+            following = {**params, **_next_window(seen)}
+            if following == window:
+                # More than a window of records share one second: no filter moves on.
+                raise PaginationLoopError(
+                    f"{path}?" + "&".join(f"{k}={v}" for k, v in following.items()),
+                    platform="tiendanube",
+                )
+            window = following
 
 
 def _position(item: Mapping[str, Any]) -> tuple[int | None, _dt.datetime | None]:
@@ -622,6 +631,17 @@ def _next_window(seen: list[tuple[int | None, _dt.datetime | None]]) -> dict[str
     stamps = [t for _, t in seen if t is not None]
     if not stamps:
         raise ConfigurationError("cannot continue past the result window without ids or dates")
-    # Newest first: continue with what was created at or before the oldest record seen
-    # (inclusive, so records sharing that second come again and are dropped as repeats).
-    return {"created_at_max": _iso(min(stamps))}
+    # The docs say "created after" / "before" (maybe strict): one second of overlap, so
+    # records sharing the boundary second come again and are dropped as repeats.
+    if stamps == sorted(stamps):
+        # Oldest first (ids out of step with dates, e.g. imported records).
+        return {"created_at_min": _iso(max(stamps) - _dt.timedelta(seconds=1))}
+    if stamps == sorted(stamps, reverse=True):
+        # Newest first: continue with what was created at or before the oldest seen.
+        return {"created_at_max": _iso(min(stamps) + _dt.timedelta(seconds=1))}
+    # Any other order cannot be continued by a filter: fail loudly rather than drop.
+    raise MalformedResponseError(
+        "cannot continue past the result window: the listing is ordered neither by id "
+        "nor by creation date",
+        platform="tiendanube",
+    )
