@@ -198,3 +198,25 @@ def test_served_mode_answers_like_in_process(sim: SquareSimulator) -> None:
             base_url + "/v2/locations", headers={"Authorization": f"Bearer {sim.token}"}
         )
     assert [loc["name"] for loc in response.json()["locations"]] == ["Downtown", "Shibuya"]
+
+
+def test_batch_retrieve_catalog_related_objects_are_one_level_deep(
+    sim: SquareSimulator, client: httpx.Client
+) -> None:
+    # Square: "This process only goes one level deep": a variation brings its parent
+    # ITEM, not the item's CATEGORY and IMAGE objects.
+    item = next(
+        r for r in sim.catalog if r.data["type"] == "ITEM" and r.data["item_data"].get("image_ids")
+    )
+    variation_id = item.data["item_data"]["variations"][0]["id"]
+    body = client.post(
+        "/v2/catalog/batch-retrieve",
+        json={"object_ids": [variation_id], "include_related_objects": True},
+    ).json()
+    assert [o["id"] for o in body["objects"]] == [variation_id]
+    assert [(o["type"], o["id"]) for o in body["related_objects"]] == [("ITEM", item.data["id"])]
+    by_item = client.post(
+        "/v2/catalog/batch-retrieve",
+        json={"object_ids": [item.data["id"]], "include_related_objects": True},
+    ).json()
+    assert {o["type"] for o in by_item["related_objects"]} == {"CATEGORY", "IMAGE"}

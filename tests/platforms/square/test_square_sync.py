@@ -425,3 +425,23 @@ def test_bad_configuration(kwargs: dict[str, Any]) -> None:
 def test_sandbox_environment_base_url() -> None:
     with SquareConnector(access_token="t", location_id="L1", environment="sandbox") as conn:
         assert conn.engine.base_url == "https://connect.squareupsandbox.com"
+
+
+def test_order_lines_get_the_items_category_and_image(
+    small: SquareSimulator, clock: FakeClock
+) -> None:
+    # BatchRetrieveCatalogObjects on a variation returns its parent ITEM but not the
+    # item's CATEGORY / IMAGE (one level deep): the connector must fetch those too.
+    with connect(small, clock) as conn:
+        lines = [line for o in conn.iter_orders() for line in o.lines if line.product_id]
+    assert lines
+    for line in lines:
+        item = small.get("catalog", line.product_id or "")
+        assert item is not None
+        category = small.get("catalog", item.data["item_data"]["categories"][0]["id"])
+        assert category is not None
+        assert line.category == category.data["category_data"]["name"]
+        images = item.data["item_data"].get("image_ids") or []
+        expected = f"https://items-images.test/{images[0]}.jpeg" if images else None
+        assert line.image_url == expected
+    assert any(line.image_url for line in lines)

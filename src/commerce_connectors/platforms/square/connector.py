@@ -320,6 +320,8 @@ class SquareConnector(BaseConnector):
         self.skipped: collections.Counter[tuple[Stream, Reason]] = collections.Counter()
         # variation id -> what order lines need from the catalog (None: not in the catalog)
         self._catalog: dict[str, CatalogRef | None] = {}
+        # category / image id -> its catalog object (None: not in the catalog)
+        self._catalog_related: dict[str, Mapping[str, Any] | None] = {}
         #: Why order lines are not enriched from the catalog, when they cannot be.
         self.catalog_unavailable: str | None = None
 
@@ -600,14 +602,12 @@ class SquareConnector(BaseConnector):
                 return
             chunk = wanted[start : start + c.CATALOG_BATCH_SIZE]
             try:
-                body = self.engine.send(
-                    Request(
-                        "POST",
-                        "/v2/catalog/batch-retrieve",
-                        json={"object_ids": chunk, "include_related_objects": True},
-                        idempotent=True,
-                    )
-                ).body
+                body = self._batch_catalog(chunk, related=True)
+                objects = _items(body, "objects")
+                related = _items(body, "related_objects")
+                # Related objects go "one level deep": a variation brings its parent ITEM
+                # but not the item's CATEGORY and IMAGE objects; fetch those (cached).
+                related.extend(self._item_references([*objects, *related]))
             except PermissionDeniedError as exc:
                 # Orders and payments are readable without ITEMS_READ: keep syncing them,
                 # with lines that name the variation but not the item. Said loudly, once.
@@ -618,10 +618,52 @@ class SquareConnector(BaseConnector):
                     exc,
                 )
                 return
-            refs = catalog_refs(_items(body, "objects"), _items(body, "related_objects"))
+            refs = catalog_refs(objects, related)
             for vid in chunk:
                 # None remembers "not in the catalog" (deleted items, custom amounts).
                 self._catalog[vid] = refs.get(vid)
+
+    def _batch_catalog(self, object_ids: Sequence[str], *, related: bool) -> Any:
+        body: dict[str, Any] = {"object_ids": list(object_ids)}
+        if related:
+            body["include_related_objects"] = True
+        return self.engine.send(
+            Request("POST", "/v2/catalog/batch-retrieve", json=body, idempotent=True)
+        ).body
+
+    def _item_references(self, objects: Sequence[Any]) -> list[Mapping[str, Any]]:
+        """The CATEGORY and IMAGE objects the ITEMs among ``objects`` reference (cached)."""
+        present = {str(o.get("id")) for o in objects if isinstance(o, Mapping)}
+        wanted: list[str] = []
+        for obj in objects:
+            data = obj.get("item_data") if isinstance(obj, Mapping) else None
+            if not isinstance(data, Mapping):
+                continue
+            ids = [
+                *(
+                    cat.get("id")
+                    for cat in data.get("categories") or ()
+                    if isinstance(cat, Mapping)
+                ),
+                (data.get("reporting_category") or {}).get("id"),
+                data.get("category_id"),
+                *(data.get("image_ids") or ()),
+            ]
+            for oid in ids:
+                if isinstance(oid, str) and oid not in present and oid not in wanted:
+                    wanted.append(oid)
+        missing = [oid for oid in wanted if oid not in self._catalog_related]
+        for start in range(0, len(missing), c.CATALOG_BATCH_SIZE):
+            chunk = missing[start : start + c.CATALOG_BATCH_SIZE]
+            found = {
+                str(o["id"]): o
+                for o in _items(self._batch_catalog(chunk, related=False), "objects")
+                if isinstance(o, Mapping) and "id" in o
+            }
+            for oid in chunk:
+                # None remembers "not in the catalog" (a deleted category or image).
+                self._catalog_related[oid] = found.get(oid)
+        return [obj for oid in wanted if (obj := self._catalog_related.get(oid)) is not None]
 
     # products -------------------------------------------------------------------
 

@@ -1177,12 +1177,18 @@ class SquareSimulator(Simulator):
     # ------------------------------------------------------------------ catalog
 
     def _related(self, objects: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The objects ``objects`` reference by id, **one level deep** (as on Square).
+
+        An ITEM brings its categories and images; a variation its own images. What the
+        related objects reference in turn is not included.
+        """
         wanted: list[str] = []
         for obj in objects:
             data = obj.get("item_data") or {}
             for cat in data.get("categories") or ():
                 wanted.append(cat["id"])
             wanted.extend(data.get("image_ids") or ())
+            wanted.extend((obj.get("item_variation_data") or {}).get("image_ids") or ())
         out, seen = [], set()
         for oid in wanted:
             record = self.get("catalog", oid)
@@ -1257,7 +1263,11 @@ class SquareSimulator(Simulator):
     def batch_retrieve_catalog(
         self, request: httpx.Request, params: dict[str, str]
     ) -> httpx.Response:
-        """BatchRetrieveCatalogObjects: items, variations (parent item related), others."""
+        """BatchRetrieveCatalogObjects: items, variations (parent item related), others.
+
+        Related objects go one level deep, as Square documents: a variation's parent
+        ITEM comes back, but not that item's CATEGORY and IMAGE objects.
+        """
 
         def build() -> dict[str, Any]:
             body = request_json(request) or {}
@@ -1284,7 +1294,9 @@ class SquareSimulator(Simulator):
                     parents.append(rendered)
             out: dict[str, Any] = {"objects": objects}
             if body.get("include_related_objects"):
-                out["related_objects"] = parents + self._related([*objects, *parents])
+                # "This process only goes one level deep": a variation brings its parent
+                # ITEM, not the item's categories and images.
+                out["related_objects"] = parents + self._related(objects)
             return out
 
         return self._answer(build)
