@@ -167,6 +167,40 @@ def test_multilingual_names_resolved_by_main_language(
         assert product.price.currency == "ARS"
 
 
+def test_main_language_from_the_header_when_the_store_is_refused() -> None:
+    # An app refused GET /store still learns the main language from X-Main-Language.
+    product = {
+        "id": 1, "name": {"es": "Pelota", "pt": "Bola"}, "variants": [],
+        "categories": [{"id": 2, "name": {"es": "Juguetes", "pt": "Brinquedos"}}],
+        "created_at": "2024-01-01T00:00:00-0300", "updated_at": "2024-01-01T00:00:00-0300",
+    }  # fmt: skip
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = {"X-Main-Language": "pt"}
+        if request.url.path.endswith("/store"):
+            body = {"code": 403, "message": "Forbidden", "description": None}
+            return httpx.Response(403, json=body, headers=headers)
+        return httpx.Response(200, json=[product], headers={**headers, "X-Total-Count": "1"})
+
+    conn = TiendanubeConnector(
+        store_id=4321, access_token="tok-1", user_agent=UA,
+        transport=httpx.MockTransport(handler),
+    )  # fmt: skip
+    with conn:
+        (parsed,) = list(conn.iter_products())
+    assert (parsed.name, parsed.category) == ("Bola", "Brinquedos")
+    assert conn.main_language() == "pt"
+
+
+def test_store_name_is_kept_with_a_caller_order_url_template() -> None:
+    harness = TiendanubeHarness(customers=5, orders=5, products=3, checkouts=0)
+    template = "https://crm.example/orders/{number}"
+    with harness.make_connector(order_url_template=template) as conn:
+        order = next(conn.iter_orders())
+    assert order.order_url == f"https://crm.example/orders/{order.order_number}"
+    assert order.store_name == "Mi Tienda (es)"
+
+
 def test_result_window_is_continued_with_since_id() -> None:
     harness = TiendanubeHarness(customers=95, orders=0, products=0, checkouts=0,
                                 max_result_window=30)  # fmt: skip

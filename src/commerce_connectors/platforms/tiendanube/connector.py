@@ -356,6 +356,8 @@ class TiendanubeConnector(BaseConnector):
             on_event=on_event,
         )
         self._store: dict[str, Any] | None = None
+        #: ``X-Main-Language`` from the last list page (used when ``GET /store`` is refused).
+        self._header_language: str | None = None
 
     # -- identity and resources -------------------------------------------------------
 
@@ -390,11 +392,12 @@ class TiendanubeConnector(BaseConnector):
         return self._store
 
     def main_language(self) -> str | None:
-        """The language names are read in: ``language=``, else the store's main one."""
+        """The language names are read in: ``language=``, else the store's main one
+        (``GET /store``, else the ``X-Main-Language`` header of the pages read so far)."""
         if self.language:
             return self.language
         value = self.store_info().get("main_language")
-        return value if isinstance(value, str) and value else None
+        return value if isinstance(value, str) and value else self._header_language
 
     def cart_status(
         self,
@@ -437,7 +440,8 @@ class TiendanubeConnector(BaseConnector):
 
             walks: tuple[dict[str, Any], ...] = (params,)
         elif stream is Stream.ORDERS:
-            info = self.store_info() if self.order_url_template is None else {}
+            # Always read: the store name is wanted even with a caller's URL template.
+            info = self.store_info()
             template = self.order_url_template
             domain = info.get("original_domain")
             if template is None and isinstance(domain, str) and domain:
@@ -466,8 +470,12 @@ class TiendanubeConnector(BaseConnector):
                 currency = currency or (main if isinstance(main, str) else None)
 
             def parser(payload: Any) -> Any:
+                # Without GET /store, the page's X-Main-Language (read before its records).
                 return parse_product(
-                    payload, connection_id=conn, language=language, currency=currency
+                    payload,
+                    connection_id=conn,
+                    language=language or self._header_language,
+                    currency=currency,
                 )
 
             walks = (params,)
@@ -586,6 +594,9 @@ class TiendanubeConnector(BaseConnector):
                         method="GET",
                         url=self.engine.redactor.url(path),
                     )
+                header_language = response.headers.get(c.MAIN_LANGUAGE_HEADER)
+                if header_language and header_language.strip():
+                    self._header_language = header_language.strip()
                 total = _total(response)
                 walk.see_total(total)
                 report.total = total
