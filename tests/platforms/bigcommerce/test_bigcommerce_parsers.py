@@ -145,6 +145,29 @@ def test_currency_falls_back_to_the_default_currency() -> None:
     assert parse_order(payload, connection_id=CONN).total.currency == "EUR"
 
 
+def test_amounts_are_in_the_transactional_currency_not_the_display_currency() -> None:
+    # Orders v2 reference: default_currency_code is "the transactional currency the
+    # shopper pays in"; currency_code is the storefront's display currency.
+    order = parse_order(
+        v2_order(currency_code="EUR", default_currency_code="USD"),
+        products=LINES,
+        connection_id=CONN,
+    )
+    assert order.total == Money(Decimal("118.4850"), "USD")
+    assert order.lines[0].unit_price.currency == "USD"
+    no_default = v2_order(currency_code="EUR")
+    del no_default["default_currency_code"]
+    assert parse_order(no_default, connection_id=CONN).total.currency == "EUR"
+
+
+def test_a_zero_discount_keeps_the_four_decimal_scale() -> None:
+    order = parse_order(
+        v2_order(discount_amount="0.0000", coupon_discount="0.0000"), connection_id=CONN
+    )
+    assert order.discount_total is not None
+    assert str(order.discount_total.amount) == "0.0000"
+
+
 @pytest.mark.parametrize(("status_id", "expected"), sorted(ORDER_STATUSES.items()))
 def test_every_status_id_maps(status_id: int, expected: OrderStatus) -> None:
     assert parse_order(v2_order(status_id=status_id), connection_id=CONN).status is expected
@@ -166,11 +189,11 @@ def test_opt_in_checkbox_is_consent_only_when_ticked() -> None:
 
 
 def test_every_bad_field_is_reported_with_its_path() -> None:
-    bad = v2_order(total_inc_tax="12,34", date_created="yesterday", currency_code="EURO")
+    bad = v2_order(total_inc_tax="12,34", date_created="yesterday", default_currency_code="EURO")
     with pytest.raises(InvalidRecordError) as caught:
         parse_order(bad, products=[{"id": 9, "quantity": "two", "price_inc_tax": "1"}])
     paths = {p.path for p in caught.value.problems}
-    assert {"$.date_created", "$.currency_code", "$products[0].quantity"} <= paths
+    assert {"$.date_created", "$.default_currency_code", "$products[0].quantity"} <= paths
     assert caught.value.record_id == "4021"
     assert caught.value.payload is bad
 

@@ -282,7 +282,9 @@ def parse_order(
     """A v2 order (``GET /v2/orders``) and its sub-resources as an Order.
 
     Amounts are the tax-inclusive ones (``total_inc_tax``, ``price_inc_tax``) in the
-    order's ``currency_code`` (falling back to ``default_currency_code``).
+    order's transactional currency, ``default_currency_code`` ("the currency the shopper
+    pays in"; ``currency_code`` is only the display currency, used when the other is
+    missing).
     ``discount_total`` is ``discount_amount + coupon_discount``: in the documented
     example both are subtracted from the total. The shipping method comes from the
     shipping addresses (several methods are joined with ``", "``); the discount codes
@@ -317,10 +319,13 @@ def parse_order(
     external_id = r.id("id")
     created = r.datetime("date_created", required=True)
     updated = r.datetime("date_modified", required=True)
+    # The amounts are in the transactional currency, the one the shopper pays in:
+    # ``default_currency_code``. ``currency_code`` is the storefront's display currency,
+    # which can differ on multi-currency stores; it is only the fallback.
     currency = (
-        r.currency("currency_code")
-        if r.text("currency_code")
-        else r.currency("default_currency_code")
+        r.currency("default_currency_code")
+        if r.text("default_currency_code")
+        else r.currency("currency_code")
     )
     total = r.money("total_inc_tax", currency, required=True)
     status_id = r.integer("status_id", required=True)
@@ -363,7 +368,10 @@ def parse_order(
     assert currency is not None
     discount_total: Money | None = None
     if discount is not None or coupon_discount is not None:
-        discount_total = Money((discount or Decimal(0)) + (coupon_discount or Decimal(0)), currency)
+        # "is not None", not "or": Decimal("0.0000") is falsy, and its scale must stay.
+        manual = discount if discount is not None else Decimal(0)
+        coupon = coupon_discount if coupon_discount is not None else Decimal(0)
+        discount_total = Money(manual + coupon, currency)
     extra: dict[str, Any] = {"status_id": status_id}
     for key in ("payment_status", "payment_method", "cart_id", "channel_id", "order_source"):
         value = r.raw(key)
