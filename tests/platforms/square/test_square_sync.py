@@ -414,6 +414,8 @@ def test_locations_helper_and_offline_connection_id(
         {"access_token": " "},
         {"environment": "staging"},
         {"square_version": ""},
+        {"square_version": "2025-8-20"},
+        {"square_version": "latest"},
     ],
 )
 def test_bad_configuration(kwargs: dict[str, Any]) -> None:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import collections
 import datetime as _dt
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -81,6 +82,8 @@ __all__ = ["SkippedRecord", "SquareConnector", "list_locations"]
 logger = logging.getLogger("commerce_connectors.square")
 
 _PLATFORM_NAME = "square"
+#: The ``Square-Version`` header's format (``2025-08-20``).
+_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _iso(value: _dt.datetime) -> str:
@@ -144,8 +147,10 @@ def _make_engine(
         raise ConfigurationError(
             f"environment must be one of {sorted(c.ENVIRONMENTS)}, got {environment!r}"
         )
-    if not square_version:
-        raise ConfigurationError("square_version must be a YYYY-MM-DD date string")
+    if not isinstance(square_version, str) or not _VERSION.fullmatch(square_version):
+        raise ConfigurationError(
+            f"square_version must be a YYYY-MM-DD date string, got {square_version!r}"
+        )
     return HttpEngine(
         platform=_PLATFORM_NAME,
         base_url=base_url or c.ENVIRONMENTS[environment],
