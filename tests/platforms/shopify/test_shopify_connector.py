@@ -7,16 +7,23 @@ import logging
 
 import httpx
 import pytest
-from shopify_fixtures import rest_order
+from shopify_fixtures import rest_order, rest_product
 
 from commerce_connectors.clock import FakeClock
 from commerce_connectors.errors import (
     AuthenticationError,
     ClientRequestError,
     ConfigurationError,
+    NaiveDatetimeError,
+    PaginationLoopError,
     PermissionDeniedError,
 )
-from commerce_connectors.platforms.shopify import API_VERSION, ShopifyConnector
+from commerce_connectors.platforms.shopify import (
+    API_VERSION,
+    ShopifyConnector,
+    parse_product,
+    search_filter,
+)
 from commerce_connectors.protocols import Stream
 from commerce_connectors.testing.conformance import CONNECTOR_CHECKS
 from commerce_connectors.testing.simulator import GraphQLCostBucket
@@ -242,3 +249,65 @@ def test_throttled_with_http_429_is_survived_too() -> None:
 @pytest.mark.parametrize("check", CONNECTOR_CHECKS, ids=lambda c: c.__name__)
 def test_conformance(check) -> None:  # type: ignore[no-untyped-def]
     check(ShopifyHarness())
+
+
+def test_follow_up_line_queries_do_not_mistune_the_next_page() -> None:
+    # An order with more lines than the first page needs a follow-up query of another
+    # cost; the next page must still be sized from its own query's cost, not that one's
+    # (which asked for 13 orders at once: over the 1,000-point cap, refused).
+    clock = FakeClock()
+    sim = ShopifySimulator(customers=0, orders=0, products=0, checkouts=0, clock=clock)
+    line = rest_order()["line_items"][0]
+    for i in range(40):
+        lines = [{**line, "id": 100 * i + k} for k in range(27 if i % 10 == 9 else 1)]
+        stamp = f"2024-09-13T11:{i:02d}:00-04:00"
+        sim.add_order(rest_order(id=1000 + i, updated_at=stamp, line_items=lines))
+    with _connector(sim, clock) as conn:
+        orders = list(conn.iter_orders())
+    assert len(orders) == 40
+    assert sum(len(o.lines) for o in orders) == 4 * 27 + 36
+    assert sim.refused == 0
+    pages = [e.json["variables"]["first"] for e in sim.log.entries
+             if e.json and "lines" in e.json.get("variables", {})]  # fmt: skip
+    assert pages == [10, 10, 10, 10]
+
+
+def test_products_with_more_variants_than_the_first_page_keep_every_variant() -> None:
+    clock = FakeClock()
+    sim = ShopifySimulator(customers=0, orders=0, products=0, checkouts=0, clock=clock)
+    variants = [{"id": 808950800 + n, "title": f"V{n}", "sku": f"SKU-{n}", "price": f"{n}.50"}
+                for n in range(12)]  # fmt: skip
+    payload = rest_product(variants=variants)
+    sim.add_product(payload)
+    with _connector(sim, clock) as conn:
+        (product,) = conn.iter_products()
+    assert [v.sku for v in product.variants] == [f"SKU-{n}" for n in range(12)]
+    assert product == parse_product(payload, currency=sim.currency, shop=sim.shop)
+
+
+def test_a_repeating_line_cursor_raises_instead_of_dropping_lines() -> None:
+    clock = FakeClock()
+    sim = ShopifySimulator(customers=0, orders=0, products=0, checkouts=0, clock=clock)
+    line = rest_order()["line_items"][0]
+    sim.add_order(rest_order(line_items=[{**line, "id": 1000 + n} for n in range(15)]))
+    inner = sim.transport()
+    stuck = {"data": {"node": {"lineItems": {
+        "pageInfo": {"hasNextPage": True, "endCursor": "stuck"}, "nodes": []}}}}  # fmt: skip
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if b"MoreLines" in request.content:
+            return httpx.Response(200, json=stuck)
+        return inner.handle_request(request)
+
+    conn = ShopifyConnector(shop=sim.shop, access_token=sim.token,
+                            transport=httpx.MockTransport(handler), clock=clock)  # fmt: skip
+    with conn, pytest.raises(PaginationLoopError):
+        list(conn.iter_orders())
+
+
+def test_search_filter_refuses_naive_datetimes() -> None:
+    with pytest.raises(NaiveDatetimeError):
+        search_filter("updated_at", dt.datetime(2024, 10, 4, 9, 30))
+    paris = dt.timezone(dt.timedelta(hours=2))
+    stamp = dt.datetime(2024, 10, 4, 11, 30, tzinfo=paris)
+    assert search_filter("updated_at", stamp) == "updated_at:>='2024-10-04T09:30:00Z'"

@@ -58,6 +58,7 @@ from .graphql import (
     ORDERS_QUERY,
     PRODUCTS_QUERY,
     SHOP_QUERY,
+    VARIANTS_QUERY,
     parse_checkout_node,
     parse_customer_node,
     parse_order_node,
@@ -84,6 +85,9 @@ _QUERIES: Mapping[Stream, tuple[str, str, Mapping[str, int]]] = {
 # Lines per follow-up query: each line node costs 7 points (line, variant, product,
 # image, a MoneyBag of two MoneyV2), so 100 lines stay well under the 1,000 cap.
 _MORE_LINES_PAGE = 100
+
+# Variants per follow-up query: one point each, so a full page stays far under the cap.
+_MORE_VARIANTS_PAGE = c.MAX_PAGE_SIZE
 
 
 def normalize_shop_domain(shop: str) -> str:
@@ -346,11 +350,13 @@ class ShopifyConnector(BaseConnector):
         while request is not None:
             response, sent = self._send_fitting(stream, request)
             self.engine.stats.add(pages=1)
+            # This page's own cost: the limiter's last figure may be a follow-up query's.
+            requested = get_path(response.body, "extensions.cost.requestedQueryCost")
             nodes = get_path(response.body, f"data.{field}.nodes")
             if not isinstance(nodes, list):
                 raise self._malformed(response, f"no list at data.{field}.nodes")
             for node in nodes:
-                yield self._complete_lines(node) if isinstance(node, dict) else node
+                yield self._completed(node) if isinstance(node, dict) else node
             try:
                 following = paginator.next_request(sent, response)
             except PageShapeError as exc:
@@ -360,7 +366,7 @@ class ShopifyConnector(BaseConnector):
                 if cursor in followed:
                     raise PaginationLoopError(cursor, platform=PLATFORM_NAME)
                 followed.add(cursor)
-                following = self._resized(stream, following)
+                following = self._resized(stream, following, requested)
             request = following
 
     def _graphql_request(self, query: str, variables: Mapping[str, Any]) -> Request:
@@ -386,11 +392,19 @@ class ShopifyConnector(BaseConnector):
                 self.page_sizes[stream] = smaller
                 request = request.with_json_field("variables.first", smaller)
 
-    def _resized(self, stream: Stream, request: Request) -> Request:
-        """The next page's request with ``first`` tuned to the last requested cost."""
+    def _resized(self, stream: Stream, request: Request, requested: Any) -> Request:
+        """The next page's request with ``first`` tuned to this page's requested cost.
+
+        ``requested`` is the ``requestedQueryCost`` of the page just read: not the
+        limiter's last figure, which a follow-up query for more lines may have set.
+        """
         first = get_path(request.json, "variables.first")
-        requested = self.limiter.last_requested
-        if not isinstance(first, int) or not requested or requested <= 0:
+        if (
+            not isinstance(first, int)
+            or isinstance(requested, bool)
+            or not isinstance(requested, (int, float))
+            or requested <= 0
+        ):
             return request
         state = self.limiter.state()
         cap = min(float(c.MAX_QUERY_COST), state.maximum - self.limiter.safety_margin)
@@ -398,30 +412,41 @@ class ShopifyConnector(BaseConnector):
         # connection's own 2 points do not scale.
         tuned = max(1, min(c.MAX_PAGE_SIZE, math.floor(first * cap * 0.98 / requested)))
         self.page_sizes[stream] = tuned
-        if tuned == first:
-            return request
         expected = requested * tuned / first
+        if tuned == first:
+            return attrs.evolve(request, cost=expected)
         return attrs.evolve(request.with_json_field("variables.first", tuned), cost=expected)
 
-    def _complete_lines(self, node: dict[str, Any]) -> dict[str, Any]:
-        """Fetch the lines past the first page, so no order or checkout loses one."""
-        page_info = get_path(node, "lineItems.pageInfo")
+    def _completed(self, node: dict[str, Any]) -> dict[str, Any]:
+        """Fetch the lines and variants past their first page, so no record loses one."""
+        node = self._complete(node, "lineItems", LINE_ITEMS_QUERY, _MORE_LINES_PAGE)
+        return self._complete(node, "variants", VARIANTS_QUERY, _MORE_VARIANTS_PAGE)
+
+    def _complete(self, node: dict[str, Any], field: str, query: str, page: int) -> dict[str, Any]:
+        page_info = get_path(node, f"{field}.pageInfo")
         if not isinstance(page_info, dict) or not page_info.get("hasNextPage"):
             return node
-        lines = list(get_path(node, "lineItems.nodes") or [])
+        items = list(get_path(node, f"{field}.nodes") or [])
         cursor = page_info.get("endCursor")
-        seen = set()
-        while isinstance(cursor, str) and cursor and cursor not in seen:
+        seen: set[str] = set()
+        while cursor is not None:
+            if not isinstance(cursor, str) or not cursor:
+                raise MalformedResponseError(
+                    f"{field} of {node.get('id')} has a next page but no endCursor",
+                    platform=PLATFORM_NAME,
+                )
+            if cursor in seen:
+                raise PaginationLoopError(cursor, platform=PLATFORM_NAME)
             seen.add(cursor)
-            variables = {"id": node.get("id"), "first": _MORE_LINES_PAGE, "after": cursor}
-            response = self._query(LINE_ITEMS_QUERY, variables)
-            more = get_path(response.body, "data.node.lineItems")
+            variables = {"id": node.get("id"), "first": page, "after": cursor}
+            response = self._query(query, variables)
+            more = get_path(response.body, f"data.node.{field}")
             if not isinstance(more, dict) or not isinstance(more.get("nodes"), list):
-                raise self._malformed(response, "no list at data.node.lineItems.nodes")
-            lines.extend(more["nodes"])
+                raise self._malformed(response, f"no list at data.node.{field}.nodes")
+            items.extend(more["nodes"])
             info = more.get("pageInfo") or {}
             cursor = info.get("endCursor") if info.get("hasNextPage") else None
-        return {**node, "lineItems": {"pageInfo": {"hasNextPage": False}, "nodes": lines}}
+        return {**node, field: {"pageInfo": {"hasNextPage": False}, "nodes": items}}
 
     def _malformed(self, response: JsonResponse, why: str) -> MalformedResponseError:
         return MalformedResponseError(

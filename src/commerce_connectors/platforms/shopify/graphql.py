@@ -21,11 +21,20 @@ Example:
 
 from __future__ import annotations
 
-import datetime as _dt
 from typing import Any, Final
 
 from ..._parsing import PayloadReader
-from ...models import Address, Cart, Customer, LineItem, Money, Order, Product, ProductVariant
+from ...models import (
+    Address,
+    Cart,
+    Customer,
+    LineItem,
+    Money,
+    Order,
+    Product,
+    ProductVariant,
+    ensure_aware_utc,
+)
 from ._shared import (
     DEFAULT_OPTIONS,
     PLATFORM,
@@ -49,6 +58,7 @@ __all__ = [
     "ORDERS_QUERY",
     "PRODUCTS_QUERY",
     "SHOP_QUERY",
+    "VARIANTS_QUERY",
     "parse_checkout_node",
     "parse_customer_node",
     "parse_order_node",
@@ -146,18 +156,24 @@ query Orders($first: Int!, $after: String, $query: String, $lines: Int!) {
     + _ORDER_LINE
 )
 
+_VARIANT: Final = """
+fragment VariantFields on ProductVariant { id title sku price }"""
+
 #: The whole catalogue, products with their first variants and featured image.
-PRODUCTS_QUERY: Final = """
+PRODUCTS_QUERY: Final = (
+    """
 query Products($first: Int!, $after: String, $query: String, $variants: Int!) {
   products(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
     pageInfo { hasNextPage endCursor }
     nodes {
       id title handle productType descriptionHtml vendor status tags createdAt updatedAt
       featuredMedia { preview { image { url } } }
-      variants(first: $variants) { nodes { id title sku price } }
+      variants(first: $variants) { pageInfo { hasNextPage endCursor } nodes { ...VariantFields } }
     }
   }
 }"""
+    + _VARIANT
+)
 
 #: Abandoned checkouts. ``AbandonedCheckoutSortKeys`` has no ``UPDATED_AT``: sorted by
 #: id, which is a stable keyset for the cursor; the ``updated_at`` filter still applies.
@@ -209,18 +225,38 @@ query MoreLines($id: ID!, $first: Int!, $after: String) {
 )
 
 
+#: The rest of one product's variants, past the first page.
+VARIANTS_QUERY: Final = (
+    """
+query MoreVariants($id: ID!, $first: Int!, $after: String) {
+  node(id: $id) {
+    ... on Product {
+      variants(first: $first, after: $after) {
+        pageInfo { hasNextPage endCursor }
+        nodes { ...VariantFields }
+      }
+    }
+  }
+}"""
+    + _VARIANT
+)
+
+
 def search_filter(field: str, since: Any) -> str:
     """A search ``query`` for records whose ``field`` is at/after ``since`` (aware datetime).
 
     The timestamp is quoted: unquoted, Shopify's search parser reads only the date and
     drops the time part.
 
+    Raises:
+        NaiveDatetimeError: ``since`` has no timezone (it would be read as local time).
+
     Example:
         >>> import datetime as dt
         >>> search_filter("updated_at", dt.datetime(2024, 10, 4, 9, 30, tzinfo=dt.timezone.utc))
         "updated_at:>='2024-10-04T09:30:00Z'"
     """
-    stamp = since.astimezone(_dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    stamp = ensure_aware_utc(since, field="since").isoformat().replace("+00:00", "Z")
     return f"{field}:>='{stamp}'"
 
 
@@ -458,6 +494,9 @@ def parse_product_node(
     connection_id: str | None = None,
 ) -> Product:
     """A GraphQL ``Product`` node as a Product (variant prices in the shop's ``currency``).
+
+    Give it every variant: the connector completes ``variants`` past the first page
+    before mapping.
 
     Raises:
         InvalidRecordError: every bad field, with its JSON path and the node.
