@@ -224,6 +224,26 @@ def test_429_without_headers_backs_off_progressively() -> None:
     assert waits[0] >= 0.5  # from the 1 s rate-limit base delay, jittered by up to half
 
 
+def test_500_is_retried_at_least_a_minute_apart() -> None:
+    # BigCommerce's status codes page, on 500: "Re-attempt the request three to five
+    # times, with increasing delays of at least a minute between attempts".
+    clock = ConcurrentFakeClock()
+    sim = BigCommerceSimulator(
+        seed=1,
+        orders=5,
+        clock=clock,
+        quota=0,
+        faults=[ErrorStatus(status=500, on=(1, 2, 3), route="/stores/{store_hash}/v2/store")],
+    )
+    with make(sim, clock) as conn:
+        assert conn.store_info()["name"] == "Simulated Store"
+        assert conn.stats.retries == 3
+    assert [e.status for e in sim.log.entries] == [500, 500, 500, 200]
+    assert len(clock.sleeps) == 3
+    assert all(wait >= 60.0 for wait in clock.sleeps)
+    assert sum(clock.sleeps) <= conn.engine.retry.max_total_wait
+
+
 def test_429_with_window_headers_waits_the_reset_time() -> None:
     clock = ConcurrentFakeClock()
     sim = BigCommerceSimulator(seed=1, orders=5, clock=clock, quota=3, window=10.0)

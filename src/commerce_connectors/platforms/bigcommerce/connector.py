@@ -122,7 +122,17 @@ class BigCommerceErrorMapper:
 
 
 def _default_retry() -> RetryPolicy:
-    return RetryPolicy(wait_headers=_WAIT_HEADERS)
+    # BigCommerce on a 500: "Re-attempt the request three to five times, with increasing
+    # delays of at least a minute between attempts" (API status codes). With a jitter of
+    # half, a base of two minutes draws the first wait in [60, 120] s, and the total
+    # budget leaves room for all four waits, so none is cut below a minute. 429s keep
+    # their own path: the window's reset time, or a short progressive backoff.
+    return RetryPolicy(
+        wait_headers=_WAIT_HEADERS,
+        base_delay=c.SERVER_ERROR_BASE_DELAY_SECONDS,
+        max_delay=c.SERVER_ERROR_MAX_DELAY_SECONDS,
+        max_total_wait=c.SERVER_ERROR_MAX_TOTAL_WAIT_SECONDS,
+    )
 
 
 def _floor_seconds(value: _dt.datetime) -> _dt.datetime:
@@ -222,7 +232,8 @@ class BigCommerceConnector(BaseConnector):
             image in the catalog (about one request per page of orders).
         currency: the store's currency for catalog prices; ``None`` reads it once from
             ``/v2/store``.
-        retry: the retry policy (default: BigCommerce wait headers, 5 attempts).
+        retry: the retry policy (default: BigCommerce wait headers, 5 attempts, server
+            errors retried at least a minute apart as BigCommerce asks).
         stats: HTTP counters to update (default: a new :class:`HttpStats`).
         on_event: receives each HTTP event (URLs redacted).
         user_agent: the ``User-Agent`` header; BigCommerce asks integrations to

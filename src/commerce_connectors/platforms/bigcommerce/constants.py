@@ -22,6 +22,9 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "ORDER_STATUSES",
     "PLATFORM_NAME",
+    "SERVER_ERROR_BASE_DELAY_SECONDS",
+    "SERVER_ERROR_MAX_DELAY_SECONDS",
+    "SERVER_ERROR_MAX_TOTAL_WAIT_SECONDS",
     "STATUS_INCOMPLETE",
     "STORE_HASH_PATTERN",
     "USER_AGENT",
@@ -93,3 +96,13 @@ USER_AGENT: Final = "commerce-connectors-bigcommerce"
 #: this much earlier (the widest UTC offset) and filters exactly on its side: at worst it
 #: re-reads a few hours of changes, it never misses one.
 V3_DATE_FILTER_MARGIN_HOURS: Final = 14
+
+#: Retries after a 5xx: "Re-attempt the request three to five times, with increasing
+#: delays of at least a minute between attempts" (BigCommerce API status codes). The
+#: retry policy's jitter draws each wait in [delay / 2, delay], so the first backoff is
+#: two minutes (60-120 s), then 4, capped at 5 minutes (150-300 s); the total budget
+#: covers four such waits, so none is cut short. Timeouts and dropped connections share
+#: this backoff (the policy has one for every non-429 failure).
+SERVER_ERROR_BASE_DELAY_SECONDS: Final = 120.0
+SERVER_ERROR_MAX_DELAY_SECONDS: Final = 300.0
+SERVER_ERROR_MAX_TOTAL_WAIT_SECONDS: Final = 960.0
