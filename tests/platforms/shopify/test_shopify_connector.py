@@ -223,8 +223,15 @@ def test_missing_read_all_orders_scope_is_reported(caplog: pytest.LogCaptureFixt
     clock = FakeClock(wall_start=WALL)
     sim = ShopifySimulator(customers=2, orders=3, products=1, checkouts=0, clock=clock,
                            scopes=("read_orders", "read_customers"))  # fmt: skip
+    week_ago = (clock.now() - dt.timedelta(days=7)).isoformat()
+    sim.add_order(rest_order(id=7, created_at=week_ago, updated_at=week_ago))
+    horizon = clock.now() - dt.timedelta(days=60)
+    visible = {str(r.id) for r in sim.stores["orders"].query(created_at_min=horizon)}
+    assert "7" in visible
+    assert len(visible) < len(sim.stores["orders"])  # the 3 generated ones are older
     with caplog.at_level(logging.WARNING), _connector(sim, clock) as conn:
-        assert len(list(conn.iter_orders())) == 3
+        # As on Shopify, orders placed more than 60 days ago are simply not returned.
+        assert {o.external_id for o in conn.iter_orders()} == visible
         assert conn.warnings
         assert "read_all_orders" in conn.warnings[0]
         recent = clock.now() - dt.timedelta(days=10)
@@ -311,3 +318,19 @@ def test_search_filter_refuses_naive_datetimes() -> None:
     paris = dt.timezone(dt.timedelta(hours=2))
     stamp = dt.datetime(2024, 10, 4, 11, 30, tzinfo=paris)
     assert search_filter("updated_at", stamp) == "updated_at:>='2024-10-04T09:30:00Z'"
+
+
+def test_missing_read_all_orders_scope_is_reported_on_incremental_reads_too() -> None:
+    # An order placed 90 days ago and refunded today is invisible without the scope,
+    # even to an incremental read whose checkpoint is yesterday: say so.
+    clock = FakeClock(wall_start=WALL)
+    sim = ShopifySimulator(customers=0, orders=0, products=0, checkouts=0, clock=clock,
+                           scopes=("read_orders", "read_customers"))  # fmt: skip
+    old = (clock.now() - dt.timedelta(days=90)).isoformat()
+    sim.add_order(rest_order(id=1, created_at=old, updated_at=clock.now().isoformat(),
+                             financial_status="refunded"))  # fmt: skip
+    with _connector(sim, clock) as conn:
+        assert list(conn.iter_orders(since=clock.now() - dt.timedelta(days=1))) == []
+        assert len(conn.warnings) == 1
+        assert "read_all_orders" in conn.warnings[0]
+        assert "later changes" in conn.warnings[0]

@@ -296,19 +296,20 @@ class ShopifyConnector(BaseConnector):
         return self._shop_info
 
     def _check_order_scope(self, since: _dt.datetime | None) -> None:
+        # Incremental reads are checked too: an order placed before the 60-day window
+        # and refunded or cancelled since is just as invisible without the scope.
         horizon = self.clock.now() - c.RECENT_ORDERS_WINDOW
-        if since is not None and since >= horizon:
-            return
         info = self.shop_info()
         if c.READ_ALL_ORDERS_SCOPE in info.scopes:
             return
         message = (
             f"{self.shop}: the app lacks the {c.READ_ALL_ORDERS_SCOPE} scope, so Shopify only "
             f"returns orders of the last 60 days; orders placed before "
-            f"{horizon.date().isoformat()} will be missing. Request {c.READ_ALL_ORDERS_SCOPE} "
+            f"{horizon.date().isoformat()} will be missing, and so will later changes to "
+            f"them (refunds, cancellations). Request {c.READ_ALL_ORDERS_SCOPE} "
             "(granted by Shopify on request) and reinstall the app."
         )
-        if self.require_all_orders:
+        if self.require_all_orders and (since is None or since < horizon):
             raise PermissionDeniedError(message, platform=PLATFORM_NAME, code="MISSING_SCOPE")
         if message not in self.warnings:
             self.warnings.append(message)

@@ -439,6 +439,10 @@ _EPOCH = _dt.datetime(2023, 1, 1, tzinfo=_dt.timezone.utc)
 _NOW = _dt.datetime(2024, 10, 1, tzinfo=_dt.timezone.utc)
 _FILTER = re.compile(r"\b(updated_at|created_at):(>=|<=|>|<)('([^']*)'|\"([^\"]*)\"|(\S+))")
 _SORTS: Mapping[str, str] = {"UPDATED_AT": "updated_at", "CREATED_AT": "created_at"}
+#: "Only the last 60 days' worth of orders from a store are accessible from the Order
+#: resource by default" [SH-ORD]: without ``read_all_orders`` older orders are not
+#: returned at all, even when they were updated since.
+_RECENT_ORDERS: Final = _dt.timedelta(days=60)
 _GID_RE = re.compile(r"^gid://shopify/(\w+)/(\d+)$")
 
 
@@ -760,8 +764,8 @@ class ShopifySimulator(Simulator):
         shop_name: the shop's name.
         currency: the shop's currency.
         token: the access token the simulator accepts.
-        scopes: access scopes granted to the app (drop ``read_all_orders`` to test
-            the 60-day warning).
+        scopes: access scopes granted to the app (without ``read_all_orders`` only
+            orders created in the last 60 days are returned, as on Shopify).
         clock: shared with the connector in tests, so the bucket and waits agree.
         cost: the cost bucket (default 1,000 points restoring 100/s, the Standard plan).
         throttled_status: HTTP status of a ``THROTTLED`` answer (Shopify's is not
@@ -1207,7 +1211,10 @@ class ShopifySimulator(Simulator):
         ) -> dict[str, Any]:  # fmt: skip
             _check_first(first, last)
             sort = _SORTS.get(sortKey, "id")
-            filters = _search_filters(query)
+            filters: dict[str, Any] = _search_filters(query)
+            if kind == "orders" and "read_all_orders" not in self.scopes:
+                horizon = self.clock.now() - _RECENT_ORDERS
+                filters["where"] = lambda r: r.created_at >= horizon
             try:
                 page = store.page_by_cursor(
                     limit=max(1, first or 1), cursor=after, sort=sort,  # type: ignore[arg-type]
