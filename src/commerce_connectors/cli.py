@@ -25,8 +25,10 @@ import enum
 import json
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
 from . import __version__
@@ -122,6 +124,10 @@ def _state_url(args: argparse.Namespace) -> str:
     if args.state:
         return str(args.state)
     sink: str = args.sink
+    if sink == "memory://":
+        # Durable checkpoints for data that vanishes with the process would make the
+        # next run skip what it never kept.
+        return "memory://"
     return sink if sink.startswith("sqlite:") else "sqlite:///commerce-connectors-state.db"
 
 
@@ -196,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument(
         "--overlap", type=float, default=5.0, help="incremental re-read window, minutes (5)"
     )
-    sync.add_argument("--batch-size", type=int, help="items per sink batch")
+    sync.add_argument("--batch-size", type=_positive_int, help="items per sink batch")
     sync.add_argument(
         "--every",
         type=float,
@@ -240,6 +246,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _aware_datetime(text: str) -> _dt.datetime:
     try:
         value = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -273,7 +289,7 @@ def _engine(args: argparse.Namespace, out: TextIO, err: TextIO) -> tuple[SyncEng
     options = {o.dest: getattr(args, f"opt_{o.dest}") for o in spec.options}
     connector = spec.factory(options, _token(spec, args))
     sink_options: dict[str, Any] = {}
-    if getattr(args, "batch_size", None):
+    if getattr(args, "batch_size", None) is not None:
         sink_options["batch_size"] = args.batch_size
     sink = open_sink(args.sink, **sink_options)
     state = open_state_store(_state_url(args))
@@ -301,6 +317,19 @@ def _print_report(report: SyncReport, args: argparse.Namespace, out: TextIO) -> 
         out.write(report.summary() + "\n")
 
 
+@contextlib.contextmanager
+def _stop_on_sigterm(engine: SyncEngine) -> Iterator[None]:
+    """SIGTERM stops the run after its current batch (exit 130), as Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: engine.stop())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _cmd_sync(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     engine, state = _engine(args, out, err)
     try:
@@ -314,7 +343,8 @@ def _cmd_sync(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 reports = scheduler.run()
             return int(exit_code_for(reports[-1])) if reports else 0
         mode = "historical" if args.historical else "auto"
-        report = engine.run(mode, since=args.since)
+        with _stop_on_sigterm(engine):
+            report = engine.run(mode, since=args.since)
         _print_report(report, args, out)
         return int(exit_code_for(report))
     finally:
@@ -324,7 +354,8 @@ def _cmd_sync(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     engine, state = _engine(args, out, err)
     try:
-        report = engine.replay_dead_letters()
+        with _stop_on_sigterm(engine):
+            report = engine.replay_dead_letters()
         _print_report(report, args, out)
         left = len(state.dead_letters(engine.connection_id))
         out.write(f"{report.dead_letters_resolved} dead letter(s) resolved, {left} still open\n")
@@ -518,9 +549,19 @@ def main(
     err = err or sys.stderr
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
     except SystemExit as exc:  # argparse's own exits: --help (0) and usage errors (2)
         return int(exc.code or 0)
+    if unknown:
+        # argparse would echo them; a token typed on the command line by mistake must
+        # not reach a terminal or CI log, so only option names are shown.
+        names = [a.split("=", 1)[0] for a in unknown if a.startswith("-")]
+        parser.print_usage(err)
+        err.write(
+            f"commerce-connectors: error: unrecognized arguments: {' '.join(names) or '(values)'}"
+            " (values not shown; tokens are read from the environment, never from arguments)\n"
+        )
+        return int(ExitCode.USAGE)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.ERROR,
         format="%(levelname)s %(name)s: %(message)s",
