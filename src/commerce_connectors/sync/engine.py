@@ -83,6 +83,13 @@ _KIND = {
     Stream.ORDERS: "order",
     Stream.ABANDONED_CARTS: "cart",
 }
+# The item kinds each stream can make (a stream the sink stores nothing of is not read).
+_MAKES = {
+    Stream.PRODUCTS: ("product",),
+    Stream.CUSTOMERS: ("contact", "customer"),
+    Stream.ORDERS: ("contact", "order"),
+    Stream.ABANDONED_CARTS: ("contact", "cart"),
+}
 _STREAMS_OF_KIND = {
     "product": (Stream.PRODUCTS,),
     "customer": (Stream.CUSTOMERS,),
@@ -260,7 +267,12 @@ class SyncEngine:
     def _streams(self) -> list[Stream]:
         supported = self.connector.supported_streams
         wanted = self.streams if self.streams is not None else STREAM_ORDER
-        return [s for s in STREAM_ORDER if s in supported and s in wanted]
+        stored = self.sink.capabilities.kinds
+        return [
+            s
+            for s in STREAM_ORDER
+            if s in supported and s in wanted and not stored.isdisjoint(_MAKES[s])
+        ]
 
     def _plan(
         self, stream: Stream, mode: str, since: _dt.datetime | None
@@ -379,11 +391,14 @@ class SyncEngine:
         holdback: _dt.datetime | None = None
         items: list[SinkItem] = []
         limit = self.sink.capabilities.batch_size
+        # Kinds the sink does not store are not sent (a CRM without a product catalogue).
+        kinds = self.sink.capabilities.kinds
         self._progress(stream, "start", stream_t0)
         try:
             for record in self._iterate(stream, since):
                 current.read += 1
                 made, deferred = self._items_for(stream, record, trigger_mode, pass_started)
+                made = [i for i in made if i.kind in kinds]
                 if deferred is not None:
                     holdback = deferred if holdback is None else min(holdback, deferred)
                 if len(items) + len(made) > limit:
@@ -392,6 +407,11 @@ class SyncEngine:
                     if self._stop.is_set():
                         raise _StopRequestedError
                 items.extend(made)
+                while len(items) > limit:
+                    # One record made more items than a batch holds (a sink taking one
+                    # item per write): the contact goes first, its record next.
+                    self._flush(stream, items[:limit], stream_t0)
+                    items = items[limit:]
             self._flush(stream, items, stream_t0)
         except (AuthenticationError, RetriableError):
             # What was read before the error is valid: write it, then stop.
@@ -536,9 +556,12 @@ class SyncEngine:
         for item, outcome in zip(batch.items, ack.outcomes, strict=True):
             action = outcome.action
             if item.kind == "contact":
+                assert isinstance(item.record, Contact)
                 if action is WriteAction.REFUSED:
-                    assert isinstance(item.record, Contact)
                     parked.append((item.record, outcome.reason or Reason.CONTACT_LIMIT))
+                elif item.record.external_id is not None:
+                    # A contact map failure is dead-lettered under the contact's source id.
+                    written.append(("contact", item.record.external_id))
                 if current is None:
                     continue
                 if action is WriteAction.REFUSED:

@@ -160,9 +160,14 @@ class SyncReport:
 
     @property
     def needs_attention(self) -> bool:
-        """Records were dead-lettered or contacts refused by the cap in this run."""
+        """Records were dead-lettered or contacts refused by the cap in this run.
+
+        Contacts parked by an earlier run that the sink refused again count too:
+        they are still waiting for room.
+        """
         totals = self.totals()
-        return bool(totals["dead_lettered"] or totals["refused_by_cap"])
+        waiting = self.parked_retried - self.parked_synced
+        return bool(totals["dead_lettered"] or totals["refused_by_cap"] or waiting)
 
     @property
     def duration(self) -> float:
@@ -228,6 +233,14 @@ class SyncReport:
         skipped = self.skipped()
         if skipped:
             lines.append("  skipped: " + ", ".join(f"{k} {v}" for k, v in sorted(skipped.items())))
+        refused = self.totals()["refused_by_cap"]
+        waiting = self.parked_retried - self.parked_synced
+        if refused or waiting:
+            lines.append(
+                f"  contact limit reached: {refused} new contact(s) refused this run,"
+                f" {waiting} parked earlier still refused; they are kept and synced"
+                " once the limit is raised"
+            )
         if self.error:
             lines.append(f"  error: {self.error}")
         return "\n".join(lines)
