@@ -131,3 +131,116 @@ def test_urls_and_protocols(tmp_path: Path) -> None:
         open_sink("postgres://nowhere")
     with pytest.raises(ConfigurationError, match="sqlite:///"):
         open_state_store("redis://nowhere")
+
+
+# One deliberately broken sink per remaining check: each check can fail.
+
+
+class _ClaimsPhone(MemorySink):
+    """Says it takes phone-keyed contacts, but refuses them."""
+
+    @property
+    def capabilities(self):  # type: ignore[no-untyped-def]
+        import attrs
+
+        return attrs.evolve(self._caps, identity_kinds={"email", "phone"})
+
+
+class _SmallerThanDeclared(MemorySink):
+    """Declares batch_size=500 but fails batches over 100 items."""
+
+    def write(self, batch):  # type: ignore[no-untyped-def]
+        from commerce_connectors.errors import SinkError
+
+        if len(batch.items) > 100:
+            raise SinkError("the CRM takes at most 100 items")
+        return super().write(batch)
+
+
+class _RewriteSaysUpdated(MemorySink):
+    """Stores correctly, but reports an identical re-write as an update."""
+
+    def write(self, batch):  # type: ignore[no-untyped-def]
+        import attrs
+
+        from commerce_connectors.protocols import WriteAction
+
+        ack = super().write(batch)
+        return attrs.evolve(
+            ack,
+            outcomes=[
+                attrs.evolve(o, action=WriteAction.UPDATED)
+                if o.action is WriteAction.UNCHANGED
+                else o
+                for o in ack.outcomes
+            ],
+        )
+
+
+class _RewriteDuplicatesContacts(MemorySink):
+    """Acknowledges a re-write as unchanged but creates a second contact row each time."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.rows = 0
+
+    def write(self, batch):  # type: ignore[no-untyped-def]
+        ack = super().write(batch)
+        self.rows += sum(1 for i in batch.items if i.kind == "contact")
+        return ack
+
+    def contact_count(self) -> int:
+        return self.rows
+
+
+class _ReplacesContacts(MemorySink):
+    """Overwrites a stored contact with the incoming one instead of merging."""
+
+    def write(self, batch):  # type: ignore[no-untyped-def]
+        for item in batch.items:
+            if item.kind == "contact":
+                self._contacts.pop(item.key.external_id, None)
+        return super().write(batch)
+
+
+class _TieLastWins(MemorySink):
+    """Update-if-newer, except that an exact tie goes to whichever arrives last."""
+
+    def write(self, batch):  # type: ignore[no-untyped-def]
+        for item in batch.items:
+            held = self._records.get(item.key)
+            if held is not None and held["record"].updated_at == item.record.updated_at:
+                del self._records[item.key]
+        return super().write(batch)
+
+
+@pytest.mark.parametrize(
+    ("broken", "check"),
+    [
+        (_ClaimsPhone, "check_capabilities_are_honest"),
+        (_SmallerThanDeclared, "check_capabilities_are_honest"),
+        (_RewriteSaysUpdated, "check_rewrite_is_idempotent"),
+        (_RewriteDuplicatesContacts, "check_rewrite_is_idempotent"),
+        (_ReplacesContacts, "check_contacts_merge_by_identity"),
+        (_TieLastWins, "check_update_if_newer"),
+    ],
+)
+def test_each_check_catches_its_broken_sink(broken: type[MemorySink], check: str) -> None:
+    with pytest.raises(ConformanceError, match=check):
+        check_sink(broken)
+
+
+class _ContactsAndOrdersOnly(MemorySink):
+    """An honest CRM sink without a product catalogue, customers or carts."""
+
+    def __init__(self, **kw: Any) -> None:
+        import attrs
+
+        super().__init__(**kw)
+        self._caps = attrs.evolve(self._caps, kinds={"contact", "order"})
+
+
+def test_a_sink_declaring_fewer_kinds_is_checked_on_those_kinds() -> None:
+    check_sink(_ContactsAndOrdersOnly)  # the engine never sends it the other kinds
+    with pytest.raises(ConformanceError, match="check_update_if_newer"):
+        check_sink(type("_Broken", (_ContactsAndOrdersOnly, _LastWriteWins), {}))
