@@ -97,7 +97,9 @@ def test_incremental_sync_picks_up_exactly_the_updated_and_created_orders(
     assert set(got) == {str(i) for i in touched + created}
     assert all(got[str(i)].raw_status == "refunded" for i in touched)
     queries = [e.json["variables"].get("query") for e in sim.log.entries[-3:] if e.json]
-    assert f"updated_at:>='{checkpoint.isoformat().replace('+00:00', 'Z')}'" in queries
+    # The filter starts at the whole second (rounded down); the exact bound is applied here.
+    second = checkpoint.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    assert f"updated_at:>='{second}'" in queries
 
 
 def test_unauthorized_token_raises_authentication_error_without_the_token() -> None:

@@ -542,6 +542,9 @@ class BigCommerceConnector(BaseConnector):
                 page += 1  # a whole page within one second: count pages inside it
             else:
                 cursor, page = newest, 1
+                # Only the boundary second can be served again: forget the rest, so a walk
+                # over a large store keeps constant memory.
+                seen = {k: v for k, v in seen.items() if _same_second(v, cursor)}
 
     def _one_page(self, path: str, params: Mapping[str, Any]) -> list[Any]:
         """One page of a v2 listing (204 No Content and an empty array are both empty)."""

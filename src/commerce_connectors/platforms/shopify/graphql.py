@@ -255,8 +255,14 @@ def search_filter(field: str, since: Any) -> str:
         >>> import datetime as dt
         >>> search_filter("updated_at", dt.datetime(2024, 10, 4, 9, 30, tzinfo=dt.timezone.utc))
         "updated_at:>='2024-10-04T09:30:00Z'"
+        >>> search_filter("updated_at", dt.datetime(2024, 10, 4, 9, 30, 5, 999999,
+        ...                                         tzinfo=dt.timezone.utc))
+        "updated_at:>='2024-10-04T09:30:05Z'"
     """
-    stamp = ensure_aware_utc(since, field="since").isoformat().replace("+00:00", "Z")
+    # Whole seconds, rounded down: the search syntax documents ISO 8601 but not fractions,
+    # and reading from the start of the second only adds records the caller re-checks.
+    start = ensure_aware_utc(since, field="since").replace(microsecond=0)
+    stamp = start.isoformat().replace("+00:00", "Z")
     return f"{field}:>='{stamp}'"
 
 

@@ -492,8 +492,10 @@ class SquareConnector(BaseConnector):
         def resume() -> Request:
             return request(last_updated[-1] - c.FILTER_SLACK if last_updated else begin)
 
-        # order id -> newest payment updated_at already reflected in a yielded order
-        emitted: dict[str, _dt.datetime] = {}
+        # order id -> newest payment updated_at already reflected in a yielded order; the
+        # most recent ids only (like BaseConnector's repeat filter), for constant memory:
+        # an order forgotten and met again is re-sent, which sinks absorb as unchanged.
+        emitted: collections.OrderedDict[str, _dt.datetime] = collections.OrderedDict()
         for page in self._walk(request(begin), CursorPaginator(location="query"), resume):
             payments = [p for p in _items(page.body, "payments") if isinstance(p, Mapping)]
             stamps = [t for t in (_when(p.get("updated_at")) for p in payments) if t]
@@ -504,7 +506,7 @@ class SquareConnector(BaseConnector):
     def _orders_for(
         self,
         payments: Sequence[Mapping[str, Any]],
-        emitted: dict[str, _dt.datetime],
+        emitted: collections.OrderedDict[str, _dt.datetime],
         conn: str,
         store_name: str | None,
     ) -> Iterator[Fetched]:
@@ -535,6 +537,9 @@ class SquareConnector(BaseConnector):
             stamps = [t for t in (_when(p.get("updated_at")) for p in all_payments) if t]
             if stamps:
                 emitted[order_id] = max(stamps)
+                emitted.move_to_end(order_id)
+                if len(emitted) > self.dedup_window:
+                    emitted.popitem(last=False)
             if order is None:
                 payload: Mapping[str, Any] = _order_from_payments(order_id, all_payments)
             else:
