@@ -21,8 +21,11 @@ Every exception raised on purpose by ``commerce_connectors`` derives from
     ├── PaginationLoopError           a paginator saw the same page token twice
     ├── InvalidRecordError            one record could not be parsed: skip it, keep the payload
     │   └── MappingError              a field map could not map a record (every bad field listed)
-    └── SinkError                     the destination refused or failed a write
-        └── ContactLimitError         the sink's contact cap is reached for new contacts
+    ├── SinkError                     the destination refused or failed a write
+    │   └── ContactLimitError         the sink's contact cap is reached for new contacts
+    └── WebhookError                  a webhook delivery that cannot be accepted
+        ├── WebhookVerificationError  not signed by the platform (or too old, too big): refuse it
+        └── WebhookPayloadError       signed, but not an event this library can read
 
 What to do with each branch:
 
@@ -36,6 +39,9 @@ What to do with each branch:
   field's JSON path so the record can be dead-lettered and replayed.
 * ``ContactLimitError``: new contacts are refused until the cap is raised;
   updates to existing contacts continue.
+* ``WebhookVerificationError``: answer the delivery with 401 and store nothing;
+  ``check`` says which check failed. ``WebhookPayloadError``: the signature was
+  good, so keep the body for inspection; the platform's retries will not fix it.
 
 No exception message, ``repr`` or attribute ever contains a credential: API
 errors keep only a redacted URL and a short, redacted excerpt of the body.
@@ -70,6 +76,9 @@ __all__ = [
     "SinkError",
     "TransportError",
     "UnsupportedStreamError",
+    "WebhookError",
+    "WebhookPayloadError",
+    "WebhookVerificationError",
 ]
 
 #: How many characters of a response body an APIError keeps.
@@ -334,3 +343,48 @@ class ContactLimitError(SinkError):
             f"contact limit of {limit} reached: new contact refused{who}; "
             "it is kept and will be synced once the limit is raised"
         )
+
+
+class WebhookError(CommerceConnectorsError):
+    """A webhook delivery that cannot be accepted.
+
+    Attributes:
+        platform: the platform the delivery claims to come from.
+    """
+
+    def __init__(self, platform: str, message: str) -> None:
+        self.platform = platform
+        super().__init__(f"{platform} webhook: {message}")
+
+
+class WebhookVerificationError(WebhookError):
+    """A webhook that fails verification: refuse it (HTTP 401) and store nothing.
+
+    The message names the check that failed and never contains the secret, the
+    signature or the body.
+
+    Attributes:
+        check: which check failed: ``missing_header``, ``malformed_signature``,
+            ``signature``, ``timestamp``, ``url``, ``body_too_large``, ``no_secret``.
+
+    Example:
+        >>> WebhookVerificationError("shopify", "signature", "no secret matches")
+        WebhookVerificationError('shopify webhook: signature check failed: no secret matches')
+    """
+
+    def __init__(self, platform: str, check: str, detail: str) -> None:
+        self.check = check
+        super().__init__(platform, f"{check} check failed: {detail}")
+
+
+class WebhookPayloadError(WebhookError):
+    """A verified webhook whose body is not an event the library can read.
+
+    Attributes:
+        problems: what is wrong, each with its JSON path.
+    """
+
+    def __init__(self, platform: str, problems: Sequence[FieldProblem]) -> None:
+        self.problems = tuple(problems)
+        listed = "; ".join(f"{p.path}: {p.reason}" for p in self.problems)
+        super().__init__(platform, f"unreadable event ({listed})")
