@@ -29,6 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from ._webhooks import WebhookEvent, WebhookSubscription
 from .errors import ContactLimitError, InvalidRecordError
 from .mapping import CONTACT_MAP, FieldMap
 from .models import Cart, Customer, Order, Platform, Product
@@ -47,6 +48,7 @@ __all__ = [
     "InvalidRecordHandler",
     "ItemOutcome",
     "ParkedContact",
+    "RealtimeConnector",
     "RunRecord",
     "Sink",
     "SinkBatch",
@@ -161,6 +163,59 @@ class Connector(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+
+#: A canonical record a connector yields.
+SourceRecord = Customer | Order | Product | Cart
+
+
+@runtime_checkable
+class RealtimeConnector(Connector, Protocol):
+    """A connector that subscribes to its platform's webhooks and resolves their events.
+
+    The four platform connectors implement it. The webhook worker calls
+    :meth:`owns_event` and :meth:`records_for_event`; the rest serves
+    ``commerce-connectors webhooks install|list|remove``.
+    """
+
+    def ensure_webhooks(
+        self, callback_url: str, topics: Sequence[str] | None = None
+    ) -> list[WebhookSubscription]:
+        """Subscribe ``callback_url`` to ``topics`` (default: the platform's default set).
+
+        Idempotent: a topic already delivered to that URL is not subscribed
+        again. Returns every subscription of that URL after the call.
+        """
+        ...
+
+    def list_webhooks(self) -> list[WebhookSubscription]:
+        """Every webhook subscription the platform holds for this app and store."""
+        ...
+
+    def remove_webhooks(self, callback_url: str | None = None) -> int:
+        """Delete the subscriptions to ``callback_url`` (all of them when ``None``).
+
+        Returns how many were deleted.
+        """
+        ...
+
+    def owns_event(self, event: WebhookEvent) -> bool:
+        """Whether ``event`` is about this connection's store (and Square location)."""
+        ...
+
+    def records_for_event(self, event: WebhookEvent) -> list[SourceRecord]:
+        """The current canonical records an upsert event is about.
+
+        Fetched from the API when the event's payload is light (or lacks fields
+        the records carry); parsed from the payload when it is complete. Empty
+        when the record no longer exists or is not synced (another Square
+        location). A payload the parsers refuse goes to ``on_invalid`` as for
+        streams.
+
+        Raises:
+            APIError: the fetch failed (retriable ones are retried by the worker).
+        """
+        ...
 
 
 @runtime_checkable

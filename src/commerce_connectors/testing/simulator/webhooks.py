@@ -7,6 +7,11 @@ with the platform's scheme, then hands the delivery to a :class:`WebhookOutbox`.
 platform would: a non-2xx answer or no answer is retried on a later flush, up
 to ``max_attempts``.
 
+Platforms deliver only to public HTTPS URLs (BigCommerce only on port 443), so
+a test registers the public URL and forwards it to the receiver on the
+loopback with :meth:`WebhookOutbox.forward`, as a tunnel would: the body and
+headers, Square's URL-bound signature included, are those of the public URL.
+
 Faults reproduce what the platforms warn about: the same event delivered more
 than once, events out of order, late deliveries, and a bad signature (a
 forged or corrupted delivery the receiver must refuse).
@@ -150,6 +155,25 @@ class WebhookOutbox:
         self._shuffle = False
         self._delay = _dt.timedelta(0)
         self._bad_signature = False
+        self._forwards: list[tuple[str, str]] = []
+
+    def forward(self, public_prefix: str, local_prefix: str) -> None:
+        """POST deliveries for URLs starting with ``public_prefix`` to ``local_prefix`` instead.
+
+        Example:
+            >>> outbox = WebhookOutbox()
+            >>> outbox.forward("https://hooks.example.com/", "http://127.0.0.1:8123/")
+            >>> outbox.target("https://hooks.example.com/shopify/a")
+            'http://127.0.0.1:8123/shopify/a'
+        """
+        self._forwards.append((public_prefix, local_prefix))
+
+    def target(self, url: str) -> str:
+        """Where a delivery for ``url`` is actually POSTed (after :meth:`forward`)."""
+        for public, local in self._forwards:
+            if url.startswith(public):
+                return local + url[len(public) :]
+        return url
 
     # -- faults -------------------------------------------------------------------------
 
@@ -227,7 +251,7 @@ class WebhookOutbox:
         start = time.perf_counter()
         try:
             response = self._client.post(
-                delivery.url, content=delivery.body, headers=delivery.headers
+                self.target(delivery.url), content=delivery.body, headers=delivery.headers
             )
             status, error = response.status_code, None
         except httpx.HTTPError as exc:
