@@ -40,13 +40,20 @@ __all__ = [
     "STREAM_ORDER",
     "BatchAck",
     "Checkpoint",
+    "ConnectionState",
+    "ConnectionStatus",
     "Connector",
     "DeadLetter",
     "DeadLetterProblem",
+    "ErasableSink",
+    "EventStatus",
     "HttpStatsSource",
+    "InboxEvent",
+    "InboxStore",
     "InspectableSink",
     "InvalidRecordHandler",
     "ItemOutcome",
+    "LifecycleStore",
     "ParkedContact",
     "RealtimeConnector",
     "RunRecord",
@@ -55,6 +62,7 @@ __all__ = [
     "SinkCapabilities",
     "SinkItem",
     "StateStore",
+    "StatusSink",
     "Stream",
     "WriteAction",
 ]
@@ -467,6 +475,50 @@ class InspectableSink(Sink, Protocol):
         ...
 
 
+@runtime_checkable
+class ErasableSink(Sink, Protocol):
+    """A sink that can erase personal data on request (GDPR/LGPD redaction webhooks).
+
+    ``check_sink`` checks the capability on sinks that declare it.
+    """
+
+    def erase(
+        self,
+        connection_id: str | None,
+        *,
+        email: str | None = None,
+        customer_external_id: str | None = None,
+    ) -> int:
+        """Erase one person's data, or a whole connection's; return how many rows/objects went.
+
+        With ``email`` and/or ``customer_external_id``: that person's customer
+        record, orders and carts (of ``connection_id``, or of every connection
+        when it is ``None``), and the contact itself unless another connection
+        still holds records of that person (then only this connection's traces
+        are removed). With neither: every record of ``connection_id``, and the
+        contacts no other connection knows. Idempotent: erasing again returns 0.
+        """
+        ...
+
+
+@runtime_checkable
+class StatusSink(Sink, Protocol):
+    """A sink that can change the state of a stored record without a new version of it.
+
+    Webhooks use it when a record goes away at the platform: a cart deleted or
+    converted after it was written as abandoned must no longer start the
+    abandoned-cart automation.
+    """
+
+    def set_status(self, key: RecordKey, status: str, at: _dt.datetime) -> bool:
+        """Set a stored record's status (``deleted``, ``recovered`` …).
+
+        Returns whether a stored record changed (``False`` when it is unknown or
+        already in that status).
+        """
+        ...
+
+
 # ---------------------------------------------------------------------------- state
 
 
@@ -656,4 +708,187 @@ class StateStore(Protocol):
 
     def close(self) -> None:
         """Release the store (idempotent)."""
+        ...
+
+
+# ---------------------------------------------------------------------------- lifecycle
+
+
+class ConnectionState(str, enum.Enum):
+    """Where a connection is in its life."""
+
+    #: Synced by polling and webhooks.
+    ACTIVE = "active"
+    #: No polling; webhook events are kept in the inbox and processed on resume.
+    PAUSED = "paused"
+    #: The app was uninstalled (or the token revoked): no API call is made; data is kept.
+    DISABLED = "disabled"
+    #: Removed by its owner: no API call, events dropped; synced data is kept.
+    DELETED = "deleted"
+
+
+@attrs.frozen
+class ConnectionStatus:
+    """A connection's lifecycle state and when and why it last changed."""
+
+    connection_id: str
+    state: ConnectionState = attrs.field(converter=ConnectionState)
+    changed_at: _dt.datetime | None = None
+    reason: str | None = None
+
+    @property
+    def syncs(self) -> bool:
+        """Whether polling and event processing run for it."""
+        return self.state is ConnectionState.ACTIVE
+
+
+@runtime_checkable
+class LifecycleStore(Protocol):
+    """Keeps each connection's :class:`ConnectionState` (a connection never seen is active)."""
+
+    def connection_status(self, connection_id: str) -> ConnectionStatus:
+        """The connection's state (``ACTIVE`` with no ``changed_at`` when never set)."""
+        ...
+
+    def set_connection_state(
+        self,
+        connection_id: str,
+        state: ConnectionState,
+        at: _dt.datetime,
+        reason: str | None = None,
+    ) -> ConnectionStatus:
+        """Record a new state durably; returns it."""
+        ...
+
+    def connection_statuses(self) -> list[ConnectionStatus]:
+        """Every connection whose state was ever set, by id."""
+        ...
+
+
+# ---------------------------------------------------------------------------- inbox
+
+
+class EventStatus(str, enum.Enum):
+    """Where a webhook event is in the inbox."""
+
+    #: Waiting for the worker (or re-scheduled: a retry, a cart not yet abandoned).
+    PENDING = "pending"
+    #: Processed (``outcome`` says how).
+    DONE = "done"
+    #: Given up after its retries, or unreadable: kept with its error for inspection.
+    FAILED = "failed"
+    #: Recorded for a person to act on (a customer's data request).
+    ACTION_REQUIRED = "action_required"
+
+
+@attrs.frozen
+class InboxEvent:
+    """A verified webhook delivery kept in the state store until it is processed.
+
+    Attributes:
+        id: the store's id.
+        connection_id: the connection whose endpoint received it.
+        platform: the platform's name.
+        event_id: the platform's dedupe key (unique per connection).
+        topic: the platform's topic.
+        kind, external_id, action: what it is about (as parsed on receipt).
+        occurred_at: when it happened at the platform.
+        received_at: when the receiver stored it.
+        headers: the delivery's headers, signatures removed.
+        body: the raw body exactly as received.
+        status: where it is.
+        attempts: how many times processing failed.
+        next_attempt_at: when the worker may take it (again).
+        outcome: what processing did, or the last error.
+        processed_at: when it reached ``DONE``/``FAILED``/``ACTION_REQUIRED``.
+    """
+
+    id: int
+    connection_id: str
+    platform: str
+    event_id: str
+    topic: str
+    kind: str | None
+    external_id: str | None
+    action: str
+    occurred_at: _dt.datetime
+    received_at: _dt.datetime
+    headers: Mapping[str, str] = attrs.field(eq=False, repr=False, hash=False)
+    body: bytes = attrs.field(eq=False, repr=False)
+    status: EventStatus = attrs.field(default=EventStatus.PENDING, converter=EventStatus)
+    attempts: int = 0
+    next_attempt_at: _dt.datetime | None = None
+    outcome: str | None = None
+    processed_at: _dt.datetime | None = None
+
+
+@runtime_checkable
+class InboxStore(Protocol):
+    """The durable inbox of webhook events: stored before the 200, drained by the worker.
+
+    At-least-once delivery becomes effectively-once processing: an event id
+    already in the inbox (pending or processed) is not stored again.
+    """
+
+    def add_event(
+        self,
+        connection_id: str,
+        event: WebhookEvent,
+        *,
+        body: bytes,
+        headers: Mapping[str, str],
+        received_at: _dt.datetime,
+        status: EventStatus = EventStatus.PENDING,
+        outcome: str | None = None,
+    ) -> InboxEvent | None:
+        """Store an event durably; ``None`` when its id is already in the inbox."""
+        ...
+
+    def claim_events(
+        self,
+        now: _dt.datetime,
+        *,
+        connection_ids: Iterable[str] | None = None,
+        limit: int = 100,
+        lease: _dt.timedelta = _dt.timedelta(minutes=5),
+    ) -> list[InboxEvent]:
+        """Take due pending events, oldest first, for ``lease`` (unfinished ones come back)."""
+        ...
+
+    def finish_event(
+        self, event_id: int, status: EventStatus, at: _dt.datetime, outcome: str | None = None
+    ) -> None:
+        """Close an event (``DONE``, ``FAILED`` or ``ACTION_REQUIRED``) with what happened."""
+        ...
+
+    def retry_event(
+        self,
+        event_id: int,
+        at: _dt.datetime,
+        next_attempt_at: _dt.datetime,
+        error: str | None = None,
+        *,
+        count_attempt: bool = True,
+    ) -> None:
+        """Put an event back as pending until ``next_attempt_at`` (a failure, or a deferral)."""
+        ...
+
+    def cancel_events(
+        self, connection_id: str, kind: str, external_id: str, at: _dt.datetime, outcome: str
+    ) -> int:
+        """Close the pending events about one record (a cart deleted before it was abandoned)."""
+        ...
+
+    def events(
+        self,
+        connection_id: str | None = None,
+        *,
+        status: EventStatus | None = None,
+        limit: int = 100,
+    ) -> list[InboxEvent]:
+        """Events, oldest first."""
+        ...
+
+    def event_counts(self, connection_id: str | None = None) -> dict[EventStatus, int]:
+        """How many events are in each status."""
         ...

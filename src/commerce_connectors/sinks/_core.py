@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from ..errors import SinkError
+from ..errors import ConfigurationError, SinkError
 from ..models import Cart, Customer, Order, Product
 from ..protocols import (
     BatchAck,
@@ -37,6 +37,7 @@ from ..rules import (
     SourceRef,
     apply_contact_cap,
     merge_contacts,
+    normalize_email,
     should_replace,
 )
 from ..serialization import from_data, to_data
@@ -313,3 +314,54 @@ def stored_view(
 def item_record(item: SinkItem) -> SinkRecord:
     """The item's record (a typed accessor for backends)."""
     return item.record
+
+
+def erase_target(
+    email: str | None, customer_external_id: str | None
+) -> tuple[str | None, str | None]:
+    """The normalised email and the customer id an erase request names.
+
+    An email is matched the way contacts are keyed (trimmed, lower-cased), and
+    also as given, so a record holding an address the email rule refused is
+    still found.
+    """
+    normalised = normalize_email(email).value if email else None
+    return normalised or (email.strip().lower() if email else None), customer_external_id
+
+
+def person_matches(record: Any, email: str | None, customer_external_id: str | None) -> bool:
+    """Whether a stored customer, order or cart is about the person an erase request names."""
+    record_email = getattr(record, "email", None)
+    if email is not None and record_email is not None and record_email.strip().lower() == email:
+        return True
+    if customer_external_id is None or isinstance(record, Product):
+        return False
+    own = record.external_id if isinstance(record, Customer) else None
+    return customer_external_id in (own, getattr(record, "customer_external_id", None))
+
+
+#: The trigger a cart gets when it leaves the abandoned state after it was written.
+STATUS_REASONS = {"deleted": Reason.CART_DELETED, "recovered": Reason.CART_RECOVERED}
+
+
+def contact_after_erase(contact: Contact, connection_id: str | None) -> Contact | None:
+    """The contact once ``connection_id``'s traces are erased (``None``: erase it whole).
+
+    Erasing for every connection, or for the only connection that knows the
+    person, removes the contact; otherwise only that connection's source
+    reference goes, and the other stores' data stays.
+    """
+    if connection_id is None:
+        return None
+    remaining = tuple(s for s in contact.sources if s.connection_id != connection_id)
+    if not remaining:
+        return None
+    return attrs.evolve(contact, sources=remaining)
+
+
+def refuse_unscoped_erase(
+    connection_id: str | None, email: str | None, customer_id: str | None
+) -> None:
+    """An erase must name a connection or a person: erasing a whole sink is not a redaction."""
+    if connection_id is None and email is None and customer_id is None:
+        raise ConfigurationError("erase needs a connection, an email or a customer id")

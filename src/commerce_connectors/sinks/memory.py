@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as _dt
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -11,10 +12,15 @@ from ..errors import SinkError
 from ..protocols import BatchAck, SinkBatch, SinkCapabilities, SinkItem
 from ..rules import Contact, IdentityKind, RecordKey
 from ._core import (
+    STATUS_REASONS,
     StoredRecord,
     apply_batch,
+    contact_after_erase,
     contact_from_data,
     contact_to_data,
+    erase_target,
+    person_matches,
+    refuse_unscoped_erase,
     stored_view,
 )
 
@@ -167,6 +173,70 @@ class MemorySink:
             contact_limit=limit,
         )
         return self
+
+    def erase(
+        self,
+        connection_id: str | None,
+        *,
+        email: str | None = None,
+        customer_external_id: str | None = None,
+    ) -> int:
+        """Erase a person's data or a connection's; return how many records/contacts went.
+
+        See :class:`~commerce_connectors.protocols.ErasableSink`.
+
+        Example:
+            >>> MemorySink().erase("shop:1", email="ana@example.com")
+            0
+        """
+        refuse_unscoped_erase(connection_id, email, customer_external_id)
+        email, customer_id = erase_target(email, customer_external_id)
+        whole = email is None and customer_id is None
+        with self._lock:
+            gone = [
+                key
+                for key, row in self._records.items()
+                if connection_id in (None, key.connection_id)
+                and (whole or person_matches(row["record"], email, customer_id))
+            ]
+            for key in gone:
+                del self._records[key]
+            touched = 0
+            for identity, row in list(self._contacts.items()):
+                contact = contact_from_data(row["data"])
+                in_scope = [s for s in contact.sources if connection_id in (None, s.connection_id)]
+                if not in_scope:
+                    continue
+                if (
+                    not whole
+                    and identity != email
+                    and not any(
+                        s.external_id == customer_id for s in in_scope if customer_id is not None
+                    )
+                ):
+                    continue
+                kept = contact_after_erase(contact, connection_id)
+                touched += 1
+                if kept is None:
+                    del self._contacts[identity]
+                else:
+                    self._contacts[identity] = {**row, "data": contact_to_data(kept)}
+            return len(gone) + touched
+
+    def set_status(self, key: RecordKey, status: str, at: _dt.datetime) -> bool:
+        """Change a stored cart's state (``deleted``, ``recovered``); it then fires nothing.
+
+        Only carts have a state here; other kinds return ``False``.
+        """
+        with self._lock:
+            row = self._records.get(key)
+            if row is None or key.kind != "cart" or row["view"]["status"] == status:
+                return False
+            view = dict(row["view"], status=status)
+            if view.get("trigger") is not None and status in STATUS_REASONS:
+                view["trigger"] = {**view["trigger"], "fires": False}
+            self._records[key] = {**row, "view": view}
+            return True
 
     def close(self) -> None:
         """Nothing to release."""

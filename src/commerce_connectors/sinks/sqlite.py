@@ -32,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import os
 import sqlite3
@@ -45,10 +46,14 @@ from ..models import Cart, Customer, LineItem, Order, Product
 from ..protocols import BatchAck, SinkBatch, SinkCapabilities, SinkItem
 from ..rules import Contact, IdentityKind, RecordKey
 from ._core import (
+    STATUS_REASONS,
     StoredRecord,
     apply_batch,
+    contact_after_erase,
     contact_from_data,
     contact_to_data,
+    erase_target,
+    refuse_unscoped_erase,
     stored_view,
 )
 
@@ -505,6 +510,120 @@ class SQLiteSink:
             for (n,) in self._rows(f"SELECT COUNT(*) FROM {table}"):  # noqa: S608 - fixed names
                 out[table] = int(n)
         return out
+
+    # -- real time: redaction and record status ---------------------------------------
+
+    def erase(
+        self,
+        connection_id: str | None,
+        *,
+        email: str | None = None,
+        customer_external_id: str | None = None,
+    ) -> int:
+        """Erase a person's data or a connection's, in one transaction; return rows removed.
+
+        See :class:`~commerce_connectors.protocols.ErasableSink`. A person is
+        found by email (as stored, case-insensitively) or by customer id (the
+        customer row, and the orders and carts that name it).
+        """
+        refuse_unscoped_erase(connection_id, email, customer_external_id)
+        email, customer_id = erase_target(email, customer_external_id)
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                removed = self._erase(connection_id, email, customer_id)
+                self._conn.execute("COMMIT")
+            except BaseException as exc:
+                self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise SinkError(f"SQLite erase failed on {self.path}: {exc}") from exc
+                raise
+        return removed
+
+    def _erase(self, connection_id: str | None, email: str | None, customer_id: str | None) -> int:
+        c = self._conn
+        whole = email is None and customer_id is None
+        scope = "(? IS NULL OR connection_id = ?)"
+        removed = 0
+        for kind, table in _TABLES.items():
+            params: tuple[str | None, ...]
+            if whole:
+                where, params = scope, (connection_id, connection_id)
+            elif kind == "product":
+                continue
+            else:
+                own = "external_id" if kind == "customer" else "customer_external_id"
+                where = f"{scope} AND (lower(trim(email)) = ? OR {own} = ?)"
+                params = (connection_id, connection_id, email, customer_id)
+            keys = c.execute(
+                f"SELECT connection_id, external_id FROM {table} WHERE {where}",  # noqa: S608
+                params,
+            ).fetchall()
+            for conn_id, ext in keys:
+                c.execute(
+                    "DELETE FROM lines WHERE connection_id=? AND parent_kind=? AND parent_id=?",
+                    (conn_id, kind, ext),
+                )
+                c.execute(
+                    f"DELETE FROM {table} WHERE connection_id=? AND external_id=?",  # noqa: S608
+                    (conn_id, ext),
+                )
+            removed += len(keys)
+        if whole:
+            rows = c.execute(
+                f"SELECT DISTINCT identity FROM contact_sources WHERE {scope}",  # noqa: S608
+                (connection_id, connection_id),
+            ).fetchall()
+        else:
+            rows = c.execute(
+                f"SELECT DISTINCT identity FROM contact_sources WHERE {scope}"  # noqa: S608
+                " AND (identity = ? OR customer_external_id = ?)",
+                (connection_id, connection_id, email, customer_id),
+            ).fetchall()
+        txn = _Txn(c)
+        for (identity,) in rows:
+            contact = txn.get_contact(identity)
+            if contact is None:
+                continue
+            kept = contact_after_erase(contact, connection_id)
+            if kept is None:
+                for table in ("contact_tags", "contact_sources", "contacts"):
+                    c.execute(f"DELETE FROM {table} WHERE identity=?", (identity,))  # noqa: S608
+            else:
+                fields = json.loads(
+                    c.execute(
+                        "SELECT crm_fields FROM contacts WHERE identity=?", (identity,)
+                    ).fetchone()[0]
+                )
+                txn.put_contact(kept, fields)
+            removed += 1
+        return removed
+
+    def set_status(self, key: RecordKey, status: str, at: _dt.datetime) -> bool:
+        """Change a stored cart's state (``deleted``, ``recovered``); it then fires nothing.
+
+        Only carts have a state column; other kinds return ``False``.
+        """
+        if key.kind != "cart":
+            return False
+        reason = STATUS_REASONS.get(status)
+        with self._lock:
+            cursor = self._conn.execute(
+                "UPDATE carts SET state=?,"
+                " trigger_fires=CASE WHEN ? IS NULL OR trigger_fires IS NULL"
+                " THEN trigger_fires ELSE 0 END,"
+                " trigger_reason=COALESCE(?, trigger_reason)"
+                " WHERE connection_id=? AND external_id=? AND state IS NOT ?",
+                (
+                    status,
+                    None if reason is None else reason.value,
+                    None if reason is None else reason.value,
+                    key.connection_id,
+                    key.external_id,
+                    status,
+                ),
+            )
+            return cursor.rowcount > 0
 
     def close(self) -> None:
         """Close the database (idempotent)."""

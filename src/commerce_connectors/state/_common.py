@@ -60,3 +60,22 @@ def problems_from_data(data: Iterable[Mapping[str, Any]]) -> tuple[DeadLetterPro
         )
         for p in data
     )
+
+
+#: Header names never kept with a stored event: signatures (useless once verified)
+#: and anything that may carry credentials a platform was told to send.
+_DROPPED_HEADER_PARTS = ("signature", "hmac", "authorization", "cookie", "token", "secret")
+
+
+def stored_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers worth keeping with an inbox event: no signatures, no credentials.
+
+    Example:
+        >>> stored_headers({"x-shopify-topic": "orders/create", "x-shopify-hmac-sha256": "x"})
+        {'x-shopify-topic': 'orders/create'}
+    """
+    return {
+        name: value
+        for name, value in headers.items()
+        if not any(part in name.lower() for part in _DROPPED_HEADER_PARTS)
+    }

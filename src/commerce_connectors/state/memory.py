@@ -9,10 +9,21 @@ from typing import Any
 
 import attrs
 
+from .._webhooks import WebhookEvent
 from ..errors import InvalidRecordError
-from ..protocols import Checkpoint, DeadLetter, ParkedContact, RunRecord, Stream
+from ..protocols import (
+    Checkpoint,
+    ConnectionState,
+    ConnectionStatus,
+    DeadLetter,
+    EventStatus,
+    InboxEvent,
+    ParkedContact,
+    RunRecord,
+    Stream,
+)
 from ..rules import Contact, Reason, merge_contacts
-from ._common import dead_letter_key, merge_problems
+from ._common import dead_letter_key, merge_problems, stored_headers
 
 __all__ = ["MemoryStateStore"]
 
@@ -35,6 +46,9 @@ class MemoryStateStore:
         self._letters: dict[tuple[str, str, str], DeadLetter] = {}
         self._parked: dict[str, ParkedContact] = {}
         self._runs: list[RunRecord] = []
+        self._connections: dict[str, ConnectionStatus] = {}
+        self._events: dict[int, InboxEvent] = {}
+        self._event_keys: set[tuple[str, str]] = set()
 
     # -- checkpoints --------------------------------------------------------------------
 
@@ -180,3 +194,157 @@ class MemoryStateStore:
 
     def close(self) -> None:
         """Nothing to release."""
+
+    # -- connection lifecycle -----------------------------------------------------------
+
+    def connection_status(self, connection_id: str) -> ConnectionStatus:
+        with self._lock:
+            return self._connections.get(
+                connection_id, ConnectionStatus(connection_id, ConnectionState.ACTIVE)
+            )
+
+    def set_connection_state(
+        self,
+        connection_id: str,
+        state: ConnectionState,
+        at: _dt.datetime,
+        reason: str | None = None,
+    ) -> ConnectionStatus:
+        status = ConnectionStatus(connection_id, state, at, reason)
+        with self._lock:
+            self._connections[connection_id] = status
+        return status
+
+    def connection_statuses(self) -> list[ConnectionStatus]:
+        with self._lock:
+            return sorted(self._connections.values(), key=lambda s: s.connection_id)
+
+    # -- webhook inbox ------------------------------------------------------------------
+
+    def add_event(
+        self,
+        connection_id: str,
+        event: WebhookEvent,
+        *,
+        body: bytes,
+        headers: Mapping[str, str],
+        received_at: _dt.datetime,
+        status: EventStatus = EventStatus.PENDING,
+        outcome: str | None = None,
+    ) -> InboxEvent | None:
+        with self._lock:
+            if (connection_id, event.event_id) in self._event_keys:
+                return None
+            self._event_keys.add((connection_id, event.event_id))
+            stored = InboxEvent(
+                id=len(self._events) + 1,
+                connection_id=connection_id,
+                platform=event.platform.value,
+                event_id=event.event_id,
+                topic=event.topic,
+                kind=event.kind,
+                external_id=event.external_id,
+                action=event.action.value,
+                occurred_at=event.occurred_at,
+                received_at=received_at,
+                headers=stored_headers(headers),
+                body=bytes(body),
+                status=status,
+                next_attempt_at=received_at,
+                outcome=outcome,
+                processed_at=None if status is EventStatus.PENDING else received_at,
+            )
+            self._events[stored.id] = stored
+            return stored
+
+    def claim_events(
+        self,
+        now: _dt.datetime,
+        *,
+        connection_ids: Iterable[str] | None = None,
+        limit: int = 100,
+        lease: _dt.timedelta = _dt.timedelta(minutes=5),
+    ) -> list[InboxEvent]:
+        wanted = None if connection_ids is None else set(connection_ids)
+        with self._lock:
+            due = sorted(
+                (
+                    e
+                    for e in self._events.values()
+                    if e.status is EventStatus.PENDING
+                    and (e.next_attempt_at is None or e.next_attempt_at <= now)
+                    and (wanted is None or e.connection_id in wanted)
+                ),
+                key=lambda e: (e.occurred_at, e.id),
+            )[:limit]
+            for e in due:
+                self._events[e.id] = attrs.evolve(e, next_attempt_at=now + lease)
+            return due
+
+    def finish_event(
+        self, event_id: int, status: EventStatus, at: _dt.datetime, outcome: str | None = None
+    ) -> None:
+        with self._lock:
+            e = self._events[event_id]
+            self._events[event_id] = attrs.evolve(
+                e, status=status, processed_at=at, outcome=outcome, next_attempt_at=None
+            )
+
+    def retry_event(
+        self,
+        event_id: int,
+        at: _dt.datetime,
+        next_attempt_at: _dt.datetime,
+        error: str | None = None,
+        *,
+        count_attempt: bool = True,
+    ) -> None:
+        with self._lock:
+            e = self._events[event_id]
+            self._events[event_id] = attrs.evolve(
+                e,
+                status=EventStatus.PENDING,
+                attempts=e.attempts + int(count_attempt),
+                next_attempt_at=next_attempt_at,
+                outcome=error,
+            )
+
+    def cancel_events(
+        self, connection_id: str, kind: str, external_id: str, at: _dt.datetime, outcome: str
+    ) -> int:
+        with self._lock:
+            hits = [
+                e
+                for e in self._events.values()
+                if e.status is EventStatus.PENDING
+                and e.connection_id == connection_id
+                and e.kind == kind
+                and e.external_id == external_id
+            ]
+            for e in hits:
+                self._events[e.id] = attrs.evolve(
+                    e, status=EventStatus.DONE, processed_at=at, outcome=outcome
+                )
+            return len(hits)
+
+    def events(
+        self,
+        connection_id: str | None = None,
+        *,
+        status: EventStatus | None = None,
+        limit: int = 100,
+    ) -> list[InboxEvent]:
+        with self._lock:
+            return [
+                e
+                for e in sorted(self._events.values(), key=lambda e: e.id)
+                if connection_id in (None, e.connection_id) and status in (None, e.status)
+            ][:limit]
+
+    def event_counts(self, connection_id: str | None = None) -> dict[EventStatus, int]:
+        counts = dict.fromkeys(EventStatus, 0)
+        with self._lock:
+            for e in self._events.values():
+                if connection_id in (None, e.connection_id):
+                    counts[e.status] += 1
+        return counts

@@ -6,7 +6,10 @@ durable transaction (WAL, ``synchronous=FULL``).
 
 Tables: ``checkpoints`` (connection, stream, value), ``dead_letters`` (raw
 payload, every bad field's path with first/last seen, count, resolved time),
-``parked_contacts`` (contacts refused by a contact cap) and ``runs``.
+``parked_contacts`` (contacts refused by a contact cap), ``runs``, and for the
+real-time path ``connections`` (each connection's lifecycle state) and
+``webhook_events`` (the durable inbox: every verified delivery, stored before
+it is acknowledged, with its raw body and what processing did).
 """
 
 from __future__ import annotations
@@ -18,12 +21,29 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from .._webhooks import WebhookEvent
 from ..errors import InvalidRecordError
-from ..protocols import Checkpoint, DeadLetter, ParkedContact, RunRecord, Stream
+from ..protocols import (
+    Checkpoint,
+    ConnectionState,
+    ConnectionStatus,
+    DeadLetter,
+    EventStatus,
+    InboxEvent,
+    ParkedContact,
+    RunRecord,
+    Stream,
+)
 from ..rules import Contact, Reason, merge_contacts
 from ..sinks._core import contact_from_data, contact_to_data
 from ..sinks.sqlite import connect_sqlite, sqlite_path_from_url
-from ._common import dead_letter_key, merge_problems, problems_from_data, problems_to_data
+from ._common import (
+    dead_letter_key,
+    merge_problems,
+    problems_from_data,
+    problems_to_data,
+    stored_headers,
+)
 
 __all__ = ["SQLiteStateStore"]
 
@@ -52,6 +72,23 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at TEXT NOT NULL, ended_at TEXT, status TEXT NOT NULL,
     counts TEXT NOT NULL, error TEXT
 );
+CREATE TABLE IF NOT EXISTS connections (
+    connection_id TEXT PRIMARY KEY, state TEXT NOT NULL, changed_at TEXT, reason TEXT
+);
+CREATE TABLE IF NOT EXISTS webhook_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    connection_id TEXT NOT NULL, platform TEXT NOT NULL, event_id TEXT NOT NULL,
+    topic TEXT NOT NULL, kind TEXT, external_id TEXT, action TEXT NOT NULL,
+    occurred_at TEXT NOT NULL, received_at TEXT NOT NULL,
+    headers TEXT NOT NULL, body BLOB NOT NULL,
+    status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT, outcome TEXT, processed_at TEXT,
+    UNIQUE (connection_id, event_id)
+);
+CREATE INDEX IF NOT EXISTS webhook_events_due
+    ON webhook_events(status, next_attempt_at) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS webhook_events_record
+    ON webhook_events(connection_id, kind, external_id) WHERE status = 'pending';
 """
 
 
@@ -330,6 +367,212 @@ class SQLiteStateStore:
             RunRecord(i, c, m, _req(s), _t(e), st, json.loads(counts), err)
             for i, c, m, s, e, st, counts, err in rows
         ]
+
+    # -- connection lifecycle -----------------------------------------------------------
+
+    def connection_status(self, connection_id: str) -> ConnectionStatus:
+        rows = self._exec(
+            "SELECT state, changed_at, reason FROM connections WHERE connection_id=?",
+            (connection_id,),
+        )
+        if not rows:
+            return ConnectionStatus(connection_id, ConnectionState.ACTIVE)
+        state, changed, reason = rows[0]
+        return ConnectionStatus(connection_id, ConnectionState(state), _t(changed), reason)
+
+    def set_connection_state(
+        self,
+        connection_id: str,
+        state: ConnectionState,
+        at: _dt.datetime,
+        reason: str | None = None,
+    ) -> ConnectionStatus:
+        state = ConnectionState(state)
+        self._exec(
+            "INSERT OR REPLACE INTO connections (connection_id, state, changed_at, reason)"
+            " VALUES (?, ?, ?, ?)",
+            (connection_id, state.value, at.isoformat(), reason),
+        )
+        return ConnectionStatus(connection_id, state, at, reason)
+
+    def connection_statuses(self) -> list[ConnectionStatus]:
+        rows = self._exec(
+            "SELECT connection_id, state, changed_at, reason FROM connections ORDER BY 1"
+        )
+        return [ConnectionStatus(c, ConnectionState(s), _t(t), r) for c, s, t, r in rows]
+
+    # -- webhook inbox ------------------------------------------------------------------
+
+    _EVENT_COLS = (
+        "id, connection_id, platform, event_id, topic, kind, external_id, action,"
+        " occurred_at, received_at, headers, body, status, attempts, next_attempt_at,"
+        " outcome, processed_at"
+    )
+
+    @staticmethod
+    def _event(row: Sequence[Any]) -> InboxEvent:
+        (id_, conn, platform, event_id, topic, kind, ext, action, occurred, received) = row[:10]
+        headers, body, status, attempts, next_at, outcome, processed = row[10:]
+        return InboxEvent(
+            id=id_,
+            connection_id=conn,
+            platform=platform,
+            event_id=event_id,
+            topic=topic,
+            kind=kind,
+            external_id=ext,
+            action=action,
+            occurred_at=_req(occurred),
+            received_at=_req(received),
+            headers=json.loads(headers),
+            body=bytes(body),
+            status=EventStatus(status),
+            attempts=attempts,
+            next_attempt_at=_t(next_at),
+            outcome=outcome,
+            processed_at=_t(processed),
+        )
+
+    def add_event(
+        self,
+        connection_id: str,
+        event: WebhookEvent,
+        *,
+        body: bytes,
+        headers: Mapping[str, str],
+        received_at: _dt.datetime,
+        status: EventStatus = EventStatus.PENDING,
+        outcome: str | None = None,
+    ) -> InboxEvent | None:
+        status = EventStatus(status)
+        processed = None if status is EventStatus.PENDING else received_at.isoformat()
+        with self._lock:
+            cursor = self._conn.execute(
+                "INSERT OR IGNORE INTO webhook_events (connection_id, platform, event_id, topic,"
+                " kind, external_id, action, occurred_at, received_at, headers, body, status,"
+                " next_attempt_at, outcome, processed_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    connection_id,
+                    event.platform.value,
+                    event.event_id,
+                    event.topic,
+                    event.kind,
+                    event.external_id,
+                    event.action.value,
+                    event.occurred_at.isoformat(),
+                    received_at.isoformat(),
+                    json.dumps(stored_headers(headers), sort_keys=True),
+                    bytes(body),
+                    status.value,
+                    received_at.isoformat(),
+                    outcome,
+                    processed,
+                ),
+            )
+            if cursor.rowcount == 0:
+                return None
+            rows = self._conn.execute(
+                f"SELECT {self._EVENT_COLS} FROM webhook_events WHERE id=?",  # noqa: S608
+                (cursor.lastrowid,),
+            ).fetchall()
+        return self._event(rows[0])
+
+    def claim_events(
+        self,
+        now: _dt.datetime,
+        *,
+        connection_ids: Iterable[str] | None = None,
+        limit: int = 100,
+        lease: _dt.timedelta = _dt.timedelta(minutes=5),
+    ) -> list[InboxEvent]:
+        wanted = None if connection_ids is None else sorted(set(connection_ids))
+        if wanted is not None and not wanted:
+            return []
+        where = "status='pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+        params: list[Any] = [now.isoformat()]
+        if wanted is not None:
+            where += f" AND connection_id IN ({', '.join('?' * len(wanted))})"
+            params.extend(wanted)
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = self._conn.execute(
+                    f"SELECT {self._EVENT_COLS} FROM webhook_events WHERE {where}"  # noqa: S608
+                    " ORDER BY occurred_at, id LIMIT ?",
+                    (*params, limit),
+                ).fetchall()
+                self._conn.executemany(
+                    "UPDATE webhook_events SET next_attempt_at=? WHERE id=?",
+                    [((now + lease).isoformat(), r[0]) for r in rows],
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return [self._event(r) for r in rows]
+
+    def finish_event(
+        self, event_id: int, status: EventStatus, at: _dt.datetime, outcome: str | None = None
+    ) -> None:
+        self._exec(
+            "UPDATE webhook_events SET status=?, processed_at=?, outcome=?, next_attempt_at=NULL"
+            " WHERE id=?",
+            (EventStatus(status).value, at.isoformat(), outcome, event_id),
+        )
+
+    def retry_event(
+        self,
+        event_id: int,
+        at: _dt.datetime,
+        next_attempt_at: _dt.datetime,
+        error: str | None = None,
+        *,
+        count_attempt: bool = True,
+    ) -> None:
+        self._exec(
+            "UPDATE webhook_events SET status='pending', attempts=attempts+?, next_attempt_at=?,"
+            " outcome=? WHERE id=?",
+            (int(count_attempt), next_attempt_at.isoformat(), error, event_id),
+        )
+
+    def cancel_events(
+        self, connection_id: str, kind: str, external_id: str, at: _dt.datetime, outcome: str
+    ) -> int:
+        with self._lock:
+            cursor = self._conn.execute(
+                "UPDATE webhook_events SET status='done', processed_at=?, outcome=?,"
+                " next_attempt_at=NULL WHERE status='pending' AND connection_id=? AND kind=?"
+                " AND external_id=?",
+                (at.isoformat(), outcome, connection_id, kind, external_id),
+            )
+            return cursor.rowcount
+
+    def events(
+        self,
+        connection_id: str | None = None,
+        *,
+        status: EventStatus | None = None,
+        limit: int = 100,
+    ) -> list[InboxEvent]:
+        value = None if status is None else EventStatus(status).value
+        rows = self._exec(
+            f"SELECT {self._EVENT_COLS} FROM webhook_events"  # noqa: S608
+            " WHERE (? IS NULL OR connection_id=?) AND (? IS NULL OR status=?)"
+            " ORDER BY id LIMIT ?",
+            (connection_id, connection_id, value, value, limit),
+        )
+        return [self._event(r) for r in rows]
+
+    def event_counts(self, connection_id: str | None = None) -> dict[EventStatus, int]:
+        rows = self._exec(
+            "SELECT status, COUNT(*) FROM webhook_events WHERE ? IS NULL OR connection_id=?"
+            " GROUP BY status",
+            (connection_id, connection_id),
+        )
+        counts = dict.fromkeys(EventStatus, 0)
+        counts.update({EventStatus(s): n for s, n in rows})
+        return counts
 
     def close(self) -> None:
         """Close the database (idempotent)."""
