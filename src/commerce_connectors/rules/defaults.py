@@ -128,6 +128,9 @@ BIGCOMMERCE = RuleSet(
     guests=GuestPolicy(sync_guests=False, cart_contacts=True, guest_customer_ids={"0"}),
     # The seed: contacts from this integration get the tag "bigcommerce-customer".
     tags=TagPolicy(platform_tags=("bigcommerce-customer",)),
+    # BigCommerce calls a cart abandoned after one hour without a change, and
+    # says so with its store/cart/abandoned webhook: the same delay here.
+    abandonment=AbandonmentPolicy(delay=_dt.timedelta(hours=1)),
 )
 
 SQUARE = RuleSet(

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ..clock import Clock, SystemClock
@@ -48,6 +48,7 @@ from ..protocols import (
     HttpStatsSource,
     SinkBatch,
     SinkItem,
+    SourceRecord,
     StateStore,
     Stream,
     WriteAction,
@@ -89,6 +90,12 @@ _MAKES = {
     Stream.CUSTOMERS: ("contact", "customer"),
     Stream.ORDERS: ("contact", "order"),
     Stream.ABANDONED_CARTS: ("contact", "cart"),
+}
+_RECORD_OF: Mapping[Stream, type[SourceRecord]] = {
+    Stream.PRODUCTS: Product,
+    Stream.CUSTOMERS: Customer,
+    Stream.ORDERS: Order,
+    Stream.ABANDONED_CARTS: Cart,
 }
 _STREAMS_OF_KIND = {
     "product": (Stream.PRODUCTS,),
@@ -240,6 +247,61 @@ class SyncEngine:
         if label == "auto":
             label = "incremental"
         return self._run(label, lambda report: self._sync_streams(plan, since, report))
+
+    def apply(
+        self, records: Iterable[SourceRecord], *, mode: SyncMode = SyncMode.REALTIME
+    ) -> SyncReport:
+        """Write records obtained outside a stream read (webhooks) through the same path.
+
+        Each record goes through the rules and field maps exactly as in a sync,
+        with triggers decided for ``mode`` (``REALTIME``: automations fire,
+        source 1), and is written in batches; the sink's update-if-newer keeps
+        an older version from replacing a newer one, whatever the order records
+        arrive in. Checkpoints are not touched: polling stays the safety net.
+
+        A cart whose abandonment delay has not passed is not written; the
+        report's ``deferred`` says when it will be (the webhook worker looks
+        again then).
+
+        ``records`` is consumed inside the run, so a generator that fetches
+        them (the webhook worker's) has its unparseable payloads dead-lettered
+        like a stream's, and its API errors end the run with a status.
+
+        Returns:
+            The run's report (mode ``realtime``), also kept in the run log.
+        """
+
+        def body(report: SyncReport) -> None:
+            batch = list(records)
+            for stream in STREAM_ORDER:
+                wanted = [r for r in batch if isinstance(r, _RECORD_OF[stream])]
+                if wanted:
+                    self._write_records(stream, wanted, mode, report)
+
+        return self._run(mode.value, body)
+
+    def _write_records(
+        self, stream: Stream, records: list[SourceRecord], mode: SyncMode, report: SyncReport
+    ) -> None:
+        current = report.stream(stream)
+        current.mode = mode.value
+        self._current = current
+        t0 = self.clock.monotonic()
+        kinds = self.sink.capabilities.kinds
+        limit = self.sink.capabilities.batch_size
+        items: list[SinkItem] = []
+        now = self.clock.now()
+        for record in records:
+            current.read += 1
+            made, deferred = self._items_for(stream, record, mode, now)
+            if deferred is not None:
+                due = deferred + self.rules.abandonment.delay
+                report.deferred[(_KIND[stream], record.external_id)] = due
+            items.extend(i for i in made if i.kind in kinds)
+        while items:
+            self._flush(stream, items[:limit], t0)
+            items = items[limit:]
+        current.completed = True
 
     def replay_dead_letters(self) -> SyncReport:
         """Re-read the streams that have open dead letters, to sync what was fixed.

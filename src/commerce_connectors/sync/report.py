@@ -152,6 +152,9 @@ class SyncReport:
     requests: int = 0
     rate_limit_wait: float = 0.0
     retry_wait: float = 0.0
+    #: Real-time runs: records not written yet and when to look again, by
+    #: ``(kind, external id)`` (a cart whose abandonment delay has not passed).
+    deferred: dict[tuple[str, str], _dt.datetime] = attrs.field(factory=dict)
 
     @property
     def ok(self) -> bool:

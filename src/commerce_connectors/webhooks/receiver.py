@@ -1,0 +1,267 @@
+"""The receiving end: verify a delivery, store it in the inbox, answer — in that order.
+
+:class:`WebhookReceiver` is framework-free: :meth:`WebhookReceiver.handle`
+takes the request's headers, raw body and URL and returns the status and body
+to answer with, so it drops into Flask, Django or any ASGI/WSGI app. The
+Starlette app in :mod:`commerce_connectors.webhooks.asgi` wraps it.
+
+What it answers:
+
+* **404**: no endpoint at that path (routes come from configuration, never
+  from the payload);
+* **401**: verification failed (the check is named; nothing is stored);
+* **413**: the body is larger than allowed;
+* **200** otherwise, *after* the event is durably stored: ``accepted``,
+  ``duplicate`` (its id is already in the inbox), or ``kept`` for a signed
+  delivery that could not be read or names another store (stored as
+  ``failed`` with its raw body for inspection: the platform's retries would
+  not fix it, and failing deliveries get subscriptions disabled).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+
+from .._webhooks import (
+    DEFAULT_MAX_BODY,
+    Headers,
+    SecretInput,
+    WebhookAction,
+    WebhookEvent,
+    header,
+    normalize_headers,
+    secrets_of,
+)
+from ..clock import Clock, SystemClock
+from ..errors import ConfigurationError, WebhookPayloadError, WebhookVerificationError
+from ..models import Platform
+from ..protocols import EventStatus, InboxStore
+from ._schemes import parse_event, platform_of, verify
+
+__all__ = ["Acknowledgement", "WebhookEndpoint", "WebhookReceiver", "endpoint_path"]
+
+logger = logging.getLogger("commerce_connectors.webhooks")
+
+#: The header each platform names its topic in (kept when a body is unreadable).
+_TOPIC_HEADERS = ("x-shopify-topic",)
+
+
+def endpoint_path(connection_id: str, prefix: str = "/webhooks") -> str:
+    """The default route of a connection's endpoint.
+
+    Example:
+        >>> endpoint_path("shopify:acme.myshopify.com")
+        '/webhooks/shopify/acme.myshopify.com'
+    """
+    safe = "".join(c if c.isalnum() or c in "-._~" else "/" for c in connection_id)
+    return f"{prefix.rstrip('/')}/{safe.strip('/')}"
+
+
+def _platform(value: Platform | str) -> Platform:
+    return platform_of(value)
+
+
+@attrs.frozen
+class WebhookEndpoint:
+    """One connection's webhook endpoint.
+
+    Attributes:
+        connection_id: the connection whose events arrive here.
+        platform: its platform.
+        secret: the signing secret, or several while rotating (never in the repr).
+        url: the public URL the platform delivers to. Square signs it with the
+            body, so it is required there, byte for byte as subscribed.
+        path: the route (default: :func:`endpoint_path` of the connection).
+        owns: a check that an event is about this connection's store (the
+            connector's ``owns_event``); events that fail it are kept as failed.
+    """
+
+    connection_id: str
+    platform: Platform = attrs.field(converter=_platform)
+    secret: SecretInput = attrs.field(repr=False)
+    url: str | None = None
+    path: str = attrs.field()
+    owns: Callable[[WebhookEvent], bool] | None = attrs.field(default=None, eq=False, repr=False)
+
+    @path.default
+    def _default_path(self) -> str:
+        if self.url:
+            return urlsplit(self.url).path or "/"
+        return endpoint_path(self.connection_id)
+
+    def __attrs_post_init__(self) -> None:
+        secrets_of(self.secret)  # refuse a missing or empty secret at configuration time
+        if self.platform is Platform.SQUARE and not self.url:
+            raise ConfigurationError(
+                f"{self.connection_id}: Square signs the notification URL, so the endpoint "
+                "needs url= exactly as in the subscription"
+            )
+
+
+@attrs.frozen
+class Acknowledgement:
+    """What to answer a delivery with, and what was stored.
+
+    Attributes:
+        status: the HTTP status.
+        body: a small JSON-able body (no personal data).
+        stored: the inbox row, when the delivery was stored.
+    """
+
+    status: int
+    body: Mapping[str, Any]
+    stored: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+class WebhookReceiver:
+    """Verifies deliveries and stores them in the inbox before acknowledging them.
+
+    Args:
+        state: the inbox (the state store).
+        endpoints: one endpoint per connection.
+        clock: the receiver's clock (arrival times; BigCommerce's timestamp window).
+        max_body: the largest body accepted, in bytes.
+        on_stored: called after each new event is stored (wakes the worker).
+
+    Example:
+        >>> import base64, hashlib, hmac
+        >>> from commerce_connectors.state import MemoryStateStore
+        >>> inbox = MemoryStateStore()
+        >>> receiver = WebhookReceiver(inbox, [WebhookEndpoint(
+        ...     "tiendanube:123", "tiendanube", secret="app-secret")])
+        >>> body = b'{"store_id": 123, "event": "order/paid", "id": 42}'
+        >>> sig = hmac.new(b"app-secret", body, hashlib.sha256).hexdigest()
+        >>> ack = receiver.handle({"X-Linkedstore-HMAC-SHA256": sig}, body,
+        ...                       "https://hooks.example.com/webhooks/tiendanube/123")
+        >>> ack.status, ack.body["status"], inbox.event_counts()[EventStatus.PENDING]
+        (200, 'accepted', 1)
+    """
+
+    def __init__(
+        self,
+        state: InboxStore,
+        endpoints: Iterable[WebhookEndpoint],
+        *,
+        clock: Clock | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+        on_stored: Callable[[], None] | None = None,
+    ) -> None:
+        self.state = state
+        self.endpoints: dict[str, WebhookEndpoint] = {}
+        for endpoint in endpoints:
+            if endpoint.path in self.endpoints:
+                raise ConfigurationError(f"two endpoints on {endpoint.path}")
+            self.endpoints[endpoint.path] = endpoint
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.max_body = max_body
+        self.on_stored = on_stored
+
+    def endpoint_for(self, url_or_path: str) -> WebhookEndpoint | None:
+        """The endpoint at the path of a URL (or a path), if any."""
+        path = urlsplit(url_or_path).path or "/"
+        return self.endpoints.get(path) or self.endpoints.get(path.rstrip("/"))
+
+    def handle(self, headers: Headers, body: bytes, url: str) -> Acknowledgement:
+        """Verify, parse and store one delivery; return what to answer.
+
+        Args:
+            headers: the request's headers as the framework gives them.
+            body: the raw body, exactly as received.
+            url: the request's URL (its path picks the endpoint).
+        """
+        endpoint = self.endpoint_for(url)
+        if endpoint is None:
+            return Acknowledgement(404, {"error": "no webhook endpoint at this path"})
+        now = self.clock.now()
+        names = normalize_headers(headers)
+        platform = endpoint.platform.value
+        try:
+            verify(
+                endpoint.platform,
+                names,
+                body,
+                secret=endpoint.secret,
+                url=endpoint.url or url,
+                now=now,
+                max_body=self.max_body,
+            )
+        except WebhookVerificationError as exc:
+            logger.warning(
+                "webhook for %s refused: %s check failed", endpoint.connection_id, exc.check
+            )
+            status = 413 if exc.check == "body_too_large" else 401
+            return Acknowledgement(status, {"error": f"{exc.check} check failed"})
+        try:
+            event = parse_event(endpoint.platform, names, body, received_at=now)
+        except WebhookPayloadError as exc:
+            kept = self._keep(endpoint, names, body, now, str(exc))
+            return Acknowledgement(200, {"status": "kept", "reason": "unreadable"}, kept)
+        if endpoint.owns is not None and not endpoint.owns(event):
+            why = f"event for store {event.store_id!r}, not {endpoint.connection_id}"
+            stored = self.state.add_event(
+                endpoint.connection_id,
+                event,
+                body=body,
+                headers=names,
+                received_at=now,
+                status=EventStatus.FAILED,
+                outcome=why,
+            )
+            logger.warning("webhook on %s kept as failed: %s", endpoint.connection_id, why)
+            return Acknowledgement(200, {"status": "kept", "reason": "other store"}, stored)
+        stored = self.state.add_event(
+            endpoint.connection_id, event, body=body, headers=names, received_at=now
+        )
+        if stored is None:
+            logger.info("webhook %s %s: duplicate", platform, event.event_id)
+            return Acknowledgement(200, {"status": "duplicate"})
+        logger.info(
+            "webhook %s %s stored for %s (%s)",
+            platform,
+            event.topic,
+            endpoint.connection_id,
+            event.event_id,
+        )
+        if self.on_stored is not None:
+            self.on_stored()
+        return Acknowledgement(200, {"status": "accepted"}, stored)
+
+    def _keep(
+        self,
+        endpoint: WebhookEndpoint,
+        names: Mapping[str, str],
+        body: bytes,
+        now: _dt.datetime,
+        why: str,
+    ) -> Any:
+        topic = next((v for h in _TOPIC_HEADERS if (v := header(names, h))), "unreadable")
+        placeholder = WebhookEvent(
+            platform=endpoint.platform,
+            store_id="",
+            topic=topic,
+            event_id="unreadable:" + hashlib.sha256(body).hexdigest(),
+            occurred_at=now,
+            kind=None,
+            external_id=None,
+            action=WebhookAction.OTHER,
+        )
+        logger.warning("webhook on %s kept as failed: %s", endpoint.connection_id, why)
+        return self.state.add_event(
+            endpoint.connection_id,
+            placeholder,
+            body=body,
+            headers=names,
+            received_at=now,
+            status=EventStatus.FAILED,
+            outcome=why,
+        )
+
+    def __repr__(self) -> str:
+        return f"WebhookReceiver(endpoints={sorted(self.endpoints)})"
