@@ -1,4 +1,5 @@
-"""The ``commerce-connectors`` command: ``sync``, ``demo``, ``status``, ``dead-letters``.
+"""The ``commerce-connectors`` command: ``sync``, ``serve``, ``webhooks``, ``connections``,
+``demo``, ``status``, ``dead-letters``.
 
 Exit codes (stable; scripts may rely on them):
 
@@ -12,6 +13,7 @@ code  meaning
 4     the platform stayed unavailable or rate-limited: run again later
 5     the sink failed a write: nothing of that batch was written
 6     done, but records were dead-lettered or contacts refused by the contact cap
+7     skipped: the connection is paused, disabled (app uninstalled) or deleted
 130   interrupted (Ctrl-C, SIGTERM): stopped after the current batch
 ====  ================================================================================
 """
@@ -33,11 +35,19 @@ from typing import Any, TextIO
 
 from . import __version__
 from .errors import CommerceConnectorsError, ConfigurationError
-from .protocols import StateStore
+from .protocols import (
+    ConnectionState,
+    EventStatus,
+    InboxStore,
+    LifecycleStore,
+    RealtimeConnector,
+    StateStore,
+)
 from .sinks import open_sink
 from .state import open_state_store
 from .sync import Scheduler, SyncEngine, SyncProgress, SyncReport, SyncStatus
 from .sync.registry import PLATFORMS, PlatformSpec
+from .webhooks import RealtimeState, WebhookEndpoint, WebhookReceiver, WebhookWorker
 
 __all__ = ["ExitCode", "build_parser", "main"]
 
@@ -55,6 +65,7 @@ class ExitCode(enum.IntEnum):
     RETRY_LATER = 4
     SINK = 5
     ATTENTION = 6
+    SKIPPED = 7
     INTERRUPTED = 130
 
 
@@ -65,6 +76,7 @@ _STATUS_CODES = {
     SyncStatus.SINK_ERROR: ExitCode.SINK,
     SyncStatus.INTERRUPTED: ExitCode.INTERRUPTED,
     SyncStatus.FAILED: ExitCode.ERROR,
+    SyncStatus.SKIPPED: ExitCode.SKIPPED,
 }
 
 
@@ -181,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="commerce-connectors",
         description="Sync shop data (Shopify, BigCommerce, Square, Tiendanube) into a CRM.",
         epilog="Exit codes: 0 done, 2 usage, 3 re-authenticate, 4 retry later, 5 sink error, "
-        "6 done with dead letters or contact-cap refusals, 130 interrupted.",
+        "6 done with dead letters or contact-cap refusals, 7 connection not active, "
+        "130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log warnings and details")
@@ -243,7 +256,88 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--json", action="store_true", help="print the report as JSON")
     replay.add_argument("--no-progress", action="store_true", help="no progress output")
     _add_platforms(replay, command="dead-letters-replay")
+    _add_realtime_commands(commands)
     return parser
+
+
+def _add_realtime_commands(commands: Any) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="receive webhooks for one store and apply them in real time",
+        description="Run the webhook receiver (Starlette under uvicorn) for one store, with "
+        "the inbox worker and, with --poll-every, the polling scheduler as a safety net. "
+        'Needs the "webhooks" extra. The signing secret is read from an environment '
+        "variable (several, comma-separated, while rotating).",
+    )
+    _add_store_options(serve)
+    serve.add_argument(
+        "--public-url",
+        required=True,
+        help="the URL the platform delivers to (its path is the route; Square signs it)",
+    )
+    serve.add_argument(
+        "--secret-env",
+        help="the environment variable holding the webhook secret "
+        "(default PLATFORM_WEBHOOK_SECRET, e.g. SHOPIFY_WEBHOOK_SECRET)",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
+    serve.add_argument(
+        "--poll-every", type=float, metavar="MINUTES", help="also poll incrementally every MINUTES"
+    )
+    serve.add_argument(
+        "--no-worker", action="store_true", help="only receive and store; process later (drain)"
+    )
+    _add_platforms(serve, command="serve")
+
+    hooks = commands.add_parser("webhooks", help="manage webhook subscriptions and the inbox")
+    actions = hooks.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for name, text in (
+        ("install", "subscribe a URL to the platform's topics (idempotent)"),
+        ("list", "list the store's webhook subscriptions"),
+        ("remove", "delete the subscriptions to a URL (all of this app's with --all)"),
+    ):
+        sub = actions.add_parser(name, help=text)
+        _add_store_options(sub)
+        if name != "list":
+            sub.add_argument("--url", help="the callback URL")
+        if name == "install":
+            sub.add_argument(
+                "--topic", action="append", help="a topic (repeatable; default: the platform's set)"
+            )
+        if name == "remove":
+            sub.add_argument("--all", action="store_true", help="every subscription of this app")
+        sub.add_argument("--json", action="store_true", help="print JSON")
+        _add_platforms(sub, command=f"webhooks-{name}")
+    drain = actions.add_parser("drain", help="process the events waiting in the inbox, then exit")
+    _add_store_options(drain)
+    _add_platforms(drain, command="webhooks-drain")
+    events = actions.add_parser("events", help="list the events in the inbox")
+    _add_store_options(events)
+    events.add_argument("--connection", help="only this connection id")
+    events.add_argument("--status", choices=[s.value for s in EventStatus], help="only these")
+    events.add_argument("--limit", type=_positive_int, default=50, help="at most N (50)")
+    events.add_argument("--json", action="store_true", help="print JSON (bodies included)")
+    events.set_defaults(command="webhooks-events")
+
+    conns = commands.add_parser(
+        "connections", help="list connections or pause, resume or delete one"
+    )
+    verbs = conns.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = verbs.add_parser("list", help="every connection with a recorded state")
+    _add_store_options(listing)
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(command="connections-list")
+    for verb, text in (
+        ("pause", "stop polling; keep webhook events in the inbox until resumed"),
+        ("resume", "sync again (also after reinstalling an uninstalled app)"),
+        ("delete", "stop everything for good; the synced data is kept"),
+    ):
+        sub = verbs.add_parser(verb, help=text)
+        _add_store_options(sub)
+        sub.add_argument("connection", help="the connection id (see `status`)")
+        sub.add_argument("--reason", help="why (kept with the state)")
+        sub.set_defaults(command="connections-set", verb=verb)
 
 
 def _positive_int(text: str) -> int:
@@ -471,6 +565,249 @@ def _cmd_dead_letters(args: argparse.Namespace, out: TextIO) -> int:
         state.close()
 
 
+# -- real time ----------------------------------------------------------------------------------
+
+
+def _realtime_state(args: argparse.Namespace) -> RealtimeState:
+    state = open_state_store(_state_url(args))
+    if not isinstance(state, (InboxStore, LifecycleStore)):  # pragma: no cover - both built-ins do
+        raise ConfigurationError(f"{_state_url(args)} keeps no webhook inbox")
+    return state  # type: ignore[return-value]
+
+
+def _realtime_connector(args: argparse.Namespace) -> RealtimeConnector:
+    spec = PLATFORMS[args.platform]
+    options = {o.dest: getattr(args, f"opt_{o.dest}") for o in spec.options}
+    connector = spec.factory(options, _token(spec, args))
+    if not isinstance(connector, RealtimeConnector):
+        connector.close()
+        raise ConfigurationError(f"{spec.name} has no webhooks in this library")
+    return connector
+
+
+def _secret(args: argparse.Namespace) -> list[str]:
+    name = args.secret_env or f"{args.platform.upper()}_WEBHOOK_SECRET"
+    secrets = [s.strip() for s in os.environ.get(name, "").split(",") if s.strip()]
+    if not secrets:
+        raise ConfigurationError(
+            f"no webhook secret: set the environment variable {name} (several, comma-separated, "
+            "while rotating); secrets are never taken from the command line"
+        )
+    return secrets
+
+
+def _cmd_webhooks(args: argparse.Namespace, out: TextIO) -> int:
+    connector = _realtime_connector(args)
+    try:
+        if args.command == "webhooks-install":
+            if not args.url:
+                raise ConfigurationError("webhooks install needs --url")
+            subscriptions = connector.ensure_webhooks(args.url, args.topic)
+        elif args.command == "webhooks-remove":
+            if not args.url and not args.all:
+                raise ConfigurationError("webhooks remove needs --url, or --all for every one")
+            removed = connector.remove_webhooks(None if args.all else args.url)
+            out.write(f"{removed} subscription(s) removed\n")
+            return 0
+        else:
+            subscriptions = connector.list_webhooks()
+    finally:
+        connector.close()
+    if args.json:
+        rows = [
+            {"id": s.id, "topic": s.topic, "url": s.url, "active": s.active} for s in subscriptions
+        ]
+        out.write(json.dumps(rows, indent=2) + "\n")
+        return 0
+    if not subscriptions:
+        out.write("no subscriptions\n")
+    for s in subscriptions:
+        flag = "" if s.active else "  (inactive)"
+        out.write(f"{s.topic:<32} {s.url}  #{s.id}{flag}\n")
+    if any(s.signature_key for s in subscriptions):
+        out.write(
+            "Square gives each subscription its own signature key: read it in the Developer "
+            "Console (or the API) and set it as the webhook secret of `serve`.\n"
+        )
+    return 0
+
+
+def _realtime_engine(args: argparse.Namespace, state: StateStore) -> SyncEngine:
+    return SyncEngine(_realtime_connector(args), open_sink(args.sink), state)
+
+
+def _cmd_drain(args: argparse.Namespace, out: TextIO) -> int:
+    state = _realtime_state(args)
+    engine = _realtime_engine(args, state)
+    try:
+        report = WebhookWorker(state, [engine]).drain()
+    finally:
+        _close(engine, state)
+    out.write(
+        f"{report.claimed} event(s): {report.done} done, {report.deferred} waiting, "
+        f"{report.retried} to retry, {report.failed} failed, "
+        f"{report.action_required} need action, {report.skipped} skipped\n"
+    )
+    return int(ExitCode.ATTENTION) if report.failed or report.action_required else 0
+
+
+def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
+    state = _realtime_state(args)
+    try:
+        status = None if args.status is None else EventStatus(args.status)
+        rows = state.events(args.connection, status=status, limit=args.limit)
+        counts = state.event_counts(args.connection)
+    finally:
+        state.close()
+    if args.json:
+        data = [
+            {
+                "id": e.id,
+                "connection_id": e.connection_id,
+                "event_id": e.event_id,
+                "topic": e.topic,
+                "kind": e.kind,
+                "external_id": e.external_id,
+                "action": e.action,
+                "status": e.status.value,
+                "attempts": e.attempts,
+                "occurred_at": e.occurred_at.isoformat(),
+                "received_at": e.received_at.isoformat(),
+                "outcome": e.outcome,
+                "body": e.body.decode("utf-8", "replace"),
+            }
+            for e in rows
+        ]
+        out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        return 0
+    out.write(", ".join(f"{k.value} {v}" for k, v in counts.items()) + "\n")
+    for e in rows:
+        what = f"{e.kind or '-'} {e.external_id or ''}".strip()
+        out.write(
+            f"#{e.id:<5} {e.connection_id:<28} {e.topic:<26} {what:<22} {e.status.value:<15}"
+            f" {e.outcome or ''}\n"
+        )
+    return 0
+
+
+def _cmd_connections(args: argparse.Namespace, out: TextIO) -> int:
+    state = _realtime_state(args)
+    try:
+        if args.command == "connections-set":
+            target = {
+                "pause": ConnectionState.PAUSED,
+                "resume": ConnectionState.ACTIVE,
+                "delete": ConnectionState.DELETED,
+            }[args.verb]
+            held = state.connection_status(args.connection)
+            if held.state is ConnectionState.DELETED and target is not ConnectionState.DELETED:
+                raise ConfigurationError(f"{args.connection} was deleted; it cannot be resumed")
+            status = state.set_connection_state(
+                args.connection, target, _dt.datetime.now(_dt.timezone.utc), args.reason
+            )
+            out.write(f"{status.connection_id}: {status.state.value}\n")
+            return 0
+        statuses = state.connection_statuses()
+        known = {c.connection_id for c in state.checkpoints()} | {s.connection_id for s in statuses}
+        rows = [state.connection_status(c) for c in sorted(known)]
+    finally:
+        state.close()
+    if args.json:
+        data = [
+            {
+                "connection_id": r.connection_id,
+                "state": r.state.value,
+                "changed_at": None if r.changed_at is None else r.changed_at.isoformat(),
+                "reason": r.reason,
+            }
+            for r in rows
+        ]
+        out.write(json.dumps(data, indent=2) + "\n")
+        return 0
+    if not rows:
+        out.write("no connections yet\n")
+    for r in rows:
+        since = f" since {r.changed_at.isoformat(timespec='seconds')}" if r.changed_at else ""
+        why = f" ({r.reason})" if r.reason else ""
+        out.write(f"{r.connection_id:<36} {r.state.value}{since}{why}\n")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        from .webhooks.asgi import ReceiverServer, create_app
+    except ImportError as exc:
+        raise ConfigurationError(str(exc)) from None
+    secrets = _secret(args)
+    state = _realtime_state(args)
+    sink = open_sink(args.sink)
+    # One connector (and engine) per thread: a run swaps the connector's on_invalid hook.
+    worker_engine = SyncEngine(_realtime_connector(args), sink, state)
+    poll_engine = SyncEngine(_realtime_connector(args), sink, state) if args.poll_every else None
+    connector = worker_engine.connector
+    assert isinstance(connector, RealtimeConnector)
+    worker = WebhookWorker(state, [worker_engine])
+    endpoint = WebhookEndpoint(
+        connector.connection_id,
+        connector.platform,
+        secret=secrets,
+        url=args.public_url,
+        owns=connector.owns_event,
+    )
+    receiver = WebhookReceiver(state, [endpoint], on_stored=worker.wake)
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+    scheduler = None
+    if not args.no_worker:
+        threads.append(threading.Thread(target=worker.run, args=(stop,), daemon=True))
+    if poll_engine is not None:
+        scheduler = Scheduler(
+            poll_engine,
+            interval=_dt.timedelta(minutes=args.poll_every),
+            on_report=lambda r: _print_report(r, argparse.Namespace(json=False), out),
+        )
+        threads.append(threading.Thread(target=scheduler.run, daemon=True))
+    server = ReceiverServer(create_app(receiver), host=args.host, port=args.port)
+    previous: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    try:
+        server.start()
+        for t in threads:
+            t.start()
+        out.write(
+            f"receiving {connector.platform.value} webhooks for {connector.connection_id}\n"
+            f"  listening on {server.url}{endpoint.path} (public URL {args.public_url})\n"
+            f"  worker {'off: run `webhooks drain` later' if args.no_worker else 'on'}"
+            f"; polling {f'every {args.poll_every:g} min' if args.poll_every else 'off'}\n"
+        )
+        out.flush()
+        while not stop.wait(0.5):
+            pass
+    finally:
+        stop.set()
+        worker.wake()
+        if scheduler is not None:
+            scheduler.stop()
+        server.stop()
+        for t in threads:
+            t.join(timeout=30)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        worker_engine.connector.close()
+        if poll_engine is not None:
+            poll_engine.connector.close()
+        sink.close()
+        state.close()
+    counts = worker.totals
+    out.write(
+        f"stopped: {counts.done} event(s) applied, {counts.failed} failed; "
+        "events not yet processed stay in the inbox for the next start\n"
+    )
+    return int(ExitCode.INTERRUPTED)
+
+
 def _say(err: TextIO, text: str) -> None:
     err.write(f"· {text}\n")
 
@@ -578,6 +915,16 @@ def main(
             return _cmd_dead_letters(args, out)
         if args.command == "demo":
             return _cmd_demo(args, out, err)
+        if args.command == "serve":
+            return _cmd_serve(args, out, err)
+        if args.command in ("webhooks-install", "webhooks-list", "webhooks-remove"):
+            return _cmd_webhooks(args, out)
+        if args.command == "webhooks-drain":
+            return _cmd_drain(args, out)
+        if args.command == "webhooks-events":
+            return _cmd_events(args, out)
+        if args.command in ("connections-list", "connections-set"):
+            return _cmd_connections(args, out)
         parser.print_help(out)
         return 0
     except ConfigurationError as exc:

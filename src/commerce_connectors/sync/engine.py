@@ -44,8 +44,10 @@ from ..protocols import (
     STREAM_ORDER,
     BatchAck,
     Checkpoint,
+    ConnectionState,
     Connector,
     HttpStatsSource,
+    LifecycleStore,
     SinkBatch,
     SinkItem,
     SourceRecord,
@@ -246,7 +248,9 @@ class SyncEngine:
         label = "historical" if all(p[1] is SyncMode.HISTORICAL for p in plan.values()) else mode
         if label == "auto":
             label = "incremental"
-        return self._run(label, lambda report: self._sync_streams(plan, since, report))
+        return self._run(
+            label, lambda report: self._sync_streams(plan, since, report), lifecycle=True
+        )
 
     def apply(
         self, records: Iterable[SourceRecord], *, mode: SyncMode = SyncMode.REALTIME
@@ -322,7 +326,7 @@ class SyncEngine:
                     stream, (None, SyncMode.HISTORICAL), report, save_checkpoint=False
                 )
 
-        return self._run("replay", body)
+        return self._run("replay", body, lifecycle=True)
 
     # -- the run ------------------------------------------------------------------------
 
@@ -348,9 +352,35 @@ class SyncEngine:
             return None, SyncMode.HISTORICAL
         return checkpoint.value - self.effective_overlap, SyncMode.INCREMENTAL
 
-    def _run(self, label: str, body: Callable[[SyncReport], None]) -> SyncReport:
+    def _inactive(self) -> str | None:
+        """Why the connection must not be polled now (``None``: it may)."""
+        if not isinstance(self.state, LifecycleStore):
+            return None
+        status = self.state.connection_status(self.connection_id)
+        if status.syncs:
+            return None
+        why = f" ({status.reason})" if status.reason else ""
+        hint = {
+            ConnectionState.PAUSED: "resume it to sync again",
+            ConnectionState.DISABLED: "reinstall the app, then resume the connection",
+            ConnectionState.DELETED: "its synced data is kept",
+        }[status.state]
+        return f"the connection is {status.state.value}{why}: nothing was read; {hint}"
+
+    def _run(
+        self, label: str, body: Callable[[SyncReport], None], *, lifecycle: bool = False
+    ) -> SyncReport:
         self._stop.clear()
         started = self.clock.now()
+        skip = self._inactive() if lifecycle else None
+        if skip is not None:
+            report = SyncReport(self.connection_id, label, started, started)
+            report.status, report.error = SyncStatus.SKIPPED, skip
+            report.run_id = self.state.start_run(self.connection_id, label, started)
+            self.state.finish_run(
+                report.run_id, status=report.status.value, at=started, counts={}, error=skip
+            )
+            return report
         self._run_t0 = self.clock.monotonic()
         report = SyncReport(self.connection_id, label, started)
         report.run_id = self.state.start_run(self.connection_id, label, started)

@@ -30,6 +30,8 @@ class SyncStatus(str, enum.Enum):
     INTERRUPTED = "interrupted"
     #: An unexpected error (a bug): the traceback was raised to the caller.
     FAILED = "failed"
+    #: The connection is paused, disabled (app uninstalled) or deleted: nothing was read.
+    SKIPPED = "skipped"
 
 
 @attrs.define
