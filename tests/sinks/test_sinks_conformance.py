@@ -214,9 +214,41 @@ class _TieLastWins(MemorySink):
         return super().write(batch)
 
 
+class _EraseKeepsContacts(MemorySink):
+    """Erases records but forgets the contact (the person's email stays)."""
+
+    def erase(self, connection_id, *, email=None, customer_external_id=None):  # type: ignore[no-untyped-def]
+        with self._lock:
+            gone = [k for k in self._records if k.connection_id == connection_id]
+            for k in gone:
+                del self._records[k]
+        return len(gone)
+
+
+class _EraseEveryone(MemorySink):
+    """Erases the whole connection whoever is named."""
+
+    def erase(self, connection_id, *, email=None, customer_external_id=None):  # type: ignore[no-untyped-def]
+        return super().erase(connection_id)
+
+
+class _StatusStillFires(MemorySink):
+    """Marks the cart deleted but leaves its automation firing."""
+
+    def set_status(self, key, status, at):  # type: ignore[no-untyped-def]
+        row = self._records.get(key)
+        if row is None or row["view"]["status"] == status:
+            return False
+        row["view"] = dict(row["view"], status=status)
+        return True
+
+
 @pytest.mark.parametrize(
     ("broken", "check"),
     [
+        (_EraseKeepsContacts, "check_erase"),
+        (_EraseEveryone, "check_erase"),
+        (_StatusStillFires, "check_status"),
         (_ClaimsPhone, "check_capabilities_are_honest"),
         (_SmallerThanDeclared, "check_capabilities_are_honest"),
         (_RewriteSaysUpdated, "check_rewrite_is_idempotent"),

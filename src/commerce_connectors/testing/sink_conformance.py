@@ -14,7 +14,12 @@ Give it a factory that builds a fresh, empty sink (accepting a
 * a batch is atomic: one bad item and nothing of the batch is stored;
 * contacts are merged by identity (tags unioned, one contact);
 * the contact cap refuses new contacts per item with ``ContactLimitError``
-  and keeps updating existing ones.
+  and keeps updating existing ones;
+* sinks that can erase (:class:`~commerce_connectors.protocols.ErasableSink`)
+  erase one person without touching another, then a whole connection, and a
+  second erase finds nothing; sinks that keep a record status
+  (:class:`~commerce_connectors.protocols.StatusSink`) mark a written cart
+  deleted so it no longer fires.
 
 Only the kinds a sink declares in ``capabilities.kinds`` are written to it
 (the sync engine sends it no others), so a CRM sink without, say, a product
@@ -41,10 +46,12 @@ from ..mapping import DEFAULT_MAPS
 from ..models import Cart, Customer, LineItem, Money, Order, Product
 from ..protocols import (
     BatchAck,
+    ErasableSink,
     InspectableSink,
     Sink,
     SinkBatch,
     SinkItem,
+    StatusSink,
     WriteAction,
 )
 from ..rules import (
@@ -116,7 +123,9 @@ def _customer_item(external_id: str, email: str) -> SinkItem:
     )
 
 
-def _order_item(external_id: str, *, at: float = 0, total: str = "25.00") -> SinkItem:
+def _order_item(
+    external_id: str, *, at: float = 0, total: str = "25.00", email: str = "ana@example.com"
+) -> SinkItem:
     order = Order(
         "custom",
         _CONN,
@@ -126,7 +135,7 @@ def _order_item(external_id: str, *, at: float = 0, total: str = "25.00") -> Sin
         status="paid",
         raw_status="paid",
         total=Money(total, "EUR"),
-        email="ana@example.com",
+        email=email,
         lines=[LineItem("Mug", 2, Money(total, "EUR"))],
     )
     return SinkItem(
@@ -134,7 +143,7 @@ def _order_item(external_id: str, *, at: float = 0, total: str = "25.00") -> Sin
         order,
         DEFAULT_MAPS["order"].apply(order).fields,
         trigger=TriggerDecision(False, Reason.HISTORICAL_DATA),
-        contact="ana@example.com",
+        contact=email,
     )
 
 
@@ -355,6 +364,72 @@ def check_contact_cap(make_sink: SinkFactory) -> None:
     sink.close()
 
 
+def _emails_in(snapshot: Mapping[RecordKey, Any]) -> set[str]:
+    found: set[str] = set()
+    for key, row in snapshot.items():
+        if key.kind == "contact":
+            found.add(key.external_id)
+        data = row.get("data") if isinstance(row, Mapping) else None
+        if isinstance(data, Mapping) and isinstance(data.get("email"), str):
+            found.add(data["email"])
+    return found
+
+
+def check_erase(make_sink: SinkFactory) -> None:
+    """An erasable sink erases one person, leaves the others, then a whole connection."""
+    sink = make_sink(contact_limit=None)
+    if not isinstance(sink, ErasableSink):
+        sink.close()
+        return
+    bob = [
+        _contact_item("bob@example.com", customer="2", first_name="Bob"),
+        _customer_item("2", "bob@example.com"),
+        _order_item("o2", email="bob@example.com"),
+    ]
+    _write(sink, _declared(sink, _one_of_each()))
+    _write(sink, _declared(sink, bob))
+    if sink.erase(_CONN, email="ANA@example.com ") < 1:
+        raise _fail("erase", "erasing a stored person reported nothing erased")
+    snap = _snapshot(sink)
+    if snap is not None:
+        emails = _emails_in(snap)
+        if "ana@example.com" in emails:
+            raise _fail("erase", "the erased person's email is still stored")
+        if "bob@example.com" not in emails:
+            raise _fail("erase", "erasing one person erased another")
+    if sink.erase(_CONN, email="ana@example.com") != 0:
+        raise _fail("erase", "a second erase of the same person found something to erase")
+    sink.erase(_CONN)
+    snap = _snapshot(sink)
+    if snap is not None and snap:
+        raise _fail("erase", f"erasing the connection left {sorted(map(str, snap))[:3]}")
+    sink.close()
+
+
+def check_status(make_sink: SinkFactory) -> None:
+    """A status sink marks a written cart deleted, once, and it no longer fires."""
+    sink = make_sink(contact_limit=None)
+    if not isinstance(sink, StatusSink) or "cart" not in sink.capabilities.kinds:
+        sink.close()
+        return
+    item = _cart_item("c1")
+    item = SinkItem(item.key, item.record, item.fields, TriggerDecision(True), status="abandoned")
+    _write(sink, [item])
+    at = _t(1)
+    if not sink.set_status(item.key, "deleted", at):
+        raise _fail("status", "marking a stored cart deleted reported no change")
+    if sink.set_status(item.key, "deleted", at):
+        raise _fail("status", "marking it deleted again reported a change")
+    if sink.set_status(RecordKey(_CONN, "cart", "nope"), "deleted", at):
+        raise _fail("status", "an unknown cart reported a change")
+    snap = _snapshot(sink)
+    if snap is not None:
+        row = snap[item.key]
+        if row.get("status") != "deleted" or (row.get("trigger") or {}).get("fires"):
+            raise _fail("status", f"a deleted cart is stored as {row.get('status')!r}, firing")
+    sink.close()
+
+
 #: Every check, in a stable order; each builds its own sinks.
 SINK_CHECKS: tuple[Callable[[SinkFactory], None], ...] = (
     check_capabilities_are_honest,
@@ -363,6 +438,8 @@ SINK_CHECKS: tuple[Callable[[SinkFactory], None], ...] = (
     check_batch_is_atomic,
     check_contacts_merge_by_identity,
     check_contact_cap,
+    check_erase,
+    check_status,
 )
 
 
