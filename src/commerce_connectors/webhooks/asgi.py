@@ -92,6 +92,9 @@ class ReceiverServer:
     ) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted connections inherit it: without it, a response written in two parts
+        # waits for the sender's delayed ACK (~40 ms per delivery on a kept-alive connection).
+        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
         config = uvicorn.Config(app, log_level=log_level, lifespan="off", access_log=False)
