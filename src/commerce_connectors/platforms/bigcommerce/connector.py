@@ -53,6 +53,7 @@ from ...models import Cart, Order, Platform
 from ...protocols import InvalidRecordHandler, Stream
 from ..base import BaseConnector, Fetched
 from . import constants as c
+from ._realtime import BigCommerceRealtime
 from .parsers import parse_cart, parse_customer, parse_order, parse_product
 
 __all__ = ["BigCommerceConnector", "BigCommerceErrorMapper"]
@@ -184,7 +185,7 @@ def _resolved(value: _T) -> cf.Future[_T]:
     return future
 
 
-class BigCommerceConnector(BaseConnector):
+class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
     """Reads one BigCommerce store: orders (v2), customers and products (v3), carts by id.
 
     Streams:
@@ -203,6 +204,11 @@ class BigCommerceConnector(BaseConnector):
       :meth:`iter_abandoned_carts` raises
       :class:`~commerce_connectors.errors.UnsupportedStreamError`. Use :meth:`get_cart`
       from the ``store/cart/abandoned`` webhook.
+
+    **Webhooks**: :meth:`ensure_webhooks`, :meth:`list_webhooks` and
+    :meth:`remove_webhooks` manage the app's hooks (``/v3/hooks``); :meth:`owns_event`
+    and :meth:`records_for_event` resolve a parsed event to the current records,
+    fetched as the streams fetch them.
 
     Page-number pagination can skip a record when another one is modified while paging
     (it jumps to the end and the rest shift back). The orders walk seeks on
