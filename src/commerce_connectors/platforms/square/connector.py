@@ -18,6 +18,10 @@ Reading strategy, per stream:
   connection's location are left out.
 * **abandoned carts**: Square has none (:class:`UnsupportedStreamError`).
 
+Webhooks (:mod:`.realtime`): :meth:`SquareConnector.ensure_webhooks` subscribes a
+callback URL through the Webhook Subscriptions API, and
+:meth:`SquareConnector.records_for_event` turns a notification into the records above.
+
 Example:
     >>> from commerce_connectors.clock import FakeClock
     >>> from commerce_connectors.testing.simulators.square import SquareSimulator
@@ -58,13 +62,15 @@ from ..._http import (
 from ..._http.ratelimit import RateLimiter
 from ..._http.stats import EventCallback
 from ..._parsing import parse_datetime
+from ..._webhooks import WebhookEvent, WebhookSubscription
 from ...clock import Clock
 from ...errors import ConfigurationError, NotFoundError, PermissionDeniedError
 from ...models import Order, Platform
 from ...protocols import InvalidRecordHandler, Stream
 from ...rules import Reason
-from ..base import BaseConnector, Fetched
+from ..base import BaseConnector, Fetched, Record
 from . import constants as c
+from . import realtime
 from .errors import InvalidCursorError, SquareErrorMapper
 from .parsers import (
     CatalogRef,
@@ -251,10 +257,14 @@ class SquareConnector(BaseConnector):
             description, category and image (one batch call per new variations).
         overlap: the recommended re-read window (default 72 h: late offline orders).
         timeout: HTTP timeout.
+        webhook_token: the application's **personal access token**, for the Webhook
+            Subscriptions API (subscriptions belong to the application, and Square
+            refuses OAuth tokens there). Default: ``access_token``, which is right when
+            it is the application owner's personal access token.
 
     Raises:
         ConfigurationError: missing token or location, unknown environment, both
-            ``client`` and ``transport``.
+            ``client`` and ``transport``, an empty ``webhook_token``.
     """
 
     platform: ClassVar[Platform] = Platform.SQUARE
@@ -291,6 +301,7 @@ class SquareConnector(BaseConnector):
         enrich_lines: bool = True,
         overlap: _dt.timedelta | None = None,
         timeout: float | httpx.Timeout | None = None,
+        webhook_token: str | None = None,
     ) -> None:
         if not isinstance(location_id, str) or not location_id.strip():
             raise ConfigurationError(
@@ -311,6 +322,14 @@ class SquareConnector(BaseConnector):
             on_event=on_event,
             timeout=timeout,
         )
+        if webhook_token is not None and (
+            not isinstance(webhook_token, str) or not webhook_token.strip()
+        ):
+            self.engine.close()
+            raise ConfigurationError("webhook_token, when given, must be a non-empty token")
+        # The same token twice needs no second engine.
+        self._webhook_token = None if webhook_token == access_token else webhook_token
+        self._webhook_engine: HttpEngine | None = None
         super().__init__(on_invalid=on_invalid)
         self.location_id = location_id.strip()
         self.square_version = square_version
@@ -375,8 +394,127 @@ class SquareConnector(BaseConnector):
         """Every location of the seller (to create one connection per location)."""
         return _list_locations(self.engine)
 
+    # -- webhooks (RealtimeConnector) -------------------------------------------
+
+    def ensure_webhooks(
+        self, callback_url: str, topics: Sequence[str] | None = None
+    ) -> list[WebhookSubscription]:
+        """Subscribe ``callback_url`` to ``topics`` (default: :data:`.webhooks.DEFAULT_TOPICS`).
+
+        Idempotent: the URL's existing subscription is reused (re-enabled and given
+        the missing event types with ``UpdateWebhookSubscription``); a new one is
+        created only when the URL has none. Square subscriptions belong to the
+        application, so one subscription serves every seller and location: pass
+        ``webhook_token`` if this connector's token is an OAuth token.
+
+        Args:
+            callback_url: the public ``https`` URL Square will POST to, exactly as the
+                receiver will verify it (Square signs it).
+            topics: Square event types (``payment.updated`` …).
+
+        Returns:
+            Every subscription entry of that URL after the call, one per event type,
+            each with the subscription's ``signature_key`` (the secret for
+            :func:`commerce_connectors.webhooks.verify`).
+
+        Raises:
+            ConfigurationError: the URL is not an absolute ``https`` URL.
+            APIError: Square refused a call (an OAuth token gives a permission error).
+
+        Example:
+            >>> from commerce_connectors.clock import FakeClock
+            >>> from commerce_connectors.testing.simulators.square import SquareSimulator
+            >>> sim = SquareSimulator(seed=1, customers=0, payments=0, products=0)
+            >>> conn = SquareConnector(access_token=sim.token, location_id=sim.locations[0].id,
+            ...                        transport=sim.transport(), clock=FakeClock())
+            >>> url = "https://hooks.example.com/square"
+            >>> subs = conn.ensure_webhooks(url, ["payment.created", "payment.updated"])
+            >>> [(s.topic, s.active, bool(s.signature_key)) for s in subs]
+            [('payment.created', True, True), ('payment.updated', True, True)]
+            >>> conn.ensure_webhooks(url, ["payment.created"]) == subs  # nothing new
+            True
+            >>> conn.remove_webhooks(url)
+            2
+        """
+        return realtime.ensure_webhooks(self, callback_url, topics)
+
+    def list_webhooks(self) -> list[WebhookSubscription]:
+        """Every subscription of the application, one entry per event type.
+
+        Disabled subscriptions are included (``active=False``). Square's list leaves
+        the signature keys out (``signature_key`` is ``None``); :meth:`ensure_webhooks`
+        returns them.
+        """
+        return realtime.list_webhooks(self)
+
+    def remove_webhooks(self, callback_url: str | None = None) -> int:
+        """Delete the subscriptions to ``callback_url`` (all the application's when ``None``).
+
+        Returns:
+            How many entries went, in :meth:`list_webhooks`' unit (one per event type).
+        """
+        return realtime.remove_webhooks(self, callback_url)
+
+    def owns_event(self, event: WebhookEvent) -> bool:
+        """Whether ``event`` is this connection's: its merchant, and its location if it names one.
+
+        Customer, catalog and authorization events are seller-wide: every location's
+        connection owns them (customers and products are read seller-wide too).
+        """
+        return realtime.owns_event(self, event)
+
+    def records_for_event(self, event: WebhookEvent) -> list[Record]:
+        """The current canonical records an upsert event is about (``[]`` if none).
+
+        * ``order.*``: ``GET /v2/orders/{id}``, its payments (tenders), then the same
+          :class:`~commerce_connectors.models.Order` :meth:`iter_orders` yields. An
+          order without any payment yet gives ``[]``: ``iter_orders`` reads orders
+          through their payments, and the first payment's events bring it.
+        * ``payment.*`` / ``refund.*``: ``GET /v2/payments/{id}`` (the current state,
+          not the event's copy), then its order as above (or the order built from the
+          payment when it has none, as in :meth:`iter_orders`).
+        * ``customer.created`` / ``customer.updated``: parsed from the event (it carries
+          the whole customer); a customer without email is skipped as in
+          :meth:`iter_customers`.
+        * ``catalog.version.updated``: the products changed since the catalog
+          version's time (minus a minute), as :meth:`iter_products` reads them.
+
+        A record another location owns, or one Square no longer has (404), gives
+        ``[]``; a payload the parsers refuse goes to ``on_invalid``.
+
+        Raises:
+            APIError: a fetch failed.
+        """
+        return realtime.records_for_event(self, event)
+
+    @property
+    def webhook_engine(self) -> HttpEngine:
+        """The engine for the Webhook Subscriptions API (``webhook_token``'s, else :attr:`engine`).
+
+        It shares the connector's HTTP client, pacer, retry policy and counters.
+        """
+        if self._webhook_token is None:
+            return self.engine
+        if self._webhook_engine is None:
+            self._webhook_engine = HttpEngine(
+                platform=_PLATFORM_NAME,
+                base_url=self.engine.base_url,
+                auth=BearerAuth(self._webhook_token),
+                client=self.engine.client,
+                retry=self.engine.retry,
+                rate_limiter=self.engine.rate_limiter,
+                error_mapper=SquareErrorMapper(),
+                clock=self.engine.clock,
+                headers={c.SQUARE_VERSION_HEADER: self.square_version},
+                stats=self.engine.stats,
+                on_event=self.engine.on_event,
+            )
+        return self._webhook_engine
+
     def close(self) -> None:
         """Close the HTTP client if the connector created it."""
+        if self._webhook_engine is not None:
+            self._webhook_engine.close()  # shares the main client: closes only its redactor
         self.engine.close()
         super().close()
 
@@ -457,15 +595,21 @@ class SquareConnector(BaseConnector):
             for item in _items(page.body, "customers"):
                 if isinstance(item, Mapping) and isinstance(item.get("created_at"), str):
                     last_created[:] = [item["created_at"]]
-                if self.require_email and isinstance(item, Mapping) and not _has_email(item):
-                    self._skip(
-                        Stream.CUSTOMERS,
-                        item,
-                        Reason.EMAIL_REQUIRED,
-                        "the customer has no email address (Square syncs need one)",
-                    )
+                if not self._keep_customer(item):
                     continue
                 yield item, parser
+
+    def _keep_customer(self, item: Any) -> bool:
+        """Whether a customer payload is synced; a skip is reported when it is not."""
+        if self.require_email and isinstance(item, Mapping) and not _has_email(item):
+            self._skip(
+                Stream.CUSTOMERS,
+                item,
+                Reason.EMAIL_REQUIRED,
+                "the customer has no email address (Square syncs need one)",
+            )
+            return False
+        return True
 
     # orders ---------------------------------------------------------------------
 
@@ -509,7 +653,10 @@ class SquareConnector(BaseConnector):
         emitted: collections.OrderedDict[str, _dt.datetime],
         conn: str,
         store_name: str | None,
+        *,
+        known: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Iterator[Fetched]:
+        """``(order, parser)`` for the orders of ``payments`` (``known``: orders already read)."""
         by_order: dict[str, list[Mapping[str, Any]]] = {}
         for payment in payments:
             location = payment.get("location_id")
@@ -527,7 +674,12 @@ class SquareConnector(BaseConnector):
             by_order.setdefault(str(order_id), []).append(payment)
         if not by_order:
             return
-        orders = self._batch_orders([oid for oid, ps in by_order.items() if ps[0].get("order_id")])
+        orders = dict(known or {})
+        orders.update(
+            self._batch_orders(
+                [oid for oid, ps in by_order.items() if ps[0].get("order_id") and oid not in orders]
+            )
+        )
         if self.enrich_lines and self.catalog_unavailable is None:
             self._learn_catalog(orders.values())
         refs = {k: v for k, v in self._catalog.items() if v is not None}

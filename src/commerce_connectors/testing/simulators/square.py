@@ -30,7 +30,18 @@ over seeded data of a multi-location seller:
   rate-limit header (Square documents none);
 * late POS orders: :meth:`SquareSimulator.add_sale` with an old ``at`` makes a sale that
   appears now with its original timestamps; :meth:`SquareSimulator.late_sale_fault`
-  does it in the middle of a run; :meth:`SquareSimulator.refund` refunds a payment.
+  does it in the middle of a run; :meth:`SquareSimulator.refund` refunds a payment;
+* ``GET /v2/orders/{id}`` and ``GET /v2/customers/{id}`` (RetrieveOrder, RetrieveCustomer);
+* **webhooks**: the Webhook Subscriptions API (``/v2/webhooks/subscriptions``: list with
+  cursor and ``include_disabled``, create with ``idempotency_key``, retrieve, update,
+  delete, new signature key, test), HTTPS-only notification URLs, one signature key per
+  subscription; and **signed** notifications queued on :attr:`SquareSimulator.webhooks`
+  whenever data changes: ``add_sale`` (``payment.created``; with ``via_api=True`` also
+  ``order.created`` and ``order.updated``), ``update`` (``customer.updated``,
+  ``payment.updated``, ``order.updated``, ``catalog.version.updated``), ``refund``
+  (``refund.created`` and the updates), ``add_customer`` / ``delete_customer``
+  (``customer.created`` / ``customer.deleted``) and ``uninstall_app``
+  (``oauth.authorization.revoked``). ``sim.webhooks.flush()`` POSTs them.
 
 Example:
     >>> from commerce_connectors.clock import FakeClock
@@ -52,10 +63,14 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import hashlib
+import hmac
 import json
 import random
+import re
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 import httpx
@@ -77,8 +92,11 @@ from ..simulator import (
     request_json,
     route,
 )
+from ..simulator.webhooks import WebhookOutbox
 
 __all__ = [
+    "EMITTED_EVENT_TYPES",
+    "SIGNATURE_HEADER",
     "SimLocation",
     "SquareHarness",
     "SquareSimulator",
@@ -111,8 +129,29 @@ _SCOPES: Mapping[str, str] = {
     "/v2/catalog/search": "ITEMS_READ",
     "/v2/catalog/list": "ITEMS_READ",
     "/v2/catalog/batch-retrieve": "ITEMS_READ",
+    "/v2/orders/{order_id}": "ORDERS_READ",
+    "/v2/customers/{customer_id}": "CUSTOMERS_READ",
 }
 ALL_SCOPES = frozenset(_SCOPES.values())
+
+#: The header carrying each notification's signature.
+SIGNATURE_HEADER = "x-square-hmacsha256-signature"
+#: The event types the simulator sends (subscriptions may name any well-formed type).
+EMITTED_EVENT_TYPES = (
+    "order.created",
+    "order.updated",
+    "payment.created",
+    "payment.updated",
+    "refund.created",
+    "customer.created",
+    "customer.updated",
+    "customer.deleted",
+    "catalog.version.updated",
+    "oauth.authorization.revoked",
+)
+_EVENT_TYPE = re.compile(r"[a-z][a-z_]*(\.[a-z][a-z_]*)+")
+_API_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
+_SUBSCRIPTIONS = "/v2/webhooks/subscriptions"
 
 _DEFAULT_LOCATIONS: tuple[tuple[str, str, str], ...] = (
     ("Downtown", "USD", "US"),
@@ -122,6 +161,10 @@ _DEFAULT_LOCATIONS: tuple[tuple[str, str, str], ...] = (
 )
 _CATEGORIES = ("Coffee", "Tea", "Pastries", "Merch", "Beans")
 _ID_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ0123456789"
+
+
+class _NotFoundError(Exception):
+    pass
 
 
 class _BadRequestError(Exception):
@@ -218,11 +261,22 @@ class SquareSimulator(Simulator):
         max_page_size: the most records a page holds whatever ``limit`` asks (Square's
             limits are advisory), so that small stores still page.
         now: the wall-clock time the data ends at (default: the clock's now).
+        application_token: the application's personal access token. When given, the
+            Webhook Subscriptions API accepts only it, and answers the seller's
+            ``token`` with ``403 INSUFFICIENT_SCOPES``, as Square answers OAuth tokens
+            (subscriptions belong to the application). When ``None``, ``token`` is
+            taken to be the application owner's personal access token and works there.
+        webhook_transport: the httpx transport notifications are POSTed with (default:
+            real HTTP); the outbox uses the simulator's clock.
 
     Attributes:
         customers, payments, orders, catalog: the :class:`RecordStore` of each; the
             record ``data`` is the Square object without ``created_at``/``updated_at``.
         locations: the :class:`SimLocation` list, in creation order.
+        webhook_subscriptions: the :class:`RecordStore` of the application's webhook
+            subscriptions (their ``signature_key`` included).
+        events: every notification body built since construction (as dicts), whether
+            or not a subscription received it.
     """
 
     def __init__(
@@ -243,6 +297,8 @@ class SquareSimulator(Simulator):
         faults: Iterable[Fault] = (),
         max_page_size: int = 100,
         now: _dt.datetime | None = None,
+        application_token: str | None = None,
+        webhook_transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__(
             clock=clock,
@@ -257,6 +313,16 @@ class SquareSimulator(Simulator):
         self.scopes = frozenset(scopes)
         self.max_page_size = max_page_size
         self.token_expired = False
+        self.token_revoked = False
+        self.application_token = application_token
+        self.environment = "Sandbox"
+        self._emitting = False  # no notifications for the data generated below
+        self._webhook_transport = webhook_transport
+        self._outbox: WebhookOutbox | None = None
+        # A generator of its own, so webhooks leave the seeded data unchanged.
+        self._hooks_rng = random.Random(f"square-webhooks:{seed}")
+        self._idempotency: dict[str, tuple[str, str]] = {}
+        self.events: list[dict[str, Any]] = []
         self.versions_seen: list[str | None] = []
         self._cursor_generation = 0
         self._ids = random.Random(f"square-ids:{seed}")
@@ -267,12 +333,14 @@ class SquareSimulator(Simulator):
         self.payments = RecordStore(self.clock)
         self.orders = RecordStore(self.clock)
         self.catalog = RecordStore(self.clock)
+        self.webhook_subscriptions = RecordStore(self.clock)
         # Square id -> RecordStore id, per store.
         self._index: dict[str, dict[str, int]] = {
             "customers": {},
             "payments": {},
             "orders": {},
             "catalog": {},
+            "subscriptions": {},
         }
         self._variation_item: dict[str, str] = {}
         end = _ms(now or self.clock.now())
@@ -293,6 +361,7 @@ class SquareSimulator(Simulator):
         self._generate_catalog(products)
         self._generate_customers(customers, no_email_share)
         self._generate_sales(payments, refund_share)
+        self._emitting = True
 
     # ------------------------------------------------------------------ ids and lookups
 
@@ -309,6 +378,7 @@ class SquareSimulator(Simulator):
             "payments": self.payments,
             "orders": self.orders,
             "catalog": self.catalog,
+            "subscriptions": self.webhook_subscriptions,
         }[name]
 
     def _insert(
@@ -331,10 +401,16 @@ class SquareSimulator(Simulator):
         *,
         updated_at: _dt.datetime | None = None,
     ) -> StoredRecord:
-        """Change a record (by Square id) and move its ``updated_at`` (default: now)."""
+        """Change a record (by Square id) and move its ``updated_at`` (default: now).
+
+        Queues the notification Square sends for the change: ``customer.updated``,
+        ``payment.updated``, ``order.updated`` or ``catalog.version.updated``.
+        """
         key = self._index[name][square_id]
         when = _ms(updated_at or self.clock.now())
-        return self._store(name).update(key, changes, updated_at=when)
+        record = self._store(name).update(key, changes, updated_at=when)
+        self._notify_update(name, record)
+        return record
 
     def location(self, location_id: str) -> SimLocation | None:
         """The location with this id."""
@@ -553,12 +629,18 @@ class SquareSimulator(Simulator):
         status: str = "COMPLETED",
         customer_id: str | None = None,
         split: bool = False,
+        via_api: bool = False,
         _visible: bool = True,
     ) -> list[str]:
         """Record a sale (an order and its payment(s)) at ``at``; return the payment ids.
 
         With an ``at`` in the past, the sale shows up *now* with its original
         timestamps: that is how a POS offline payment arrives late.
+
+        Queues ``payment.created`` for each payment. Square publishes ``order.created``
+        only for orders made with CreateOrder, "not" for Point of Sale ones: with
+        ``via_api=True`` the order is an API order and ``order.created`` (state
+        ``OPEN``) and ``order.updated`` (after payment) are queued too.
         """
         loc = self.location(location_id)
         if loc is None:
@@ -625,7 +707,7 @@ class SquareSimulator(Simulator):
             "id": order_id,
             "location_id": location_id,
             "state": "COMPLETED" if status == "COMPLETED" else "OPEN",
-            "source": {"name": "Point of Sale"},
+            "source": {"name": "Online store" if via_api else "Point of Sale"},
             "line_items": lines,
             "total_money": _money(total, currency),
             "total_tax_money": _money(0, currency),
@@ -637,7 +719,15 @@ class SquareSimulator(Simulator):
             order["closed_at"] = _iso(order_updated)
         if customer_id:
             order["customer_id"] = customer_id
-        self._insert("orders", order, at, order_updated)
+        stored = self._insert("orders", order, at, order_updated)
+        if via_api:
+            self._notify_order("order.created", stored, state="OPEN", version=1)
+        for pid in payment_ids:
+            payment_record = self.get("payments", pid)
+            assert payment_record is not None
+            self._notify_object("payment.created", "payment", payment_record)
+        if via_api:
+            self._notify_order("order.updated", stored)
         return payment_ids
 
     def refund(
@@ -651,7 +741,8 @@ class SquareSimulator(Simulator):
 
         Both move their ``updated_at`` to ``at`` (default: now), as Square does; the
         payment's ``created_at`` stays, which is why an extractor filtering on
-        ``created_at`` never sees the refund.
+        ``created_at`` never sees the refund. Queues ``refund.created``, then
+        ``payment.updated`` and ``order.updated``.
         """
         payment = self.get("payments", payment_id)
         if payment is None:
@@ -660,6 +751,19 @@ class SquareSimulator(Simulator):
         amount = total["amount"] // 2 if partial else total["amount"]
         refund_id = f"{payment_id}_{self._sid(8)}"
         when = _ms(at or self.clock.now())
+        if self._emitting:
+            refund = {
+                "id": refund_id,
+                "status": "COMPLETED",
+                "amount_money": _money(amount, total["currency"]),
+                "payment_id": payment_id,
+                "order_id": payment.data.get("order_id"),
+                "location_id": payment.data["location_id"],
+                "reason": "Returned goods",
+                "created_at": _iso(when),
+                "updated_at": _iso(when),
+            }
+            self._notify(self._event("refund.created", "refund", refund_id, {"refund": refund}))
         self.update(
             "payments",
             payment_id,
@@ -714,6 +818,194 @@ class SquareSimulator(Simulator):
     def expire_token(self) -> None:
         """From now on the token answers ``401 ACCESS_TOKEN_EXPIRED``."""
         self.token_expired = True
+
+    def add_customer(
+        self,
+        *,
+        email: str | None = None,
+        given_name: str | None = None,
+        family_name: str | None = None,
+        phone: str | None = None,
+        at: _dt.datetime | None = None,
+    ) -> str:
+        """Create a customer profile at ``at`` (default: now); queue ``customer.created``.
+
+        Returns:
+            The new customer's id.
+        """
+        when = _ms(at or self.clock.now())
+        cid = self._sid(26)
+        data: dict[str, Any] = {
+            "id": cid,
+            "creation_source": "THIRD_PARTY",
+            "preferences": {"email_unsubscribed": False},
+            "version": 0,
+        }
+        fields = {
+            "given_name": given_name,
+            "family_name": family_name,
+            "email_address": email,
+            "phone_number": phone,
+        }
+        data.update({k: v for k, v in fields.items() if v is not None})
+        record = self._insert("customers", data, when, when)
+        self.customer_ids.append(cid)
+        self._notify_object("customer.created", "customer", record)
+        return cid
+
+    def delete_customer(self, customer_id: str) -> None:
+        """Delete a customer profile; queue ``customer.deleted`` (``KeyError`` if unknown)."""
+        record = self.get("customers", customer_id)
+        if record is None:
+            raise KeyError(customer_id)
+        self.customers.delete(self._index["customers"].pop(customer_id))
+        if customer_id in self.customer_ids:
+            self.customer_ids.remove(customer_id)
+        customer = self.render(record)
+        # "does not include the following fields: group_ids and segment_ids"
+        for key in ("group_ids", "segment_ids"):
+            customer.pop(key, None)
+        self._notify(
+            self._event(
+                "customer.deleted", "customer", customer_id, {"customer": customer}, deleted=True
+            )
+        )
+
+    def uninstall_app(self, *, revoker_type: str = "MERCHANT") -> None:
+        """The seller revokes the application: its token answers ``401 ACCESS_TOKEN_REVOKED``.
+
+        Queues ``oauth.authorization.revoked``.
+        """
+        self.token_revoked = True
+        revocation = {"revoked_at": _iso(self.clock.now()), "revoker_type": revoker_type}
+        self._notify(
+            self._event(
+                "oauth.authorization.revoked",
+                "revocation",
+                self._uuid(),
+                {"revocation": revocation},
+            )
+        )
+
+    # ------------------------------------------------------------------ notifications
+
+    @property
+    def webhooks(self) -> WebhookOutbox:
+        """The queue of signed notifications; ``sim.webhooks.flush()`` POSTs them.
+
+        Created on first use (its HTTP client is not free), with the simulator's
+        clock and ``webhook_transport``.
+        """
+        if self._outbox is None:
+            self._outbox = WebhookOutbox(
+                clock=self.clock, transport=self._webhook_transport, seed=self.seed
+            )
+        return self._outbox
+
+    def _uuid(self) -> str:
+        return str(uuid.UUID(int=self._hooks_rng.getrandbits(128), version=4))
+
+    def _event(
+        self,
+        event_type: str,
+        data_type: str,
+        data_id: str,
+        objects: Mapping[str, Any] | None = None,
+        **data_fields: Any,
+    ) -> dict[str, Any]:
+        """A notification body in Square's envelope (its key order, too)."""
+        data: dict[str, Any] = {"type": data_type, "id": data_id, **data_fields}
+        if objects is not None:
+            data["object"] = dict(objects)
+        return {
+            "merchant_id": self.merchant_id,
+            "type": event_type,
+            "event_id": self._uuid(),
+            "created_at": _iso(self.clock.now()),
+            "data": data,
+        }
+
+    def _notify_object(self, event_type: str, key: str, record: StoredRecord) -> None:
+        """``payment.*`` / ``customer.*``: the whole object under ``data.object.<key>``."""
+        if not self._emitting:
+            return
+        obj = self.render(record)
+        if key == "customer":
+            obj.pop("segment_ids", None)  # "does not include the segment_ids field"
+        self._notify(self._event(event_type, key, obj["id"], {key: obj}))
+
+    def _notify_order(
+        self,
+        event_type: str,
+        record: StoredRecord,
+        *,
+        state: str | None = None,
+        version: int | None = None,
+    ) -> None:
+        """``order.*``: only the order's id, location, state, version and times."""
+        if not self._emitting:
+            return
+        holder = event_type.replace(".", "_")
+        light: dict[str, Any] = {
+            "created_at": _iso(record.created_at),
+            "location_id": record.data["location_id"],
+            "order_id": record.data["id"],
+            "state": state or record.data.get("state"),
+            "version": version if version is not None else record.data.get("version", 1),
+        }
+        if event_type != "order.created":
+            light["updated_at"] = _iso(record.updated_at)
+        self._notify(self._event(event_type, holder, record.data["id"], {holder: light}))
+
+    def _notify_update(self, name: str, record: StoredRecord) -> None:
+        if not self._emitting:
+            return
+        if name == "customers":
+            self._notify_object("customer.updated", "customer", record)
+        elif name == "payments":
+            self._notify_object("payment.updated", "payment", record)
+        elif name == "orders":
+            self._notify_order("order.updated", record)
+        elif name == "catalog":
+            version = {"updated_at": _iso(record.updated_at)}
+            self._notify(
+                self._event(
+                    "catalog.version.updated",
+                    "catalog_version",
+                    self._uuid(),
+                    {"catalog_version": version},
+                )
+            )
+
+    def _notify(self, event: dict[str, Any], *, only: str | None = None) -> None:
+        """Sign ``event`` for each enabled subscription to its type and queue it.
+
+        Signed here with a few lines of ``hmac`` (not the library's code), so that the
+        library's verification is checked against an independent implementation:
+        base64(HMAC-SHA256(signature key, notification URL + body)).
+        """
+        if only is None:
+            self.events.append(event)
+        body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        for record in self.webhook_subscriptions:
+            sub = record.data
+            if only is not None and sub["id"] != only:
+                continue
+            if only is None and (not sub["enabled"] or event["type"] not in sub["event_types"]):
+                continue
+            url = sub["notification_url"]
+            digest = hmac.new(
+                sub["signature_key"].encode("utf-8"), url.encode("utf-8") + body, hashlib.sha256
+            ).digest()
+            headers = {
+                "content-type": "application/json",
+                SIGNATURE_HEADER: base64.b64encode(digest).decode("ascii"),
+                "square-environment": self.environment,
+                "square-initial-delivery-timestamp": _iso(self.clock.now()),
+            }
+            self.webhooks.enqueue(
+                url, event["type"], body, headers, signature_header=SIGNATURE_HEADER
+            )
 
     def invalidate_cursors(self) -> None:
         """Every cursor handed out so far becomes ``400 INVALID_CURSOR``."""
@@ -805,8 +1097,24 @@ class SquareSimulator(Simulator):
         self, request: httpx.Request, params: dict[str, str]
     ) -> httpx.Response | None:
         self.versions_seen.append(request.headers.get("Square-Version"))
-        if request.headers.get("Authorization") != f"Bearer {self.token}":
+        auth = request.headers.get("Authorization")
+        if request.url.path.startswith("/v2/webhooks/") and self.application_token is not None:
+            # Subscriptions belong to the application: its personal access token only.
+            if auth == f"Bearer {self.application_token}":
+                return None
+            if auth == f"Bearer {self.token}":
+                return self._error(
+                    403,
+                    "INSUFFICIENT_SCOPES",
+                    "The merchant has not given your application sufficient permissions to "
+                    "do that. The merchant must authorize your application for the following "
+                    "scopes: DEVELOPER_APPLICATION_WEBHOOKS_WRITE",
+                    category="AUTHENTICATION_ERROR",
+                )
+        if auth != f"Bearer {self.token}":
             return self._error(401, "UNAUTHORIZED", "This request could not be authorized.")
+        if self.token_revoked:
+            return self._error(401, "ACCESS_TOKEN_REVOKED", "The access token has been revoked.")
         if self.token_expired:
             return self._error(401, "ACCESS_TOKEN_EXPIRED", "The access token has expired.")
         pattern = next(
@@ -961,6 +1269,16 @@ class SquareSimulator(Simulator):
 
         return self._answer(build)
 
+    @route("GET", "/v2/customers/{customer_id}")
+    def retrieve_customer(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
+        """RetrieveCustomer."""
+        record = self.get("customers", params["customer_id"])
+        if record is None:
+            return self._error(
+                404, "NOT_FOUND", f"Customer with ID `{params['customer_id']}` not found."
+            )
+        return json_response({"customer": self.render(record)})
+
     @route("GET", "/v2/customers")
     def list_customers(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
         """ListCustomers: ``sort_field`` DEFAULT/CREATED_AT, ``limit`` 1-100."""
@@ -1090,6 +1408,14 @@ class SquareSimulator(Simulator):
             return {"orders": orders}
 
         return self._answer(build)
+
+    @route("GET", "/v2/orders/{order_id}")
+    def retrieve_order(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
+        """RetrieveOrder."""
+        record = self.get("orders", params["order_id"])
+        if record is None:
+            return self._error(404, "NOT_FOUND", f"Order {params['order_id']} not found.")
+        return json_response({"order": self.render(record)})
 
     @route("POST", "/v2/orders/search")
     def search_orders(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
@@ -1300,6 +1626,289 @@ class SquareSimulator(Simulator):
             return out
 
         return self._answer(build)
+
+    # ------------------------------------------------------------------ webhook subscriptions
+
+    def _subscription(self, record: StoredRecord, *, with_key: bool = False) -> dict[str, Any]:
+        """A subscription as Square shows it (the signature key only where documented)."""
+        data = {k: v for k, v in record.data.items() if k != "signature_key" or with_key}
+        data["created_at"] = _iso(record.created_at)
+        data["updated_at"] = _iso(record.updated_at)
+        return data
+
+    def _check_subscription(self, sub: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
+        """The writable fields of a subscription, validated; a 400 for the first bad one."""
+        out: dict[str, Any] = {}
+        if "notification_url" in sub or creating:
+            url = sub.get("notification_url")
+            if url is None:
+                raise _BadRequestError(
+                    "Field must be set",
+                    "MISSING_REQUIRED_PARAMETER",
+                    "subscription.notification_url",
+                )
+            parts = urlsplit(url) if isinstance(url, str) else None
+            if parts is None or parts.scheme != "https" or not parts.hostname:
+                # Square: "must be formatted correctly, use the HTTPS protocol".
+                raise _BadRequestError(
+                    "The notification URL must be a valid HTTPS URL.",
+                    "INVALID_VALUE",
+                    "subscription.notification_url",
+                )
+            out["notification_url"] = url
+        if "event_types" in sub or creating:
+            types = sub.get("event_types")
+            if not isinstance(types, list):
+                raise _BadRequestError(
+                    "Expected an array of event types.",
+                    "EXPECTED_ARRAY",
+                    "subscription.event_types",
+                )
+            if not types:
+                raise _BadRequestError(
+                    "At least one event type is required.",
+                    "ARRAY_EMPTY",
+                    "subscription.event_types",
+                )
+            for t in types:
+                if not isinstance(t, str) or not _EVENT_TYPE.fullmatch(t):
+                    raise _BadRequestError(
+                        f"Invalid event type {t!r}.",
+                        "INVALID_ARRAY_VALUE",
+                        "subscription.event_types",
+                    )
+            out["event_types"] = list(dict.fromkeys(types))
+        if "name" in sub:
+            name = sub["name"]
+            if not isinstance(name, str):
+                raise _BadRequestError("Expected a string.", "EXPECTED_STRING", "subscription.name")
+            if len(name) > 64:
+                raise _BadRequestError(
+                    "Must be at most 64 characters.", "VALUE_TOO_LONG", "subscription.name"
+                )
+            out["name"] = name
+        if "enabled" in sub:
+            if not isinstance(sub["enabled"], bool):
+                raise _BadRequestError(
+                    "Expected a boolean.", "EXPECTED_BOOLEAN", "subscription.enabled"
+                )
+            out["enabled"] = sub["enabled"]
+        if "api_version" in sub:
+            version = sub["api_version"]
+            if not isinstance(version, str) or not _API_VERSION.fullmatch(version):
+                raise _BadRequestError(
+                    f"Invalid API version {version!r}.",
+                    "INVALID_VALUE",
+                    "subscription.api_version",
+                )
+            out["api_version"] = version
+        return out
+
+    def _subscription_record(self, subscription_id: str) -> StoredRecord:
+        record = self.get("subscriptions", subscription_id)
+        if record is None:
+            raise _NotFoundError(f"Subscription `{subscription_id}` not found.")
+        return record
+
+    def _answer_webhooks(self, build: Callable[[], dict[str, Any]]) -> httpx.Response:
+        try:
+            return self._answer(build)
+        except _NotFoundError as missing:
+            return self._error(404, "NOT_FOUND", str(missing))
+
+    @route("GET", _SUBSCRIPTIONS)
+    def list_webhook_subscriptions(
+        self, request: httpx.Request, params: dict[str, str]
+    ) -> httpx.Response:
+        """ListWebhookSubscriptions: enabled ones (all with ``include_disabled``), by creation."""
+
+        def build() -> dict[str, Any]:
+            q = request.url.params
+            limit = q.get("limit")
+            if limit is not None and limit.isdigit() and int(limit) > 100:
+                raise _BadRequestError("limit must be at most 100", "VALUE_TOO_HIGH", "limit")
+            disabled = q.get("include_disabled", "false")
+            if disabled not in ("true", "false"):
+                raise _BadRequestError(
+                    "Expected a boolean.", "EXPECTED_BOOLEAN", "include_disabled"
+                )
+            order = q.get("sort_order", "ASC")
+            if order not in ("ASC", "DESC"):
+                raise _BadRequestError(
+                    f"Invalid sort_order {order!r}", "INVALID_SORT_ORDER", "sort_order"
+                )
+            records = [
+                r for r in self.webhook_subscriptions if r.data["enabled"] or disabled == "true"
+            ]
+            page, cursor = self._page(
+                records,
+                lambda r: f"{r.id:012d}",
+                limit=self._limit(limit, 100, 100),
+                cursor=q.get("cursor"),
+                query=["subscriptions", disabled, order],
+                descending=order == "DESC",
+            )
+            out: dict[str, Any] = {"subscriptions": [self._subscription(r) for r in page]}
+            if cursor:
+                out["cursor"] = cursor
+            return out
+
+        return self._answer_webhooks(build)
+
+    @route("POST", _SUBSCRIPTIONS)
+    def create_webhook_subscription(
+        self, request: httpx.Request, params: dict[str, str]
+    ) -> httpx.Response:
+        """CreateWebhookSubscription: validated, idempotent on ``idempotency_key``."""
+
+        def build() -> dict[str, Any]:
+            body = request_json(request)
+            if not isinstance(body, Mapping):
+                raise _BadRequestError(
+                    "The request body must be a JSON object.", "EXPECTED_JSON_BODY"
+                )
+            sub = body.get("subscription")
+            if not isinstance(sub, Mapping):
+                raise _BadRequestError(
+                    "Field must be set", "MISSING_REQUIRED_PARAMETER", "subscription"
+                )
+            key = body.get("idempotency_key")
+            if key is not None and (not isinstance(key, str) or len(key) > 45):
+                raise _BadRequestError(
+                    "Must be at most 45 characters.", "VALUE_TOO_LONG", "idempotency_key"
+                )
+            fingerprint = json.dumps(sub, sort_keys=True)
+            if key and key in self._idempotency:
+                earlier_id, earlier = self._idempotency[key]
+                if earlier != fingerprint:
+                    raise _BadRequestError(
+                        "The idempotency key was used with another request.",
+                        "IDEMPOTENCY_KEY_REUSED",
+                        "idempotency_key",
+                    )
+                record = self.get("subscriptions", earlier_id)
+                if record is not None:
+                    return {"subscription": self._subscription(record, with_key=True)}
+            fields = self._check_subscription(sub, creating=True)
+            rng = self._hooks_rng
+            sid = "wbhk_" + "".join(f"{rng.getrandbits(4):x}" for _ in range(32))
+            data: dict[str, Any] = {
+                "id": sid,
+                "name": "",
+                "enabled": True,
+                "api_version": request.headers.get("Square-Version") or "2025-08-20",
+                **fields,
+                "signature_key": self._signature_key(),
+            }
+            record = self._insert("subscriptions", data, self.clock.now(), self.clock.now())
+            if key:
+                self._idempotency[key] = (sid, fingerprint)
+            return {"subscription": self._subscription(record, with_key=True)}
+
+        return self._answer_webhooks(build)
+
+    def _signature_key(self) -> str:
+        raw = bytes(self._hooks_rng.getrandbits(8) for _ in range(16))
+        return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+    @route("GET", _SUBSCRIPTIONS + "/{subscription_id}")
+    def retrieve_webhook_subscription(
+        self, request: httpx.Request, params: dict[str, str]
+    ) -> httpx.Response:
+        """RetrieveWebhookSubscription (with its signature key)."""
+
+        def build() -> dict[str, Any]:
+            record = self._subscription_record(params["subscription_id"])
+            return {"subscription": self._subscription(record, with_key=True)}
+
+        return self._answer_webhooks(build)
+
+    @route("PUT", _SUBSCRIPTIONS + "/{subscription_id}")
+    def update_webhook_subscription(
+        self, request: httpx.Request, params: dict[str, str]
+    ) -> httpx.Response:
+        """UpdateWebhookSubscription: name, enabled, event types, URL, API version."""
+
+        def build() -> dict[str, Any]:
+            record = self._subscription_record(params["subscription_id"])
+            body = request_json(request)
+            sub = body.get("subscription") if isinstance(body, Mapping) else None
+            if not isinstance(sub, Mapping):
+                raise _BadRequestError(
+                    "Field must be set", "MISSING_REQUIRED_PARAMETER", "subscription"
+                )
+            changes = self._check_subscription(sub, creating=False)
+            updated = self.webhook_subscriptions.update(
+                record.id, changes, updated_at=self.clock.now()
+            )
+            return {"subscription": self._subscription(updated)}
+
+        return self._answer_webhooks(build)
+
+    @route("DELETE", _SUBSCRIPTIONS + "/{subscription_id}")
+    def delete_webhook_subscription(
+        self, request: httpx.Request, params: dict[str, str]
+    ) -> httpx.Response:
+        """DeleteWebhookSubscription."""
+
+        def build() -> dict[str, Any]:
+            record = self._subscription_record(params["subscription_id"])
+            self.webhook_subscriptions.delete(record.id)
+            self._index["subscriptions"].pop(params["subscription_id"], None)
+            return {}
+
+        return self._answer_webhooks(build)
+
+    @route("POST", _SUBSCRIPTIONS + "/{subscription_id}/signature-key")
+    def update_webhook_subscription_signature_key(
+        self, request: httpx.Request, params: dict[str, str]
+    ) -> httpx.Response:
+        """UpdateWebhookSubscriptionSignatureKey: a new key; notifications use it from now."""
+
+        def build() -> dict[str, Any]:
+            record = self._subscription_record(params["subscription_id"])
+            key = self._signature_key()
+            self.webhook_subscriptions.update(record.id, {"signature_key": key})
+            return {"signature_key": key}
+
+        return self._answer_webhooks(build)
+
+    @route("POST", _SUBSCRIPTIONS + "/{subscription_id}/test")
+    def test_webhook_subscription(
+        self, request: httpx.Request, params: dict[str, str]
+    ) -> httpx.Response:
+        """TestWebhookSubscription: queues a test notification of one subscribed type.
+
+        Square answers with the receiver's status code; the simulator never delivers
+        from inside a request, so ``status_code`` is ``null`` and the notification
+        goes out with the next ``webhooks.flush()``.
+        """
+
+        def build() -> dict[str, Any]:
+            record = self._subscription_record(params["subscription_id"])
+            body = request_json(request)
+            event_type = body.get("event_type") if isinstance(body, Mapping) else None
+            if event_type not in record.data["event_types"]:
+                raise _BadRequestError(
+                    "The event type must be one of the subscription's event types.",
+                    "INVALID_VALUE",
+                    "event_type",
+                )
+            noun = str(event_type).split(".")[0]
+            event = self._event(str(event_type), noun, self._uuid(), {})
+            self._notify(event, only=record.data["id"])
+            now = _iso(self.clock.now())
+            return {
+                "subscription_test_result": {
+                    "id": event["event_id"],
+                    "status_code": None,
+                    "payload": json.dumps(event, separators=(",", ":")),
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            }
+
+        return self._answer_webhooks(build)
 
 
 def _matches(pattern: str, path: str) -> bool:
