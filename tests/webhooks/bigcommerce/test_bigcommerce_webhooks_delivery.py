@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from bigcommerce_webhook_support import world
 
@@ -232,12 +233,25 @@ def test_a_bad_signature_is_refused_and_retried_until_dropped(setup: Any) -> Non
     assert len(sim.webhooks.failed) == 1
 
 
-def test_a_late_delivery_fails_the_timestamp_check(setup: Any) -> None:
+def test_a_late_delivery_is_signed_when_sent_but_a_replay_fails_the_timestamp(
+    setup: Any,
+) -> None:
     clock, sim, conn, receiver = setup
     conn.ensure_webhooks(URL, ["store/customer/created"])
     sim.add_customer()
+    (delivery,) = sim.webhooks.pending
     clock.advance(301)
-    assert [r.status for r in sim.webhooks.flush()] == [401]
+    # BigCommerce signs each attempt when it sends it: a late delivery passes.
+    assert [r.status for r in sim.webhooks.flush()] == [200]
+    # The same bytes sent again more than five minutes after signing do not.
+    signed = delivery.sign(delivery.body, clock.now())
+    clock.advance(301)
+    replay = httpx.post(
+        sim.webhooks.target(delivery.url),
+        content=delivery.body,
+        headers={**delivery.headers, **signed},
+    )
+    assert replay.status_code == 401
     assert receiver.refused == ["timestamp"]
 
 

@@ -39,7 +39,7 @@ import datetime as _dt
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import attrs
 import httpx
@@ -63,6 +63,10 @@ class Delivery:
         queued_at: when the simulator queued it (its clock).
         due: the earliest moment it may be sent.
         attempts: how many times it was sent without a 2xx.
+        sign: for schemes that sign the sending time (Standard Webhooks), gives
+            the signature headers for the body at the moment it is sent, so a
+            delayed delivery or a retry carries a fresh timestamp, as the
+            platform's own retries do.
     """
 
     url: str
@@ -73,6 +77,7 @@ class Delivery:
     queued_at: _dt.datetime
     due: _dt.datetime
     attempts: int = 0
+    sign: Callable[[bytes, _dt.datetime], Mapping[str, str]] | None = None
 
 
 @attrs.frozen
@@ -211,14 +216,16 @@ class WebhookOutbox:
         headers: Mapping[str, str],
         *,
         signature_header: str,
+        sign: Callable[[bytes, _dt.datetime], Mapping[str, str]] | None = None,
     ) -> Delivery:
-        """Queue a signed delivery; it is sent by a later :meth:`flush`."""
+        """Queue a signed delivery; it is sent by a later :meth:`flush`.
+
+        ``sign``, when given, re-signs the body at each sending (see :class:`Delivery`).
+        """
         now = self.clock.now()
         delivery = Delivery(
-            url, topic, body, dict(headers), signature_header, now, now + self._delay
+            url, topic, body, dict(headers), signature_header, now, now + self._delay, 0, sign
         )
-        if self._bad_signature and signature_header in delivery.headers:
-            delivery.headers[signature_header] = tamper(delivery.headers[signature_header])
         with self._lock:
             self.pending.append(delivery)
         return delivery
@@ -247,11 +254,21 @@ class WebhookOutbox:
             self.results.extend(results)
         return results
 
+    def _headers(self, delivery: Delivery) -> dict[str, str]:
+        headers = dict(delivery.headers)
+        if delivery.sign is not None:
+            headers.update(delivery.sign(delivery.body, self.clock.now()))
+        name = delivery.signature_header
+        if self._bad_signature and name in headers:
+            headers[name] = tamper(headers[name])
+        return headers
+
     def _post(self, delivery: Delivery, *, duplicate: bool) -> DeliveryResult:
+        headers = self._headers(delivery)
         start = time.perf_counter()
         try:
             response = self._client.post(
-                self.target(delivery.url), content=delivery.body, headers=delivery.headers
+                self.target(delivery.url), content=delivery.body, headers=headers
             )
             status, error = response.status_code, None
         except httpx.HTTPError as exc:

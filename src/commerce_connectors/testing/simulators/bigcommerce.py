@@ -61,7 +61,7 @@ import hmac
 import json
 import math
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -919,6 +919,18 @@ class BigCommerceSimulator(Simulator):
         """The signed deliveries waiting for ``sim.webhooks.flush()`` (made on first use)."""
         return WebhookOutbox(clock=self.clock, transport=self._webhook_transport)
 
+    def _signer(self, msg_id: str) -> Callable[[bytes, _dt.datetime], dict[str, str]]:
+        """Signs at sending time: each attempt carries its own timestamp, the id stays."""
+
+        def sign(body: bytes, at: _dt.datetime) -> dict[str, str]:
+            stamp = int(at.timestamp())
+            return {
+                "webhook-timestamp": str(stamp),
+                "webhook-signature": self._sign(msg_id, stamp, body),
+            }
+
+        return sign
+
     def _sign(self, msg_id: str, timestamp: int, body: bytes) -> str:
         # Standard Webhooks: base64(HMAC-SHA256(secret, "{id}.{timestamp}.{body}")), keyed
         # with the app's client secret as BigCommerce does. Written out here rather than
@@ -969,7 +981,12 @@ class BigCommerceSimulator(Simulator):
                 "webhook-signature": self._sign(msg_id, created, body),
             }
             self.webhooks.enqueue(
-                hook["destination"], scope, body, headers, signature_header="webhook-signature"
+                hook["destination"],
+                scope,
+                body,
+                headers,
+                signature_header="webhook-signature",
+                sign=self._signer(msg_id),
             )
 
     # ------------------------------------------------------------------ rendering
