@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import os
 import random
 from collections.abc import Mapping
 from typing import Any
@@ -91,11 +92,15 @@ def _bigcommerce(options: Mapping[str, Any], token: str) -> Connector:
 def _square(options: Mapping[str, Any], token: str) -> Connector:
     from ..platforms.square import SquareConnector
 
+    # Webhook subscriptions belong to the application and need its personal access
+    # token (OAuth tokens are refused there); read from the environment like every token.
+    webhook_token = os.environ.get(options.get("webhook_token_env") or "", "").strip() or None
     return SquareConnector(
         access_token=token,
         location_id=options["location_id"],
         environment=options["environment"],
         base_url=options["base_url"],
+        webhook_token=webhook_token,
     )
 
 
@@ -161,6 +166,14 @@ register_platform(
                 "production or sandbox (default production)",
                 default="production",
                 choices=("production", "sandbox"),
+            ),
+            PlatformOption(
+                "--webhook-token-env",
+                "webhook_token_env",
+                "the environment variable holding the application's personal access token, "
+                "which Square requires for webhook subscriptions (default SQUARE_WEBHOOK_TOKEN; "
+                "without it the access token is used)",
+                default="SQUARE_WEBHOOK_TOKEN",
             ),
             _base_url("replaces https://connect.squareup.com (or the sandbox's)"),
         ),
