@@ -7,6 +7,9 @@ waits for the points a query needs, ``first`` is tuned from each answer's
 ``requestedQueryCost`` so a query stays under the 1,000-point cap, and a ``THROTTLED``
 answer is retried after the time its numbers imply. GraphQL errors in a 200 answer
 are raised, never taken for empty data.
+
+It is also a :class:`~commerce_connectors.protocols.RealtimeConnector`: webhook
+subscriptions and the reading back of an event's record live in :mod:`.realtime`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -37,6 +40,7 @@ from ..._http import (
 )
 from ..._http.redaction import Redactor
 from ..._http.stats import EventCallback
+from ..._webhooks import WebhookEvent, WebhookSubscription
 from ...clock import Clock, SystemClock
 from ...errors import (
     APIError,
@@ -47,14 +51,14 @@ from ...errors import (
     PermissionDeniedError,
 )
 from ...models import Platform
-from ...protocols import InvalidRecordHandler, Stream
+from ...protocols import InvalidRecordHandler, SourceRecord, Stream
 from ..base import BaseConnector, Fetched
 from . import constants as c
+from . import realtime as _realtime
 from ._shared import DEFAULT_OPTIONS, PLATFORM_NAME, ParseOptions, connection_id_for
 from .graphql import (
     CHECKOUTS_QUERY,
     CUSTOMERS_QUERY,
-    LINE_ITEMS_QUERY,
     ORDERS_QUERY,
     PRODUCTS_QUERY,
     SHOP_QUERY,
@@ -315,6 +319,78 @@ class ShopifyConnector(BaseConnector):
             self.warnings.append(message)
             logger.warning("%s", message)
 
+    # -- webhooks (RealtimeConnector) -------------------------------------------------------
+
+    def ensure_webhooks(
+        self, callback_url: str, topics: Sequence[str] | None = None
+    ) -> list[WebhookSubscription]:
+        """Subscribe ``callback_url`` to ``topics`` (default :data:`~.webhooks.DEFAULT_TOPICS`).
+
+        Idempotent: a topic already delivered to that exact URL is not subscribed
+        again. Topics may be written as deliveries name them (``orders/create``) or
+        as the API's enum (``ORDERS_CREATE``). Shopify delivers only to HTTPS URLs
+        and refuses the others (as it refuses an app without access to a topic's
+        data): those refusals raise :class:`~commerce_connectors.errors.ClientRequestError`.
+
+        Returns:
+            Every subscription of ``callback_url`` after the call.
+
+        Raises:
+            ConfigurationError: an empty URL or topic, or a privacy topic
+                (``customers/redact``, ``customers/data_request``, ``shop/redact``),
+                which only the app's configuration can subscribe.
+            ClientRequestError: Shopify refused a subscription (``userErrors``).
+
+        Example:
+            >>> from commerce_connectors.clock import FakeClock
+            >>> from commerce_connectors.testing.simulators.shopify import ShopifySimulator
+            >>> clock = FakeClock()
+            >>> sim = ShopifySimulator(customers=1, orders=1, products=1, checkouts=1, clock=clock)
+            >>> conn = ShopifyConnector(shop=sim.shop, access_token=sim.token,
+            ...                         transport=sim.transport(), clock=clock)
+            >>> subs = conn.ensure_webhooks("https://hooks.example.com/shopify",
+            ...                             ["orders/create", "app/uninstalled"])
+            >>> sorted(s.topic for s in subs)
+            ['app/uninstalled', 'orders/create']
+            >>> len(conn.ensure_webhooks("https://hooks.example.com/shopify",
+            ...                          ["orders/create", "app/uninstalled"]))
+            2
+            >>> conn.remove_webhooks("https://hooks.example.com/shopify")
+            2
+        """
+        return _realtime.ensure_webhooks(self, callback_url, topics)
+
+    def list_webhooks(self) -> list[WebhookSubscription]:
+        """Every webhook subscription this app holds on the shop, oldest first."""
+        return _realtime.list_webhooks(self)
+
+    def remove_webhooks(self, callback_url: str | None = None) -> int:
+        """Delete the subscriptions to ``callback_url`` (every one of this app's when ``None``).
+
+        Returns:
+            How many were deleted.
+        """
+        return _realtime.remove_webhooks(self, callback_url)
+
+    def owns_event(self, event: WebhookEvent) -> bool:
+        """Whether ``event`` is about this connector's shop (its ``*.myshopify.com`` domain)."""
+        return _realtime.owns_event(self, event)
+
+    def records_for_event(self, event: WebhookEvent) -> list[SourceRecord]:
+        """The current record an UPSERT or CONVERT event is about, read back by id.
+
+        The record is read with the same selection and parser as the matching
+        stream, so it equals what the next poll yields (a webhook body lacks the
+        order lines' category, description and image, and may arrive late or out of
+        order). Empty for other actions, another shop's event, or a record Shopify
+        no longer returns; a converted checkout it no longer returns is read from
+        the event's body. A record the parser refuses goes to :attr:`on_invalid`.
+
+        Raises:
+            APIError: the read failed (retriable ones were retried within budget).
+        """
+        return _realtime.records_for_event(self, event)
+
     # -- fetching ---------------------------------------------------------------------------
 
     def _fetch(self, stream: Stream, since: _dt.datetime | None) -> Iterator[Fetched]:
@@ -420,7 +496,11 @@ class ShopifyConnector(BaseConnector):
 
     def _completed(self, node: dict[str, Any]) -> dict[str, Any]:
         """Fetch the lines and variants past their first page, so no record loses one."""
-        node = self._complete(node, "lineItems", LINE_ITEMS_QUERY, _MORE_LINES_PAGE)
+        # One document per owner type: the published schema refuses order and checkout
+        # line fields side by side (their ``title`` types differ).
+        checkout = str(node.get("id", "")).startswith(f"{c.GID_PREFIX}AbandonedCheckout/")
+        lines = _realtime.CHECKOUT_LINES_QUERY if checkout else _realtime.ORDER_LINES_QUERY
+        node = self._complete(node, "lineItems", lines, _MORE_LINES_PAGE)
         return self._complete(node, "variants", VARIANTS_QUERY, _MORE_VARIANTS_PAGE)
 
     def _complete(self, node: dict[str, Any], field: str, query: str, page: int) -> dict[str, Any]:

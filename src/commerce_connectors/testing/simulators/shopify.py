@@ -14,7 +14,14 @@ shop does, for tests, the demo and benchmarks:
 * connections page with keyset cursors, honour ``sortKey``/``reverse`` and the
   ``updated_at`` / ``created_at`` search filter (an unquoted timestamp keeps only its
   date, as Shopify's parser does);
-* a wrong ``X-Shopify-Access-Token`` gets Shopify's 401 body.
+* a wrong ``X-Shopify-Access-Token`` gets Shopify's 401 body;
+* webhook subscriptions (``webhookSubscriptions``, ``webhookSubscriptionCreate``,
+  ``webhookSubscriptionDelete``) refuse what Shopify refuses with ``userErrors``
+  (a blank or non-HTTPS address, a topic already subscribed at that address), and
+  the ``add_*`` / ``update_*`` / ``delete_*`` methods, :meth:`ShopifySimulator.refund_order`,
+  :meth:`ShopifySimulator.complete_checkout` and :meth:`ShopifySimulator.uninstall_app`
+  queue deliveries signed with the app's client secret, which
+  ``sim.webhooks.flush()`` POSTs; the privacy requests go to ``compliance_url``.
 
 Data is stored in the **REST / webhook JSON shape** (``add_order(payload)`` accepts
 such fixtures as they are) and translated to GraphQL types on the way out, so one
@@ -42,11 +49,16 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
+import hashlib
+import hmac
 import json
+import random
 import re
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import attrs
 import httpx
@@ -61,6 +73,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     build_schema,
     execute,
@@ -73,7 +86,7 @@ from graphql.utilities import value_from_ast_untyped
 
 from ...clock import Clock, FakeClock
 from ...platforms.shopify import ShopifyConnector
-from ...platforms.shopify.constants import MAX_PAGE_SIZE
+from ...platforms.shopify.constants import API_VERSION, MAX_PAGE_SIZE
 from ...protocols import InvalidRecordHandler, Stream
 from ..simulator import (
     FakeData,
@@ -86,6 +99,7 @@ from ..simulator import (
     request_json,
     route,
 )
+from ..simulator.webhooks import WebhookOutbox
 
 __all__ = [
     "DEFAULT_SCOPES",
@@ -98,7 +112,7 @@ __all__ = [
 
 #: The subset of the GraphQL Admin schema the simulator serves (SDL, from shopify.dev).
 SCHEMA_SDL: Final = """
-schema { query: QueryRoot }
+schema { query: QueryRoot mutation: Mutation }
 
 scalar DateTime
 scalar Decimal
@@ -313,13 +327,13 @@ type Order implements Node {
 type OrderEdge { cursor: String! node: Order! }
 type OrderConnection { edges: [OrderEdge!]! nodes: [Order!]! pageInfo: PageInfo! }
 enum OrderSortKeys {
-  CREATED_AT CUSTOMER_NAME DESTINATION FINANCIAL_STATUS FULFILLMENT_STATUS ID NUMBER PO_NUMBER
+  CREATED_AT CUSTOMER_NAME DESTINATION FINANCIAL_STATUS FULFILLMENT_STATUS ID PO_NUMBER
   PROCESSED_AT RELEVANCE TOTAL_ITEMS_QUANTITY TOTAL_PRICE UPDATED_AT
 }
 
 type AbandonedCheckoutLineItem implements Node {
   id: ID!
-  title: String!
+  title: String
   sku: String
   quantity: Int!
   variantTitle: String
@@ -424,6 +438,80 @@ type QueryRoot {
     query: String
     savedSearchId: ID
   ): AbandonedCheckoutConnection!
+  webhookSubscriptions(
+    first: Int
+    after: String
+    last: Int
+    before: String
+    reverse: Boolean = false
+    sortKey: WebhookSubscriptionSortKeys = CREATED_AT
+    query: String
+    topics: [WebhookSubscriptionTopic!]
+    uri: String
+    callbackUrl: URL @deprecated(reason: "Use `uri` instead.")
+    format: WebhookSubscriptionFormat
+  ): WebhookSubscriptionConnection!
+}
+
+type UserError { field: [String!] message: String! }
+
+enum WebhookSubscriptionFormat { JSON XML }
+enum WebhookSubscriptionSortKeys { CREATED_AT ID }
+
+# A subset of the published enum: the topics the library reads, and a few more. The
+# privacy topics (customers/redact, customers/data_request, shop/redact) are not in it.
+enum WebhookSubscriptionTopic {
+  APP_UNINSTALLED CARTS_CREATE CARTS_UPDATE CHECKOUTS_CREATE CHECKOUTS_DELETE CHECKOUTS_PAID
+  CHECKOUTS_UPDATE CUSTOMERS_CREATE CUSTOMERS_DELETE CUSTOMERS_DISABLE CUSTOMERS_ENABLE
+  CUSTOMERS_UPDATE INVENTORY_LEVELS_UPDATE ORDERS_CANCELLED ORDERS_CREATE ORDERS_DELETE
+  ORDERS_EDITED ORDERS_FULFILLED ORDERS_PAID ORDERS_PARTIALLY_FULFILLED ORDERS_UPDATED
+  PRODUCTS_CREATE PRODUCTS_DELETE PRODUCTS_UPDATE REFUNDS_CREATE SHOP_UPDATE
+}
+
+type WebhookSubscription implements Node {
+  id: ID!
+  legacyResourceId: UnsignedInt64!
+  topic: WebhookSubscriptionTopic!
+  uri: String!
+  callbackUrl: URL! @deprecated(reason: "Use `uri` instead.")
+  format: WebhookSubscriptionFormat!
+  includeFields: [String!]!
+  metafieldNamespaces: [String!]!
+  filter: String
+  createdAt: DateTime!
+  updatedAt: DateTime!
+}
+type WebhookSubscriptionEdge { cursor: String! node: WebhookSubscription! }
+type WebhookSubscriptionConnection {
+  edges: [WebhookSubscriptionEdge!]!
+  nodes: [WebhookSubscription!]!
+  pageInfo: PageInfo!
+}
+
+input WebhookSubscriptionInput {
+  callbackUrl: URL @deprecated(reason: "Use `uri` instead.")
+  uri: String
+  format: WebhookSubscriptionFormat
+  includeFields: [String!]
+  metafieldNamespaces: [String!]
+  filter: String
+}
+
+type WebhookSubscriptionCreatePayload {
+  userErrors: [UserError!]!
+  webhookSubscription: WebhookSubscription
+}
+type WebhookSubscriptionDeletePayload {
+  deletedWebhookSubscriptionId: ID
+  userErrors: [UserError!]!
+}
+
+type Mutation {
+  webhookSubscriptionCreate(
+    topic: WebhookSubscriptionTopic!
+    webhookSubscription: WebhookSubscriptionInput!
+  ): WebhookSubscriptionCreatePayload
+  webhookSubscriptionDelete(id: ID!): WebhookSubscriptionDeletePayload
 }"""
 
 #: What Shopify answers a bad token with (``shared/platforms/shopify.md`` §1.5).
@@ -444,6 +532,8 @@ _SORTS: Mapping[str, str] = {"UPDATED_AT": "updated_at", "CREATED_AT": "created_
 #: returned at all, even when they were updated since.
 _RECENT_ORDERS: Final = _dt.timedelta(days=60)
 _GID_RE = re.compile(r"^gid://shopify/(\w+)/(\d+)$")
+#: "Mutation: 10" points (``shared/platforms/shopify.md`` §1.4, [SH-LIM]).
+_MUTATION_COST: Final = 10
 
 
 def schema() -> GraphQLSchema:
@@ -530,7 +620,8 @@ def requested_cost(
     """The requested cost of a query, computed as Shopify documents it.
 
     Objects cost 1, scalars and enums 0, a connection 2 plus ``first`` (or ``last``)
-    times the cost of one node; of type-conditioned fragments only the dearest counts.
+    times the cost of one node; of type-conditioned fragments only the dearest counts;
+    each mutation field costs 10.
 
     Example:
         >>> requested_cost(parse("{ shop { name } products(first: 10) { nodes { id } } }"))
@@ -541,6 +632,9 @@ def requested_cost(
     }
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     op = next((o for o in operations if o.name and o.name.value == operation_name), operations[0])
+    if op.operation is OperationType.MUTATION:
+        # "Mutation: 10" points each, whatever the payload selects.
+        return sum(_MUTATION_COST for s in op.selection_set.selections if isinstance(s, FieldNode))
     return _selection_cost(schema().query_type, op.selection_set, fragments, variables or {})
 
 
@@ -772,11 +866,20 @@ class ShopifySimulator(Simulator):
             documented: 200 by default).
         faults: faults to inject.
         utc_offset: the offset REST timestamps are rendered in (Shopify uses the shop's).
+        client_secret: the app's client secret, which signs webhook deliveries.
+        compliance_url: where the privacy requests go (an app sets it in its
+            configuration, not through the API).
+        webhook_transport: the httpx transport deliveries are POSTed through (default:
+            real HTTP); deliveries use the simulator's clock.
 
     Attributes:
         stores: the :class:`RecordStore` of each collection (``customers``, ``orders``,
             ``products``, ``checkouts``) holding REST-shaped data; tests add, update and
-            corrupt records there or through :meth:`add_order` & co.
+            corrupt records there or through :meth:`add_order` & co. Writing to a store
+            directly sends no webhook; the ``add_*``, ``update_*``, ``delete_*`` methods do.
+        webhooks: the queue of signed deliveries; :meth:`WebhookOutbox.flush` sends them.
+        subscriptions: the webhook subscriptions made through the API, by numeric id.
+        installed: ``False`` after :meth:`uninstall_app` (the token then gets 401s).
     """
 
     def __init__(
@@ -798,9 +901,14 @@ class ShopifySimulator(Simulator):
         throttled_status: int = 200,
         faults: Iterable[Fault] = (),
         utc_offset: _dt.timedelta = _dt.timedelta(hours=-5),
+        client_secret: str = "shpss_simulated_fedcba9876543210",  # noqa: S107 - a fixture
+        compliance_url: str | None = None,
+        webhook_transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__(clock=clock, faults=faults, seed=seed)
         self.shop = shop
+        #: The shop's numeric id (privacy bodies carry it as ``shop_id``).
+        self.shop_id = 548380009
         self.shop_name = shop_name
         self.currency = currency
         self.token = token
@@ -820,6 +928,16 @@ class ShopifySimulator(Simulator):
         self._queries: list[tuple[float, int, int, bool]] = []
         #: Queries refused outright for costing more than the single-query cap.
         self.refused = 0
+        self.client_secret = client_secret
+        self.compliance_url = compliance_url
+        self._webhook_transport = webhook_transport
+        self._webhooks: WebhookOutbox | None = None
+        self.subscriptions: dict[int, dict[str, Any]] = {}
+        self.installed = True
+        self._subscription_ids = 1047697436
+        self._refund_ids = 509562969
+        self._data_requests = 9999
+        self._uuids = random.Random(seed ^ 0x5EB400C5)
         self._generate(FakeData(seed), customers, orders, products, checkouts, guest_share)
 
     # -- REST-shape fixtures -----------------------------------------------------------------
@@ -835,20 +953,277 @@ class ShopifySimulator(Simulator):
         )
 
     def add_customer(self, payload: Mapping[str, Any]) -> StoredRecord:
-        """Store a REST/webhook-shape customer object as it is (``id`` and times kept)."""
-        return self._insert("customers", payload)
+        """Store a REST/webhook-shape customer object as it is (``id`` and times kept).
+
+        Sends ``customers/create`` to its subscribers.
+        """
+        return self._created("customers", payload, "customers/create")
 
     def add_order(self, payload: Mapping[str, Any]) -> StoredRecord:
-        """Store a REST/webhook-shape order object as it is (its ``customer`` embedded)."""
-        return self._insert("orders", payload)
+        """Store a REST/webhook-shape order object as it is (its ``customer`` embedded).
+
+        Sends ``orders/create`` to its subscribers.
+        """
+        return self._created("orders", payload, "orders/create")
 
     def add_product(self, payload: Mapping[str, Any]) -> StoredRecord:
-        """Store a REST/webhook-shape product object as it is."""
-        return self._insert("products", payload)
+        """Store a REST/webhook-shape product object as it is; sends ``products/create``."""
+        return self._created("products", payload, "products/create")
 
     def add_checkout(self, payload: Mapping[str, Any]) -> StoredRecord:
-        """Store a REST/webhook-shape abandoned checkout as it is."""
-        return self._insert("checkouts", payload)
+        """Store a REST/webhook-shape abandoned checkout as it is; sends ``checkouts/create``."""
+        return self._created("checkouts", payload, "checkouts/create")
+
+    def _created(self, kind: str, payload: Mapping[str, Any], topic: str) -> StoredRecord:
+        record = self._insert(kind, payload)
+        self.emit(topic, self.rest(kind, record))
+        return record
+
+    def _updated(
+        self, kind: str, id: int, changes: Mapping[str, Any] | None, topics: Sequence[str]
+    ) -> StoredRecord:
+        record = self.stores[kind].update(id, changes)
+        body = self.rest(kind, record)
+        event_id = self._uuid()
+        for topic in topics:
+            self.emit(topic, body, event_id=event_id)
+        return record
+
+    def _deleted(self, kind: str, id: int, topic: str) -> None:
+        self.stores[kind].delete(id)
+        self.emit(topic, {"id": id})
+
+    # -- mutations that send webhooks ----------------------------------------------------------
+
+    def update_customer(self, id: int, changes: Mapping[str, Any] | None = None) -> StoredRecord:
+        """Merge REST-shape ``changes`` into a customer (``updated_at`` moves to now).
+
+        Sends ``customers/update``.
+        """
+        return self._updated("customers", id, changes, ["customers/update"])
+
+    def update_order(self, id: int, changes: Mapping[str, Any] | None = None) -> StoredRecord:
+        """Merge REST-shape ``changes`` into an order (``updated_at`` moves to now).
+
+        Sends ``orders/updated``, and from the same action ``orders/paid`` when it
+        becomes paid, ``orders/cancelled`` when ``cancelled_at`` is set,
+        ``orders/fulfilled`` / ``orders/partially_fulfilled`` when it ships.
+
+        Example:
+            >>> sim = ShopifySimulator(customers=1, orders=1, products=1, checkouts=0)
+            >>> order = next(iter(sim.stores["orders"]))
+            >>> sim.update_order(order.id, {"fulfillment_status": "fulfilled"}).data[
+            ...     "fulfillment_status"]
+            'fulfilled'
+        """
+        before = self.stores["orders"].get(id)
+        old = dict(before.data) if before is not None else {}
+        new = changes or {}
+        topics = ["orders/updated"]
+        if new.get("financial_status") == "paid" and old.get("financial_status") != "paid":
+            topics.append("orders/paid")
+        if new.get("cancelled_at") and not old.get("cancelled_at"):
+            topics.append("orders/cancelled")
+        shipped = new.get("fulfillment_status")
+        if shipped != old.get("fulfillment_status"):
+            if shipped == "fulfilled":
+                topics.append("orders/fulfilled")
+            elif shipped == "partial":
+                topics.append("orders/partially_fulfilled")
+        return self._updated("orders", id, changes, topics)
+
+    def refund_order(self, id: int, amount: str | Decimal | None = None) -> StoredRecord:
+        """Refund an order in full (or ``amount`` of it): ``refunds/create``, ``orders/updated``.
+
+        The refund body is a REST refund (``id``, ``order_id``, ``created_at`` and
+        one refund transaction); the order becomes ``refunded`` or ``partially_refunded``.
+        """
+        record = self.stores["orders"].get(id)
+        if record is None:
+            raise KeyError(f"no orders record {id}")
+        total = Decimal(str(record.data.get("total_price") or "0"))
+        refunded = total if amount is None else Decimal(str(amount))
+        status = "refunded" if refunded >= total else "partially_refunded"
+        updated = self.stores["orders"].update(id, {"financial_status": status})
+        self._refund_ids += 1
+        now = self.clock.now().astimezone(self.zone).isoformat()
+        event_id = self._uuid()
+        refund = {
+            "id": self._refund_ids,
+            "order_id": id,
+            "created_at": now,
+            "processed_at": now,
+            "note": None,
+            "transactions": [
+                {"kind": "refund", "status": "success", "amount": str(refunded),
+                 "currency": record.data.get("currency") or self.currency},
+            ],
+        }  # fmt: skip
+        self.emit("refunds/create", refund, event_id=event_id)
+        self.emit("orders/updated", self.rest("orders", updated), event_id=event_id)
+        return updated
+
+    def update_product(self, id: int, changes: Mapping[str, Any] | None = None) -> StoredRecord:
+        """Merge REST-shape ``changes`` into a product; sends ``products/update``."""
+        return self._updated("products", id, changes, ["products/update"])
+
+    def update_checkout(self, id: int, changes: Mapping[str, Any] | None = None) -> StoredRecord:
+        """Merge REST-shape ``changes`` into a checkout; sends ``checkouts/update``."""
+        return self._updated("checkouts", id, changes, ["checkouts/update"])
+
+    def complete_checkout(self, id: int) -> StoredRecord:
+        """Mark a checkout completed (``completed_at`` = now).
+
+        Sends ``checkouts/update`` and ``checkouts/paid``, both carrying the completed
+        checkout (the order it became is :meth:`add_order`'s business).
+        """
+        now = self.clock.now().astimezone(self.zone).isoformat()
+        return self._updated(
+            "checkouts", id, {"completed_at": now}, ["checkouts/update", "checkouts/paid"]
+        )
+
+    def delete_customer(self, id: int) -> None:
+        """Delete a customer; sends ``customers/delete`` with ``{"id": …}``."""
+        self._deleted("customers", id, "customers/delete")
+
+    def delete_order(self, id: int) -> None:
+        """Delete an order; sends ``orders/delete`` with ``{"id": …}``."""
+        self._deleted("orders", id, "orders/delete")
+
+    def delete_product(self, id: int) -> None:
+        """Delete a product; sends ``products/delete`` with ``{"id": …}``."""
+        self._deleted("products", id, "products/delete")
+
+    def delete_checkout(self, id: int) -> None:
+        """Delete a checkout; sends ``checkouts/delete`` with ``{"id": …}``."""
+        self._deleted("checkouts", id, "checkouts/delete")
+
+    def uninstall_app(self) -> None:
+        """The merchant uninstalls the app: ``app/uninstalled`` (its body is the shop).
+
+        As on Shopify, the app's subscriptions go with it and its token stops
+        working (every later API call gets a 401).
+        """
+        self.emit("app/uninstalled", self._shop_body())
+        with self._lock:
+            self.subscriptions.clear()
+            self.installed = False
+
+    def request_customer_redaction(
+        self, customer_id: int, orders: Iterable[int] | None = None, *, url: str | None = None
+    ) -> None:
+        """The merchant erases a customer's data: ``customers/redact`` to the compliance URL.
+
+        ``orders`` defaults to the customer's stored orders.
+        """
+        body = {
+            **self._shop_ref(),
+            "customer": self._person(customer_id),
+            "orders_to_redact": self._orders_of(customer_id, orders),
+        }
+        self._send(self._compliance(url), "customers/redact", body, self._uuid(), API_VERSION)
+
+    def request_customer_data(
+        self, customer_id: int, orders: Iterable[int] | None = None, *, url: str | None = None
+    ) -> None:
+        """A customer asks for their data: ``customers/data_request`` to the compliance URL."""
+        self._data_requests += 1
+        body = {
+            **self._shop_ref(),
+            "orders_requested": self._orders_of(customer_id, orders),
+            "customer": self._person(customer_id),
+            "data_request": {"id": self._data_requests},
+        }
+        self._send(self._compliance(url), "customers/data_request", body, self._uuid(), API_VERSION)
+
+    def request_store_redaction(self, *, url: str | None = None) -> None:
+        """Shopify asks to erase the shop's data (48 h after an uninstall): ``shop/redact``."""
+        self._send(
+            self._compliance(url), "shop/redact", self._shop_ref(), self._uuid(), API_VERSION
+        )
+
+    # -- webhook delivery ------------------------------------------------------------------------
+
+    @property
+    def webhooks(self) -> WebhookOutbox:
+        """The queue of signed deliveries (made on first use: its HTTP client is not free)."""
+        with self._lock:
+            if self._webhooks is None:
+                self._webhooks = WebhookOutbox(clock=self.clock, transport=self._webhook_transport)
+            return self._webhooks
+
+    def emit(self, topic: str, body: Mapping[str, Any], *, event_id: str | None = None) -> int:
+        """Queue ``body`` for every subscription to ``topic``; returns how many were queued.
+
+        One call is one merchant action: its deliveries share ``X-Shopify-Event-Id``;
+        each has its own ``X-Shopify-Webhook-Id``.
+        """
+        enum = topic.upper().replace("/", "_")
+        with self._lock:
+            targets = [dict(s) for s in self.subscriptions.values() if s["topic"] == enum]
+        shared = event_id or self._uuid()
+        for sub in targets:
+            self._send(sub["uri"], topic, body, shared, sub["api_version"])
+        return len(targets)
+
+    def _send(
+        self, url: str, topic: str, body: Mapping[str, Any], event_id: str, api_version: str
+    ) -> None:
+        raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        # Signed here with the standard library only, independently of the library's
+        # own verification code, so a test that verifies these deliveries checks both.
+        digest = hmac.new(self.client_secret.encode("utf-8"), raw, hashlib.sha256).digest()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Shopify-Topic": topic,
+            "X-Shopify-Hmac-Sha256": base64.b64encode(digest).decode("ascii"),
+            "X-Shopify-Shop-Domain": self.shop,
+            "X-Shopify-API-Version": api_version,
+            "X-Shopify-Webhook-Id": self._uuid(),
+            "X-Shopify-Event-Id": event_id,
+            "X-Shopify-Triggered-At": _utc(self.clock.now()) or "",
+        }
+        self.webhooks.enqueue(url, topic, raw, headers, signature_header="X-Shopify-Hmac-Sha256")
+
+    def _uuid(self) -> str:
+        return str(uuid.UUID(int=self._uuids.getrandbits(128), version=4))
+
+    def _compliance(self, url: str | None) -> str:
+        target = url or self.compliance_url
+        if not target:
+            raise ValueError(
+                "privacy requests go to the app's compliance URL: pass compliance_url= to the "
+                "simulator (or url= here)"
+            )
+        return target
+
+    def _shop_ref(self) -> dict[str, Any]:
+        return {"shop_id": self.shop_id, "shop_domain": self.shop}
+
+    def _shop_body(self) -> dict[str, Any]:
+        return {
+            "id": self.shop_id,
+            "name": self.shop_name,
+            "email": f"owner@{self.shop}",
+            "domain": self.shop,
+            "myshopify_domain": self.shop,
+            "currency": self.currency,
+            "iana_timezone": "America/New_York",
+        }
+
+    def _person(self, customer_id: int) -> dict[str, Any]:
+        record = self.stores["customers"].get(customer_id)
+        data = record.data if record is not None else {}
+        return {"id": customer_id, "email": data.get("email"), "phone": data.get("phone")}
+
+    def _orders_of(self, customer_id: int, orders: Iterable[int] | None) -> list[int]:
+        if orders is not None:
+            return list(orders)
+        return [
+            r.id
+            for r in self.stores["orders"].query()
+            if get_in(r.data, "customer.id") == customer_id
+        ]
 
     def rest(self, kind: str, record: StoredRecord | int) -> dict[str, Any]:
         """A stored record in the REST/webhook JSON shape (for the REST parsers).
@@ -1258,7 +1633,7 @@ class ShopifySimulator(Simulator):
     def _root(self) -> dict[str, Any]:
         return {
             "shop": {
-                "id": _gid("Shop", 1),
+                "id": _gid("Shop", self.shop_id),
                 "name": self.shop_name,
                 "email": f"owner@{self.shop}",
                 "currencyCode": self.currency,
@@ -1270,14 +1645,128 @@ class ShopifySimulator(Simulator):
                 "accessScopes": [{"handle": s, "description": s} for s in self.scopes],
             },
             "node": self._node,
-            "customer": self._node,
-            "order": self._node,
-            "product": self._node,
+            "customer": self._typed("Customer"),
+            "order": self._typed("Order"),
+            "product": self._typed("Product"),
             "customers": self._list("customers", self._customer_record_node),
             "orders": self._list("orders", self.order_node),
             "products": self._list("products", self.product_node),
             "abandonedCheckouts": self._list("checkouts", self.checkout_node),
+            "webhookSubscriptions": self._subscriptions_page,
+            "webhookSubscriptionCreate": self._subscription_create,
+            "webhookSubscriptionDelete": self._subscription_delete,
         }
+
+    def _typed(self, kind: str) -> Callable[..., dict[str, Any] | None]:
+        """``order(id:)`` & co.: the record when the id names one of that type."""
+
+        def resolve(info: Any, id: str) -> dict[str, Any] | None:
+            match = _GID_RE.match(id)
+            if match is None:
+                raise GraphQLError(f"Invalid global id '{id}'")
+            return self._node(info, id) if match.group(1) == kind else None
+
+        return resolve
+
+    # -- webhook subscriptions ---------------------------------------------------------------
+
+    def _subscription_node(self, sub: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "__typename": "WebhookSubscription",
+            "id": _gid("WebhookSubscription", sub["id"]),
+            "legacyResourceId": str(sub["id"]),
+            "topic": sub["topic"],
+            "uri": sub["uri"],
+            "callbackUrl": sub["uri"],
+            "format": sub["format"],
+            "includeFields": list(sub["include_fields"]),
+            "metafieldNamespaces": list(sub["metafield_namespaces"]),
+            "filter": sub["filter"],
+            "createdAt": _utc(sub["created_at"]),
+            "updatedAt": _utc(sub["created_at"]),
+        }
+
+    def _subscriptions_page(
+        self, info: Any, first: int | None = None, after: str | None = None,
+        last: int | None = None, before: str | None = None, reverse: bool = False,
+        sortKey: str = "CREATED_AT", query: str | None = None,  # noqa: N803
+        topics: Sequence[str] | None = None, uri: str | None = None,
+        callbackUrl: str | None = None, format: str | None = None,  # noqa: N803
+    ) -> dict[str, Any]:  # fmt: skip
+        _check_first(first, last)
+        if query:
+            raise GraphQLError("this simulator does not filter webhookSubscriptions by query")
+        target = uri if uri is not None else callbackUrl
+        with self._lock:
+            subs = sorted(self.subscriptions.values(), key=lambda x: x["id"], reverse=reverse)
+        subs = [
+            x for x in subs
+            if (target is None or x["uri"] == target)
+            and (not topics or x["topic"] in topics)
+            and (format is None or x["format"] == format)
+        ]  # fmt: skip
+        if after:
+            try:
+                mark = int(_uncursor(after)[0])
+            except (ValueError, IndexError, TypeError) as exc:
+                raise GraphQLError(f"Invalid cursor: {after}") from exc
+            subs = [x for x in subs if (x["id"] < mark if reverse else x["id"] > mark)]
+        page = subs[: first or 0]
+        nodes = [self._subscription_node(x) for x in page]
+        cursors = [_cursor(x["id"]) for x in page]
+        return {
+            "nodes": nodes,
+            "edges": [{"cursor": c, "node": n} for c, n in zip(cursors, nodes, strict=True)],
+            "pageInfo": {
+                "hasNextPage": len(subs) > len(page),
+                "hasPreviousPage": after is not None,
+                "startCursor": cursors[0] if cursors else None,
+                "endCursor": cursors[-1] if cursors else None,
+            },
+        }
+
+    def _subscription_create(
+        self,
+        info: Any,
+        topic: str,
+        webhookSubscription: Mapping[str, Any],  # noqa: N803
+    ) -> dict[str, Any]:
+        spec = webhookSubscription
+        uri = str(spec.get("uri") or spec.get("callbackUrl") or "").strip()
+        errors = _address_errors(uri)
+        with self._lock:
+            if not errors and any(
+                x["topic"] == topic and x["uri"] == uri for x in self.subscriptions.values()
+            ):
+                errors.append(_ADDRESS_TAKEN)
+            if errors:
+                return {"webhookSubscription": None, "userErrors": errors}
+            self._subscription_ids += 1
+            sub = {
+                "id": self._subscription_ids,
+                "topic": topic,
+                "uri": uri,
+                "format": spec.get("format") or "JSON",
+                "include_fields": tuple(spec.get("includeFields") or ()),
+                "metafield_namespaces": tuple(spec.get("metafieldNamespaces") or ()),
+                "filter": spec.get("filter"),
+                "created_at": self.clock.now(),
+                # "The API version is inherited from the app": the version it called.
+                "api_version": (info.context or {}).get("version", API_VERSION),
+            }
+            self.subscriptions[sub["id"]] = sub
+        return {"webhookSubscription": self._subscription_node(sub), "userErrors": []}
+
+    def _subscription_delete(self, info: Any, id: str) -> dict[str, Any]:
+        match = _GID_RE.match(id)
+        with self._lock:
+            if match is None or match.group(1) != "WebhookSubscription":
+                found = None
+            else:
+                found = self.subscriptions.pop(int(match.group(2)), None)
+        if found is None:
+            return {"deletedWebhookSubscriptionId": None, "userErrors": [_NO_SUBSCRIPTION]}
+        return {"deletedWebhookSubscriptionId": id, "userErrors": []}
 
     # -- protocol -----------------------------------------------------------------------------
 
@@ -1291,7 +1780,7 @@ class ShopifySimulator(Simulator):
     def before_request(
         self, request: httpx.Request, params: dict[str, str]
     ) -> httpx.Response | None:
-        if request.headers.get("X-Shopify-Access-Token") != self.token:
+        if not self.installed or request.headers.get("X-Shopify-Access-Token") != self.token:
             return self.error_response(401, UNAUTHORIZED_MESSAGE)
         return None
 
@@ -1336,6 +1825,7 @@ class ShopifySimulator(Simulator):
             self.refused += 1
             return json_response(charge.body())
         result = execute(schema(), document, root_value=self._root(),
+                         context_value={"version": params.get("version")},
                          variable_values=variables, operation_name=operation)  # fmt: skip
         assert isinstance(result, ExecutionResult)  # no async resolvers here
         actual = min(requested, _children_cost(result.data or {}))
@@ -1418,6 +1908,39 @@ def _search_filters(query: str | None) -> dict[str, Any]:
         else:
             filters[f"{field}_max"] = moment - step
     return filters
+
+
+# -- webhook subscription validation ----------------------------------------------------------
+
+_ADDRESS_FIELD: Final = ["webhookSubscription", "callbackUrl"]
+#: The answer to a second subscription of one topic to one address (Shopify's wording).
+_ADDRESS_TAKEN: Final = {
+    "field": _ADDRESS_FIELD,
+    "message": "Address for this topic has already been taken",
+}
+#: Deleting an id that is not (or no longer) a subscription. Shopify's wording is not
+#: documented; the shape (``field`` path + ``message``) is ``UserError``'s.
+_NO_SUBSCRIPTION: Final = {"field": ["id"], "message": "Webhook subscription does not exist"}
+# What ``uri`` accepts besides HTTPS: "a Google Pub/Sub URI (pubsub://{project-id}:{topic-id})
+# or an Amazon EventBridge event source ARN" (WebhookSubscriptionInput.uri).
+_OTHER_DESTINATIONS: Final = re.compile(r"^(pubsub://[^:/\s]+:[^:/\s]+|arn:aws:events:\S+)$")
+
+
+def _address_errors(uri: str) -> list[dict[str, Any]]:
+    """Why Shopify would refuse ``uri`` as a destination (``[]``: it would not)."""
+    if not uri:
+        return [{"field": _ADDRESS_FIELD, "message": "Address can't be blank"}]
+    if _OTHER_DESTINATIONS.match(uri):
+        return []
+    parts = urlsplit(uri)
+    if parts.scheme != "https":
+        scheme = parts.scheme or uri.split(":", 1)[0]
+        return [
+            {"field": _ADDRESS_FIELD, "message": f"Address protocol {scheme}:// is not supported"}
+        ]
+    if not parts.hostname:
+        return [{"field": _ADDRESS_FIELD, "message": "Address is invalid"}]
+    return []
 
 
 # -- the conformance harness ------------------------------------------------------------------
