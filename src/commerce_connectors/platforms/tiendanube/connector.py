@@ -25,6 +25,9 @@ How it reads the API, and why:
   each, so orders of every status arrive.
 * Rate limiting from ``x-rate-limit-*`` (bucket 40 leaking 2/s; ``×10`` on Next and
   Evolution plans: ``rate_limit_multiplier=10``); 429 and 5xx are retried.
+* Webhooks (``ensure_webhooks``, ``list_webhooks``, ``remove_webhooks``, ``owns_event``,
+  ``records_for_event``) come from :mod:`._realtime`: subscriptions through
+  ``/webhooks``, and each event's record fetched by id and parsed as the streams parse it.
 
 Example:
     >>> from commerce_connectors.clock import FakeClock
@@ -81,8 +84,9 @@ from ...errors import (
 from ...models import Cart, Platform
 from ...protocols import InvalidRecordHandler, Stream
 from ...rules import AbandonmentPolicy, CartStatus, cart_status
-from ..base import BaseConnector, Fetched
+from ..base import BaseConnector, Fetched, Record
 from . import constants as c
+from ._realtime import TiendanubeRealtime
 from .parsers import (
     connection_id_for,
     localized,
@@ -225,7 +229,7 @@ def _iso(value: _dt.datetime) -> str:
     return value.astimezone(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-class TiendanubeConnector(BaseConnector):
+class TiendanubeConnector(BaseConnector, TiendanubeRealtime):
     """Reads one Tiendanube / Nuvemshop store (one connection = one store).
 
     Args:
@@ -433,13 +437,44 @@ class TiendanubeConnector(BaseConnector):
             params["updated_at_min"] = _iso(since - _dt.timedelta(seconds=1))
         yielded: dict[str, str] = {}
 
+        walks: tuple[dict[str, Any], ...] = (params,)
+        if stream is Stream.ORDERS:
+            walks = tuple(
+                {**params, "payment_status": status} if status else params
+                for status in c.ORDER_PAYMENT_STATUS_WALKS
+            )
+        parser: Callable[[Any], Any]
+        if stream is Stream.ABANDONED_CARTS:
+            now = self.clock.now()
+
+            def checkout(payload: Any) -> Any:
+                cart = parse_cart(payload, connection_id=conn)
+                # The base class skips a None: a checkout the rule does not keep is not
+                # a refusal.
+                if self.abandoned_only and not self.cart_status(cart, now).is_abandoned:
+                    return None
+                return cart
+
+            parser = checkout
+        else:
+            parser = self._parser(stream)
+
+        for walk_params in walks:
+            for item in self._walk(stream, _PATHS[stream], walk_params, yielded, report):
+                yield item, parser
+
+    def _parser(self, stream: Stream) -> Callable[[Any], Record]:
+        """The parser of one record of ``stream`` (customers, orders, products), set up
+        with the store's details as every read of that stream uses them (webhook
+        events resolve records through it too, so both paths give the same records)."""
+        conn = self.connection_id
         if stream is Stream.CUSTOMERS:
 
-            def parser(payload: Any) -> Any:
+            def customer(payload: Any) -> Record:
                 return parse_customer(payload, connection_id=conn)
 
-            walks: tuple[dict[str, Any], ...] = (params,)
-        elif stream is Stream.ORDERS:
+            return customer
+        if stream is Stream.ORDERS:
             # Always read: the store name is wanted even with a caller's URL template.
             info = self.store_info()
             template = self.order_url_template
@@ -448,7 +483,7 @@ class TiendanubeConnector(BaseConnector):
                 template = c.ADMIN_ORDER_URL_TEMPLATE.replace("{domain}", domain)
             store_name = localized(info.get("name"), self.main_language() if info else None)
 
-            def parser(payload: Any) -> Any:
+            def order(payload: Any) -> Record:
                 return parse_order(
                     payload,
                     connection_id=conn,
@@ -456,11 +491,8 @@ class TiendanubeConnector(BaseConnector):
                     store_name=store_name,
                 )
 
-            walks = tuple(
-                {**params, "payment_status": status} if status else params
-                for status in c.ORDER_PAYMENT_STATUS_WALKS
-            )
-        elif stream is Stream.PRODUCTS:
+            return order
+        if stream is Stream.PRODUCTS:
             language = self.language
             currency = self.currency
             if language is None or currency is None:
@@ -469,7 +501,7 @@ class TiendanubeConnector(BaseConnector):
                 main = info.get("main_currency")
                 currency = currency or (main if isinstance(main, str) else None)
 
-            def parser(payload: Any) -> Any:
+            def product(payload: Any) -> Record:
                 # Without GET /store, the page's X-Main-Language (read before its records).
                 return parse_product(
                     payload,
@@ -478,23 +510,8 @@ class TiendanubeConnector(BaseConnector):
                     currency=currency,
                 )
 
-            walks = (params,)
-        else:
-            now = self.clock.now()
-
-            def parser(payload: Any) -> Any:
-                cart = parse_cart(payload, connection_id=conn)
-                # The base class skips a None: a checkout the rule does not keep is not
-                # a refusal.
-                if self.abandoned_only and not self.cart_status(cart, now).is_abandoned:
-                    return None
-                return cart
-
-            walks = (params,)
-
-        for walk_params in walks:
-            for item in self._walk(stream, _PATHS[stream], walk_params, yielded, report):
-                yield item, parser
+            return product
+        raise ValueError(f"no single-record parser for {stream.value}")
 
     # -- walking pages ----------------------------------------------------------------
 

@@ -21,6 +21,18 @@
   activity (``checkout_delay``); :meth:`convert_checkout` and :meth:`delete` model a
   shopper who buys or drops the cart.
 
+Webhooks: ``GET/POST /webhooks``, ``GET/PUT/DELETE /webhooks/{id}`` as documented
+(``https`` only, no localhost or tiendanube/nuvemshop hosts, the legacy 422 field
+map ``{"event": [...], "url": [...]}``, 415 without a JSON ``Content-Type``, 400 for
+bad JSON). Changes made through :meth:`add_customer`, :meth:`add_product`,
+:meth:`add_order`, :meth:`update`, :meth:`delete` and :meth:`convert_checkout` queue
+signed deliveries (``X-Linkedstore-HMAC-SHA256`` with ``client_secret``) for the
+subscribed URLs in :attr:`TiendanubeSimulator.webhooks`, sent by its ``flush()``;
+:meth:`uninstall_app`, :meth:`suspend_app` / :meth:`resume_app` and the
+data-protection requests (:meth:`configure_privacy_webhooks`,
+:meth:`request_store_redaction`, :meth:`request_customer_redaction`,
+:meth:`request_customer_data`) have no data change behind them.
+
 Records can change at any time (:meth:`update`, :meth:`delete`, or a
 :class:`~commerce_connectors.testing.simulator.Mutate` fault while a client pages),
 and the sort order is configurable (``sort="created_at"``, the default, as reported
@@ -45,11 +57,15 @@ Example:
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
+import hmac
+import json
 import random
 import re
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -70,8 +86,15 @@ from ..simulator import (
     json_response,
     route,
 )
+from ..simulator.webhooks import Delivery, WebhookOutbox
 
-__all__ = ["COLLECTIONS", "TiendanubeHarness", "TiendanubeSimulator"]
+__all__ = [
+    "COLLECTIONS",
+    "PRIVACY_EVENTS",
+    "WEBHOOK_EVENTS",
+    "TiendanubeHarness",
+    "TiendanubeSimulator",
+]
 
 #: The collections the simulator serves, by URL segment.
 COLLECTIONS = ("customers", "orders", "products", "checkouts")
@@ -112,6 +135,70 @@ _REASONS = {
     504: "Gateway Timeout",
 }
 _LOCAL = _dt.timezone(_dt.timedelta(hours=-3))  # the stores' usual offset (AR, BR)
+
+#: Events ``POST /webhooks`` accepts: the Webhook resource's table, the events added
+#: by the 2025-03 docs (customers, more order events), less ``cart/*``, which only the
+#: legacy 422 example names.
+WEBHOOK_EVENTS = (
+    "app/uninstalled",
+    "app/suspended",
+    "app/resumed",
+    "category/created",
+    "category/updated",
+    "category/deleted",
+    "order/created",
+    "order/updated",
+    "order/paid",
+    "order/packed",
+    "order/fulfilled",
+    "order/cancelled",
+    "order/custom_fields_updated",
+    "order/edited",
+    "order/pending",
+    "order/voided",
+    "order/unpacked",
+    "product/created",
+    "product/updated",
+    "product/deleted",
+    "product_variant/custom_fields_updated",
+    "customer/created",
+    "customer/updated",
+    "customer/deleted",
+    "domain/updated",
+    "theme/updated",
+)
+#: The data-protection events, whose URLs are app settings (partner portal), not webhooks.
+PRIVACY_EVENTS = ("store/redact", "customers/redact", "customers/data_request")
+_SIGNATURE_HEADER = "X-Linkedstore-HMAC-SHA256"
+#: Order field changes that fire an event of their own besides ``order/updated``.
+_ORDER_EVENTS = (
+    ("payment_status", "paid", "order/paid"),
+    ("status", "cancelled", "order/cancelled"),
+    ("shipping_status", "packed", "order/packed"),
+    ("shipping_status", "fulfilled", "order/fulfilled"),
+    ("shipping_status", "shipped", "order/fulfilled"),
+)
+
+
+def _deliverable(url: Any) -> bool:
+    """Whether Tiendanube would take ``url`` as a webhook target.
+
+    Written apart from the library's own check on purpose: the simulator is the
+    independent side of the tests.
+    """
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return False
+    if parts.scheme != "https" or not host or " " in url:
+        return False
+    local = host in ("localhost", "::1", "0.0.0.0") or host.endswith(".localhost")  # noqa: S104
+    if local or host.startswith("127."):
+        return False
+    return "tiendanube" not in host and "nuvemshop" not in host
 
 
 def _colon(value: _dt.datetime) -> str:
@@ -155,10 +242,27 @@ class TiendanubeSimulator(Simulator):
         max_result_window: the deepest ``page * per_page`` accepted.
         checkout_delay: the longest a checkout takes to appear after its last activity.
         guest_share: share of orders without a customer record.
+        client_secret: the app's secret; every webhook delivery is signed with it.
+        app_id: the app's id (sent with ``app/uninstalled``).
+        webhook_transport: the httpx transport deliveries are POSTed through (default:
+            real HTTP).
+        webhook_clock: the outbox's clock (default: the simulator's).
 
     Attributes:
         stores: one :class:`RecordStore` per collection.
         base_url: the API host to give the connector (``base_url=``).
+        webhook_store: the app's webhook subscriptions (``/webhooks``).
+        privacy_urls: the data-protection webhook URLs of the app's settings, by event
+            (set with :meth:`configure_privacy_webhooks`).
+        installed: ``False`` after :meth:`uninstall_app`: the token is dead (401).
+        suspended: between :meth:`suspend_app` and :meth:`resume_app`: every call
+            answers 402 and no event is delivered.
+
+    Webhooks: subscriptions made through ``POST /webhooks`` receive a signed delivery
+    (``X-Linkedstore-HMAC-SHA256``, hex HMAC-SHA256 of the body with ``client_secret``)
+    for each change made through :meth:`add_customer`, :meth:`add_product`,
+    :meth:`add_order`, :meth:`update`, :meth:`delete` and :meth:`convert_checkout`.
+    Deliveries wait in :attr:`webhooks` until ``sim.webhooks.flush()``.
     """
 
     base_url = "https://api.tiendanube.test"
@@ -185,6 +289,10 @@ class TiendanubeSimulator(Simulator):
         max_result_window: int = tn.MAX_RESULT_WINDOW,
         checkout_delay: _dt.timedelta = tn.CHECKOUT_LATE_APPEARANCE,
         guest_share: float = 0.2,
+        client_secret: str = "tn-simulator-client-secret-41d8",  # noqa: S107 - a fixture
+        app_id: int = 4321,
+        webhook_transport: httpx.BaseTransport | None = None,
+        webhook_clock: Clock | None = None,
     ) -> None:
         super().__init__(
             clock=clock if clock is not None else FakeClock(),
@@ -209,7 +317,30 @@ class TiendanubeSimulator(Simulator):
         self._rng = random.Random(seed + 7919)
         self._fake = FakeData(seed)
         self._request_ids = 0
+        self.client_secret = client_secret
+        self.app_id = app_id
+        self._webhook_transport = webhook_transport
+        self._webhook_clock = webhook_clock
+        self._outbox: WebhookOutbox | None = None
+        self.webhook_store = RecordStore(self.clock)
+        self.privacy_urls: dict[str, str] = {}
+        self.installed = True
+        self.suspended = False
+        self._data_requests = 0
         self._generate(customers, orders, products, checkouts)
+
+    @property
+    def webhooks(self) -> WebhookOutbox:
+        """The signed deliveries waiting for ``flush()``.
+
+        Created on first use: its HTTP client costs more than most tests' simulators.
+        """
+        with self._lock:
+            if self._outbox is None:
+                self._outbox = WebhookOutbox(
+                    clock=self._webhook_clock or self.clock, transport=self._webhook_transport
+                )
+            return self._outbox
 
     # -- time -----------------------------------------------------------------------------
 
@@ -247,6 +378,11 @@ class TiendanubeSimulator(Simulator):
         for at in fake.timestamps(checkouts, recent, now):
             buyer = people[self._rng.randrange(len(people))] if people else None
             self.create_checkout(created_at=at, buyer=buyer, catalogue=catalogue)
+
+    def _last_edit(self, created: _dt.datetime) -> _dt.datetime:
+        """A seeded moment between ``created`` and now (``created`` for a record made now)."""
+        now = self.now()
+        return self._fake.timestamp(created, now) if now > created else created
 
     def _new_product(self, created: _dt.datetime) -> StoredRecord:
         fake = self._fake
@@ -290,7 +426,7 @@ class TiendanubeSimulator(Simulator):
             "tags": ",".join(fake.tags()),
             "canonical_url": f"https://{self.original_domain}/productos/{pid}/",
         }
-        updated = self._fake.timestamp(created, self.now())
+        updated = self._last_edit(created)
         return store.update(pid, data, updated_at=_seconds(updated))
 
     def _address(self, person: Any) -> dict[str, Any]:
@@ -337,7 +473,7 @@ class TiendanubeSimulator(Simulator):
         if self._rng.random() < 0.7:
             data["accepts_marketing"] = person.accepts_marketing
             data["accepts_marketing_updated_at"] = _no_colon(created)
-        updated = self._fake.timestamp(created, self.now())
+        updated = self._last_edit(created)
         return self.stores["customers"].insert(
             data, created_at=created, updated_at=_seconds(updated)
         )
@@ -496,15 +632,86 @@ class TiendanubeSimulator(Simulator):
 
     # -- changes --------------------------------------------------------------------------
 
+    def add_customer(self, **fields: Any) -> StoredRecord:
+        """A customer registers now (``customer/created``); ``fields`` override the data."""
+        record = self._new_customer(self.now())
+        record = self.stores["customers"].update(record.id, fields, updated_at=record.created_at)
+        self._emit("customer/created", record.id)
+        return record
+
+    def add_product(self, **fields: Any) -> StoredRecord:
+        """A product is added to the catalogue now (``product/created``)."""
+        record = self._new_product(self.now())
+        record = self.stores["products"].update(record.id, fields, updated_at=record.created_at)
+        self._emit("product/created", record.id)
+        return record
+
+    def add_order(self, buyer_id: int | None = None, **fields: Any) -> StoredRecord:
+        """An order is placed now (``order/created``, and ``order/paid`` when it is paid).
+
+        Args:
+            buyer_id: a stored customer's id, or ``None`` for a guest.
+            fields: overrides, e.g. ``payment_status="pending"`` (default ``paid``).
+
+        Example:
+            >>> sim = TiendanubeSimulator(customers=2, orders=0, products=2, checkouts=0)
+            >>> hook = sim.webhook_store.insert(
+            ...     {"event": "order/created", "url": "https://hooks.example.com/tn"})
+            >>> order = sim.add_order()
+            >>> [(d.topic, d.url) for d in sim.webhooks.pending]
+            [('order/created', 'https://hooks.example.com/tn')]
+        """
+        buyer = self.stores["customers"].get(buyer_id) if buyer_id is not None else None
+        if buyer_id is not None and buyer is None:
+            raise KeyError(f"no customer {buyer_id}")
+        orders = self.stores["orders"]
+        record = self._new_order(self.now(), len(orders), buyer, list(self.stores["products"]))
+        changes: dict[str, Any] = {
+            "status": "open",
+            "payment_status": "paid",
+            "shipping_status": "unpacked",
+        }
+        changes.update(fields)
+        changes["_paid"] = changes["payment_status"] == "paid"
+        record = orders.update(record.id, changes, updated_at=record.created_at)
+        self._emit("order/created", record.id)
+        if record.data.get("payment_status") == "paid":
+            self._emit("order/paid", record.id)
+        return record
+
     def update(
         self, collection: str, id: int, changes: Mapping[str, Any] | None = None
     ) -> StoredRecord:
-        """Change (or just touch) a record now, as an edit in the store would."""
-        return self.stores[collection].update(id, changes, updated_at=self.now())
+        """Change (or just touch) a record now, as an edit in the store would.
+
+        Orders fire ``order/updated`` (plus ``order/paid``, ``order/cancelled``,
+        ``order/packed`` or ``order/fulfilled`` when that is what changed), customers
+        ``customer/updated`` and products ``product/updated``; checkouts fire nothing
+        (Tiendanube has no checkout event).
+        """
+        before = self.stores[collection].get(id)
+        record = self.stores[collection].update(id, changes, updated_at=self.now())
+        if collection == "orders":
+            self._emit("order/updated", id)
+            old = before.data if before is not None else {}
+            fired: set[str] = set()
+            for field, value, event in _ORDER_EVENTS:
+                moved = record.data.get(field) == value and old.get(field) != value
+                if moved and event not in fired:
+                    fired.add(event)
+                    self._emit(event, id)
+        elif collection in ("customers", "products"):
+            self._emit(f"{collection[:-1]}/updated", id)
+        return record
 
     def delete(self, collection: str, id: int) -> None:
-        """Remove a record (a deleted product, a checkout the shopper dropped)."""
+        """Remove a record (a deleted product, a checkout the shopper dropped).
+
+        Products fire ``product/deleted`` and customers ``customer/deleted``.
+        """
         self.stores[collection].delete(id)
+        if collection in ("customers", "products"):
+            self._emit(f"{collection[:-1]}/deleted", id)
 
     def convert_checkout(self, id: int, at: _dt.datetime | None = None) -> StoredRecord:
         """The shopper completed the checkout: ``completed_at`` is set and an order created."""
@@ -530,7 +737,133 @@ class TiendanubeSimulator(Simulator):
             },
             created_at=at,
         )
-        return self.stores["checkouts"].update(id, {"order_id": order.id}, updated_at=at)
+        converted = self.stores["checkouts"].update(id, {"order_id": order.id}, updated_at=at)
+        self._emit("order/created", order.id)
+        self._emit("order/paid", order.id)
+        return converted
+
+    # -- webhooks -------------------------------------------------------------------------
+
+    def _sign_and_queue(self, url: str, event: str, payload: Mapping[str, Any]) -> Delivery:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        signature = hmac.new(self.client_secret.encode(), body, hashlib.sha256).hexdigest()
+        headers = {"Content-Type": "application/json", _SIGNATURE_HEADER: signature}
+        return self.webhooks.enqueue(url, event, body, headers, signature_header=_SIGNATURE_HEADER)
+
+    def _emit(self, event: str, id: int | None = None) -> list[Delivery]:
+        """Queue ``event`` for every subscription to it (none once the app is gone)."""
+        if not self.installed or self.suspended:
+            return []
+        payload: dict[str, Any] = {"store_id": self.store_id, "event": event}
+        if id is not None:
+            payload["id"] = id
+        return [
+            self._sign_and_queue(r.data["url"], event, payload)
+            for r in self.webhook_store.query()
+            if r.data.get("event") == event
+        ]
+
+    def uninstall_app(self) -> list[Delivery]:
+        """The merchant uninstalls the app: ``app/uninstalled`` (with the app's id) is
+        queued and the token stops working (401), as the docs say of uninstalls."""
+        deliveries = self._emit("app/uninstalled", self.app_id)
+        self.installed = False
+        return deliveries
+
+    def suspend_app(self) -> list[Delivery]:
+        """API access is suspended for lack of payment: ``app/suspended``, then every call
+        answers 402 and nothing else is delivered until :meth:`resume_app`."""
+        deliveries = self._emit("app/suspended")
+        self.suspended = True
+        return deliveries
+
+    def resume_app(self) -> list[Delivery]:
+        """API access is restored: ``app/resumed``."""
+        self.suspended = False
+        return self._emit("app/resumed")
+
+    def configure_privacy_webhooks(
+        self,
+        *,
+        store_redact: str | None = None,
+        customers_redact: str | None = None,
+        customers_data_request: str | None = None,
+    ) -> None:
+        """Set the data-protection webhook URLs, as the app's partner-portal settings do.
+
+        Raises:
+            ValueError: a URL Tiendanube would not deliver to.
+        """
+        given = {
+            "store/redact": store_redact,
+            "customers/redact": customers_redact,
+            "customers/data_request": customers_data_request,
+        }
+        for event, url in given.items():
+            if url is None:
+                continue
+            if not _deliverable(url):
+                raise ValueError(f"not a deliverable https URL for {event}: {url!r}")
+            self.privacy_urls[event] = url
+
+    def _privacy(self, event: str, payload: dict[str, Any]) -> Delivery | None:
+        url = self.privacy_urls.get(event)
+        if url is None:
+            return None
+        return self._sign_and_queue(
+            url, event, {"store_id": self.store_id, "event": event, **payload}
+        )
+
+    def _person(self, customer_id: int) -> tuple[dict[str, Any], list[int]]:
+        customer = self.stores["customers"].get(customer_id)
+        if customer is None:
+            raise KeyError(f"no customer {customer_id}")
+        person = {
+            "id": customer.id,
+            "email": customer.data.get("email"),
+            "phone": customer.data.get("phone"),
+            "identification": customer.data.get("identification"),
+        }
+        orders = [
+            r.id
+            for r in self.stores["orders"].query()
+            if isinstance(r.data.get("customer"), Mapping)
+            and r.data["customer"].get("id") == customer_id
+        ]
+        return person, orders
+
+    def request_store_redaction(self) -> Delivery | None:
+        """``store/redact`` (sent 48 hours after an uninstall): erase the store's data.
+
+        Returns ``None`` when no URL is configured for it.
+        """
+        return self._privacy("store/redact", {})
+
+    def request_customer_redaction(self, customer_id: int) -> Delivery | None:
+        """``customers/redact`` for a stored customer, with their orders to redact."""
+        person, orders = self._person(customer_id)
+        return self._privacy("customers/redact", {"customer": person, "orders_to_redact": orders})
+
+    def request_customer_data(self, customer_id: int) -> Delivery | None:
+        """``customers/data_request`` for a stored customer (orders, checkouts, request id)."""
+        person, orders = self._person(customer_id)
+        email = person["email"]
+        checkouts = [
+            r.id
+            for r in self.stores["checkouts"].query()
+            if email is not None and r.data.get("contact_email") == email
+        ]
+        self._data_requests += 1
+        return self._privacy(
+            "customers/data_request",
+            {
+                "customer": person,
+                "orders_requested": orders,
+                "checkouts_requested": checkouts,
+                "drafts_orders_requested": [],
+                "data_request": {"id": self._data_requests},
+            },
+        )
 
     # -- ground truth ---------------------------------------------------------------------
 
@@ -609,20 +942,168 @@ class TiendanubeSimulator(Simulator):
     def before_request(
         self, request: httpx.Request, params: dict[str, str]
     ) -> httpx.Response | None:
-        """400 without a User-Agent, 401 without the right token, 404 for another store."""
+        """400 without a User-Agent, 401 without the right token (or after an uninstall),
+        402 while the app is suspended, 404 for another store."""
         if not request.headers.get("User-Agent", "").strip():
             return json_response(
                 self.error_body(400, "A User-Agent header naming your app is required"), 400
             )
         auth = request.headers.get("Authentication", "")
         scheme, _, token = auth.partition(" ")
-        if scheme.lower() != "bearer" or token != self.token:
+        if scheme.lower() != "bearer" or token != self.token or not self.installed:
             return json_response(self.error_body(401, "Invalid access token"), 401)
+        if self.suspended:
+            return json_response(
+                self.error_body(402, "API access is suspended: the app is unpaid"), 402
+            )
         if params.get("store_id") != str(self.store_id) or not _VERSION.match(
             params.get("version", "")
         ):
             return json_response(self.error_body(404, None), 404)
         return None
+
+    # -- the Webhook resource ---------------------------------------------------------
+    # Defined before the generic ``/{collection}`` routes, which would match first.
+
+    def render_webhook(self, record: StoredRecord) -> dict[str, Any]:
+        """The JSON object of one webhook (``id``, ``url``, ``event`` and its dates)."""
+        return {
+            "created_at": _colon(record.created_at),
+            "event": record.data["event"],
+            "id": record.id,
+            "updated_at": _colon(record.updated_at),
+            "url": record.data["url"],
+        }
+
+    def _json_body(self, request: httpx.Request) -> dict[str, Any] | httpx.Response:
+        """The request's JSON object, or the documented 415 / 400 answer."""
+        if not request.headers.get("Content-Type", "").lower().startswith("application/json"):
+            return self.error_response(415, "Content-Type should be application/json")
+        try:
+            body = json.loads(request.content or b"")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return json_response({"error": "Problems parsing JSON"}, 400)
+        return body
+
+    def _webhook_errors(self, body: Mapping[str, Any], *, partial: bool) -> dict[str, list[str]]:
+        """The legacy 422 field map (``{"event": [...], "url": [...]}``) for a webhook body."""
+        errors: dict[str, list[str]] = {}
+        if "event" in body or not partial:
+            event = body.get("event")
+            if event is None or event == "":
+                errors["event"] = ["can't be blank"]
+            elif event not in WEBHOOK_EVENTS:
+                errors["event"] = [
+                    "Invalid event specified. Events allowed: " + ", ".join(WEBHOOK_EVENTS)
+                ]
+        if "url" in body or not partial:
+            url = body.get("url")
+            if url is None or url == "":
+                errors["url"] = ["can't be blank"]
+            elif not _deliverable(url):
+                errors["url"] = ["invalid url specified"]
+        return errors
+
+    @staticmethod
+    def _fields(item: dict[str, Any], q: httpx.QueryParams) -> dict[str, Any]:
+        wanted = [f.strip() for f in q.get("fields", "").split(",") if f.strip()]
+        return {k: v for k, v in item.items() if k in wanted} if wanted else item
+
+    @route("GET", "/{version}/{store_id}/webhooks")
+    def list_webhooks(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
+        """``GET /webhooks``: filters ``since_id``, ``url``, ``event``, ``created_at_min/max``,
+        ``updated_at_min/max``; ``page``, ``per_page``, ``fields``."""
+        q = request.url.params
+        try:
+            page = int(q.get("page", "1"))
+            per_page = int(q.get("per_page", "30"))
+            since_id = int(q["since_id"]) if q.get("since_id") else None
+            filters = {
+                name: parse_datetime(q[name])
+                for name in ("created_at_min", "created_at_max", "updated_at_min", "updated_at_max")
+                if q.get(name)
+            }
+        except (ValueError, KeyError) as exc:
+            return self.error_response(422, f"Invalid parameter: {exc}")
+        if page < 1 or not 1 <= per_page <= self.max_per_page:
+            return self.error_response(
+                422, f"page must be >= 1 and per_page within 1..{self.max_per_page}"
+            )
+        url, event = q.get("url"), q.get("event")
+
+        def keep(record: StoredRecord) -> bool:
+            return (url is None or record.data["url"] == url) and (
+                event is None or record.data["event"] == event
+            )
+
+        matched = self.webhook_store.query(
+            since_id=since_id,
+            where=keep,
+            created_at_min=filters.get("created_at_min"),
+            created_at_max=filters.get("created_at_max"),
+            updated_at_min=filters.get("updated_at_min"),
+            updated_at_max=filters.get("updated_at_max"),
+        )
+        return self._page(
+            request,
+            matched,
+            lambda r: self._fields(self.render_webhook(r), q),
+            page=page,
+            per_page=per_page,
+        )
+
+    @route("GET", "/{version}/{store_id}/webhooks/{id}")
+    def get_webhook(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
+        """``GET /webhooks/{id}``."""
+        record = self.webhook_store.get(int(params["id"])) if params["id"].isdigit() else None
+        if record is None:
+            return json_response(self.error_body(404, None), 404)
+        return json_response(self._fields(self.render_webhook(record), request.url.params))
+
+    @route("POST", "/{version}/{store_id}/webhooks")
+    def create_webhook(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
+        """``POST /webhooks`` ``{"event", "url"}``: 201 with the webhook, or the 422 field map.
+
+        A second webhook for the same event and URL is accepted (the docs do not say
+        otherwise), so a client that does not check first subscribes twice.
+        """
+        body = self._json_body(request)
+        if isinstance(body, httpx.Response):
+            return body
+        errors = self._webhook_errors(body, partial=False)
+        if errors:
+            return json_response(errors, 422)
+        record = self.webhook_store.insert(
+            {"event": body["event"], "url": body["url"]}, created_at=self.now()
+        )
+        return json_response(self.render_webhook(record), 201)
+
+    @route("PUT", "/{version}/{store_id}/webhooks/{id}")
+    def update_webhook(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
+        """``PUT /webhooks/{id}``: change its ``event`` and/or ``url`` (other fields ignored)."""
+        record = self.webhook_store.get(int(params["id"])) if params["id"].isdigit() else None
+        if record is None:
+            return json_response(self.error_body(404, None), 404)
+        body = self._json_body(request)
+        if isinstance(body, httpx.Response):
+            return body
+        errors = self._webhook_errors(body, partial=True)
+        if errors:
+            return json_response(errors, 422)
+        changes: dict[str, Any] = {k: body[k] for k in ("event", "url") if k in body}
+        record = self.webhook_store.update(record.id, changes, updated_at=self.now())
+        return json_response(self.render_webhook(record))
+
+    @route("DELETE", "/{version}/{store_id}/webhooks/{id}")
+    def delete_webhook(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
+        """``DELETE /webhooks/{id}``: 200 ``{}``."""
+        record = self.webhook_store.get(int(params["id"])) if params["id"].isdigit() else None
+        if record is None:
+            return json_response(self.error_body(404, None), 404)
+        self.webhook_store.delete(record.id)
+        return json_response({})
 
     @route("GET", "/{version}/{store_id}/store")
     def get_store(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
@@ -670,13 +1151,31 @@ class TiendanubeSimulator(Simulator):
         matched = self.stores[collection].query(
             since_id=since_id, where=where, sort=self.sort, descending=self.descending, **filters
         )
-        total = len(matched)
+        return self._page(
+            request,
+            matched,
+            lambda r: self.render(collection, r),
+            page=page,
+            per_page=per_page,
+        )
+
+    def _page(
+        self,
+        request: httpx.Request,
+        records: list[StoredRecord],
+        render: Callable[[StoredRecord], dict[str, Any]],
+        *,
+        page: int,
+        per_page: int,
+    ) -> httpx.Response:
+        """One page of ``records`` (only it rendered) with ``X-Total-Count`` and ``Link``;
+        404 past the last page."""
+        total = len(records)
         last = max(1, -(-total // per_page))
         if page > last:
             return self.error_response(404, f"Last page is {last}")
-        records = matched[(page - 1) * per_page : page * per_page]
         return json_response(
-            [self.render(collection, r) for r in records],
+            [render(r) for r in records[(page - 1) * per_page : page * per_page]],
             headers={
                 tn.TOTAL_COUNT_HEADER: str(total),
                 "Link": self._links(request, page, last),
