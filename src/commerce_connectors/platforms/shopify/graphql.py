@@ -54,7 +54,6 @@ from ._shared import (
 __all__ = [
     "CHECKOUTS_QUERY",
     "CUSTOMERS_QUERY",
-    "LINE_ITEMS_QUERY",
     "ORDERS_QUERY",
     "PRODUCTS_QUERY",
     "SHOP_QUERY",
@@ -199,31 +198,6 @@ query AbandonedCheckouts($first: Int!, $after: String, $query: String, $lines: I
     + _BAG
     + _CHECKOUT_LINE
 )
-
-#: The rest of one order's or checkout's lines, past the first page.
-LINE_ITEMS_QUERY: Final = (
-    """
-query MoreLines($id: ID!, $first: Int!, $after: String) {
-  node(id: $id) {
-    ... on Order {
-      lineItems(first: $first, after: $after) {
-        pageInfo { hasNextPage endCursor }
-        nodes { ...LineFields }
-      }
-    }
-    ... on AbandonedCheckout {
-      lineItems(first: $first, after: $after) {
-        pageInfo { hasNextPage endCursor }
-        nodes { ...CheckoutLineFields }
-      }
-    }
-  }
-}"""
-    + _BAG
-    + _ORDER_LINE
-    + _CHECKOUT_LINE
-)
-
 
 #: The rest of one product's variants, past the first page.
 VARIANTS_QUERY: Final = (
