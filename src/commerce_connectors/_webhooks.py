@@ -63,8 +63,12 @@ class WebhookAction(str, enum.Enum):
     DELETE = "delete"
     #: A cart became an order: its abandonment, if pending, is cancelled.
     CONVERT = "convert"
-    #: The app was uninstalled (or the store suspended it): stop calling the API.
+    #: The app was uninstalled (or its authorization revoked): stop calling the API.
     UNINSTALL = "uninstall"
+    #: The platform suspended the app for a while (unpaid): pause the connection.
+    SUSPEND = "suspend"
+    #: The platform lifted a suspension: resume a connection it paused.
+    RESUME = "resume"
     #: Erase personal data (a customer's, or a whole store's).
     REDACT = "redact"
     #: A customer asked for their data: record it for the app owner.

@@ -851,8 +851,12 @@ class InboxStore(Protocol):
         connection_ids: Iterable[str] | None = None,
         limit: int = 100,
         lease: _dt.timedelta = _dt.timedelta(minutes=5),
+        actions: Iterable[str] | None = None,
     ) -> list[InboxEvent]:
-        """Take due pending events, oldest first, for ``lease`` (unfinished ones come back)."""
+        """Take due pending events, oldest first, for ``lease`` (unfinished ones come back).
+
+        ``connection_ids`` and ``actions`` (``WebhookAction`` values) narrow the claim.
+        """
         ...
 
     def finish_event(

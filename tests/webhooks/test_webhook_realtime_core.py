@@ -367,3 +367,30 @@ def test_historical_then_realtime_only_the_realtime_purchase_fires(state, sink) 
     poll = rig.engine.run()
     assert poll.status is SyncStatus.OK
     assert (poll.totals()["new"], poll.totals()["updated"]) == (0, 0)
+
+
+def test_a_suspension_pauses_the_connection_and_its_lifting_resumes_it(state, sink) -> None:
+    rig = Rig(state, sink)
+    rig.send("app/suspended", 1)
+    rig.worker.drain()
+    assert state.connection_status(CONN).state is ConnectionState.PAUSED
+    rig.connector.records[("order", "42")] = order("42", hours=9)
+    rig.send("order/paid", 42)
+    assert rig.worker.drain().claimed == 0  # held while paused
+    assert rig.engine.run().status is SyncStatus.SKIPPED
+    rig.send("app/resumed", 1)
+    report = rig.worker.drain()
+    assert state.connection_status(CONN).state is ConnectionState.ACTIVE
+    assert report.done == 1
+    assert rig.worker.drain().done == 1  # the held order, now
+    assert RecordKey(CONN, "order", "42") in sink.snapshot()
+
+
+def test_a_lifted_suspension_does_not_resume_a_connection_paused_by_its_owner(state, sink) -> None:
+    rig = Rig(state, sink)
+    state.set_connection_state(CONN, ConnectionState.PAUSED, at(10), "migration")
+    rig.send("app/resumed", 1)
+    rig.worker.drain()
+    assert state.connection_status(CONN).reason == "migration"
+    (event,) = state.events()
+    assert "nothing to resume" in (event.outcome or "")

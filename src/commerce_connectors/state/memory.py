@@ -264,8 +264,10 @@ class MemoryStateStore:
         connection_ids: Iterable[str] | None = None,
         limit: int = 100,
         lease: _dt.timedelta = _dt.timedelta(minutes=5),
+        actions: Iterable[str] | None = None,
     ) -> list[InboxEvent]:
         wanted = None if connection_ids is None else set(connection_ids)
+        kinds = None if actions is None else set(actions)
         with self._lock:
             due = sorted(
                 (
@@ -274,6 +276,7 @@ class MemoryStateStore:
                     if e.status is EventStatus.PENDING
                     and (e.next_attempt_at is None or e.next_attempt_at <= now)
                     and (wanted is None or e.connection_id in wanted)
+                    and (kinds is None or e.action in kinds)
                 ),
                 key=lambda e: (e.occurred_at, e.id),
             )[:limit]

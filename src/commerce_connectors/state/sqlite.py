@@ -485,6 +485,7 @@ class SQLiteStateStore:
         connection_ids: Iterable[str] | None = None,
         limit: int = 100,
         lease: _dt.timedelta = _dt.timedelta(minutes=5),
+        actions: Iterable[str] | None = None,
     ) -> list[InboxEvent]:
         wanted = None if connection_ids is None else sorted(set(connection_ids))
         if wanted is not None and not wanted:
@@ -494,6 +495,12 @@ class SQLiteStateStore:
         if wanted is not None:
             where += f" AND connection_id IN ({', '.join('?' * len(wanted))})"
             params.extend(wanted)
+        if actions is not None:
+            chosen = sorted(set(actions))
+            if not chosen:
+                return []
+            where += f" AND action IN ({', '.join('?' * len(chosen))})"
+            params.extend(chosen)
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:

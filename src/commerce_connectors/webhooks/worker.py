@@ -193,10 +193,22 @@ class WebhookWorker:
     def run_once(self) -> DrainReport:
         """Claim one batch of due events of active connections and process it."""
         report = DrainReport()
-        active = [c for c in self.engines if self._state_of(c) is not ConnectionState.PAUSED]
+        states = {c: self._state_of(c) for c in self.engines}
+        now = self.clock.now()
+        active = [c for c, s in states.items() if s is not ConnectionState.PAUSED]
         claimed = self.state.claim_events(
-            self.clock.now(), connection_ids=active, limit=self.batch_size, lease=self.lease
+            now, connection_ids=active, limit=self.batch_size, lease=self.lease
         )
+        paused = [c for c, s in states.items() if s is ConnectionState.PAUSED]
+        if paused:
+            # A paused connection's events wait, except the one that lifts a suspension.
+            claimed += self.state.claim_events(
+                now,
+                connection_ids=paused,
+                limit=self.batch_size,
+                lease=self.lease,
+                actions=[WebhookAction.RESUME.value],
+            )
         report.claimed = len(claimed)
         by_connection: dict[str, list[InboxEvent]] = {}
         for stored in claimed:
@@ -223,7 +235,8 @@ class WebhookWorker:
                 self._finish(job, EventStatus.DONE, f"skipped: the connection is {state.value}")
                 report.skipped += 1
                 continue
-            if state is ConnectionState.PAUSED:  # paused since the claim: back to the queue
+            if state is ConnectionState.PAUSED and job.event.action is not WebhookAction.RESUME:
+                # paused since the claim: back to the queue
                 self.state.retry_event(
                     stored.id, self.clock.now(), self.clock.now(), "paused", count_attempt=False
                 )
@@ -269,6 +282,20 @@ class WebhookWorker:
                 connection_id, ConnectionState.DISABLED, now, f"{event.topic} webhook"
             )
             outcome = "connection disabled: no further API calls; synced data kept"
+        elif action is WebhookAction.SUSPEND:
+            self.state.set_connection_state(
+                connection_id, ConnectionState.PAUSED, now, f"{_SUSPENDED} ({event.topic})"
+            )
+            outcome = "connection paused until the platform lifts the suspension"
+        elif action is WebhookAction.RESUME:
+            held = self.state.connection_status(connection_id)
+            if held.state is ConnectionState.PAUSED and (held.reason or "").startswith(_SUSPENDED):
+                self.state.set_connection_state(
+                    connection_id, ConnectionState.ACTIVE, now, f"{event.topic} webhook"
+                )
+                outcome = "suspension lifted: connection resumed"
+            else:
+                outcome = f"nothing to resume (the connection is {held.state.value})"
         elif action is WebhookAction.REDACT:
             if not isinstance(sink, ErasableSink):
                 self._finish(
@@ -395,6 +422,9 @@ class WebhookWorker:
         self.state.retry_event(job.stored.id, now, now + self.backoff.delay(attempt), error)
         report.retried += 1
 
+
+#: The reason a platform's suspension gives a paused connection (only those are resumed).
+_SUSPENDED = "suspended by the platform"
 
 _KIND = {"Customer": "customer", "Order": "order", "Product": "product", "Cart": "cart"}
 

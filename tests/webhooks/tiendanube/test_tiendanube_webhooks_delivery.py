@@ -209,8 +209,8 @@ def test_app_lifecycle(sim: TiendanubeSimulator, receiver: Receiver) -> None:
     sim.webhooks.flush()
     events = _events(receiver)
     assert [(e.topic, e.action) for e in events] == [
-        ("app/suspended", WebhookAction.OTHER),
-        ("app/resumed", WebhookAction.OTHER),
+        ("app/suspended", WebhookAction.SUSPEND),
+        ("app/resumed", WebhookAction.RESUME),
         ("app/uninstalled", WebhookAction.UNINSTALL),
     ]
     assert events[-1].payload["id"] == sim.app_id

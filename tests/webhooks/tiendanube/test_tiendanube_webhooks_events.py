@@ -152,8 +152,8 @@ def test_record_topics(topic: str, kind: str | None, action: WebhookAction) -> N
     [
         ("app/uninstalled", WebhookAction.UNINSTALL),
         # A suspension (unpaid app) is temporary and keeps the token: not an uninstall.
-        ("app/suspended", WebhookAction.OTHER),
-        ("app/resumed", WebhookAction.OTHER),
+        ("app/suspended", WebhookAction.SUSPEND),
+        ("app/resumed", WebhookAction.RESUME),
     ],
 )
 def test_app_lifecycle(topic: str, action: WebhookAction) -> None:

@@ -75,13 +75,12 @@ _O = WebhookAction.OTHER
 TOPICS: Final[Mapping[str, tuple[str | None, WebhookAction]]] = MappingProxyType(
     {
         # The app itself. A suspension (the app is unpaid) is temporary and keeps the
-        # token: API calls answer 402 and deliveries stop until app/resumed. An
-        # uninstall would disable the connection for good (and its app/resumed would
-        # then be ignored), so both read as OTHER: nothing to undo afterwards, and the
-        # next sync catches up from its checkpoint.
+        # token: API calls answer 402 and deliveries stop until app/resumed. It pauses
+        # the connection (no failing runs meanwhile) and app/resumed resumes it; an
+        # uninstall disables it for good.
         "app/uninstalled": ("store", WebhookAction.UNINSTALL),
-        "app/suspended": ("store", _O),
-        "app/resumed": ("store", _O),
+        "app/suspended": ("store", WebhookAction.SUSPEND),
+        "app/resumed": ("store", WebhookAction.RESUME),
         "order/created": ("order", _U),
         "order/updated": ("order", _U),
         "order/paid": ("order", _U),
