@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import json
 
 import pytest
 from _realtime_fakes import (
@@ -154,7 +157,7 @@ def test_receiver_refuses_forged_and_unknown_deliveries_and_stores_nothing(state
     missing = rig.receiver.handle({}, body, URL)
     assert missing.body == {"error": "missing_header check failed"}
     assert rig.receiver.handle(headers, body, "https://hooks.example.com/nowhere").status == 404
-    big = WebhookReceiver(state, rig.receiver.endpoints.values(), max_body=10)
+    big = WebhookReceiver(state, rig.receiver.endpoints_at(URL), max_body=10)
     assert big.handle(headers, body, URL).status == 413
     assert sum(state.event_counts().values()) == 0
 
@@ -394,3 +397,43 @@ def test_a_lifted_suspension_does_not_resume_a_connection_paused_by_its_owner(st
     assert state.connection_status(CONN).reason == "migration"
     (event,) = state.events()
     assert "nothing to resume" in (event.outcome or "")
+
+
+def test_connections_sharing_an_app_wide_url_get_their_own_events(state) -> None:
+    other = FakeRealtimeConnector()
+    other.connection_id = "tiendanube:999"
+    other.owns_event = lambda event: event.store_id == "999"  # type: ignore[method-assign]
+    mine = FakeRealtimeConnector()
+    shared = "https://hooks.example.com/privacy"
+    receiver = WebhookReceiver(
+        state,
+        [
+            WebhookEndpoint(CONN, "tiendanube", secret=SECRET, url=shared, owns=mine.owns_event),
+            WebhookEndpoint(
+                "tiendanube:999", "tiendanube", secret=SECRET, url=shared, owns=other.owns_event
+            ),
+        ],
+        clock=FakeClock(wall_start=at(10)),
+    )
+    assert receiver.handle(*_other_store("order/paid", 5), shared).body["status"] == "accepted"
+    assert receiver.handle(*delivery("order/paid", 6), shared).body["status"] == "accepted"
+    owners = {e.external_id: e.connection_id for e in state.events()}
+    assert owners == {"5": "tiendanube:999", "6": CONN}
+    unknown = json.dumps({"store_id": 4242, "event": "order/paid", "id": 7}).encode()
+    sig = hmac.new(SECRET.encode(), unknown, hashlib.sha256).hexdigest()
+    kept = receiver.handle({"X-Linkedstore-HMAC-SHA256": sig}, unknown, shared)
+    assert kept.body == {"status": "kept", "reason": "other store"}
+
+
+def test_endpoints_sharing_a_path_must_tell_their_stores_apart(state) -> None:
+    from commerce_connectors.errors import ConfigurationError
+
+    shared = "https://hooks.example.com/privacy"
+    with pytest.raises(ConfigurationError, match="owns="):
+        WebhookReceiver(
+            state,
+            [
+                WebhookEndpoint(CONN, "tiendanube", secret=SECRET, url=shared),
+                WebhookEndpoint("tiendanube:999", "tiendanube", secret=SECRET, url=shared),
+            ],
+        )

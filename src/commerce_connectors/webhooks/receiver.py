@@ -11,6 +11,11 @@ What it answers:
   from the payload);
 * **401**: verification failed (the check is named; nothing is stored);
 * **413**: the body is larger than allowed;
+Several connections may share one path (Shopify's and Tiendanube's privacy
+webhooks go to one URL per app, whatever the store): the event is then given
+to the configured connection whose ``owns`` check accepts it. The payload only
+chooses among connections you configured; it never names a file or a host.
+
 * **200** otherwise, *after* the event is durably stored: ``accepted``,
   ``duplicate`` (its id is already in the inbox), or ``kept`` for a signed
   delivery that could not be read or names another store (stored as
@@ -154,19 +159,28 @@ class WebhookReceiver:
         on_stored: Callable[[], None] | None = None,
     ) -> None:
         self.state = state
-        self.endpoints: dict[str, WebhookEndpoint] = {}
+        grouped: dict[str, list[WebhookEndpoint]] = {}
         for endpoint in endpoints:
-            if endpoint.path in self.endpoints:
-                raise ConfigurationError(f"two endpoints on {endpoint.path}")
-            self.endpoints[endpoint.path] = endpoint
+            grouped.setdefault(endpoint.path, []).append(endpoint)
+        for path, group in grouped.items():
+            if len({e.platform for e in group}) > 1:
+                raise ConfigurationError(f"endpoints of different platforms share {path}")
+            if len(group) > 1 and any(e.owns is None for e in group):
+                raise ConfigurationError(
+                    f"endpoints sharing {path} need owns= to tell their stores apart"
+                )
+        #: The endpoints by path (several when connections share an app-wide URL).
+        self.endpoints: dict[str, tuple[WebhookEndpoint, ...]] = {
+            path: tuple(group) for path, group in grouped.items()
+        }
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.max_body = max_body
         self.on_stored = on_stored
 
-    def endpoint_for(self, url_or_path: str) -> WebhookEndpoint | None:
-        """The endpoint at the path of a URL (or a path), if any."""
+    def endpoints_at(self, url_or_path: str) -> tuple[WebhookEndpoint, ...]:
+        """The endpoints at the path of a URL (or a path); empty if none."""
         path = urlsplit(url_or_path).path or "/"
-        return self.endpoints.get(path) or self.endpoints.get(path.rstrip("/"))
+        return self.endpoints.get(path) or self.endpoints.get(path.rstrip("/")) or ()
 
     def handle(self, headers: Headers, body: bytes, url: str) -> Acknowledgement:
         """Verify, parse and store one delivery; return what to answer.
@@ -176,18 +190,20 @@ class WebhookReceiver:
             body: the raw body, exactly as received.
             url: the request's URL (its path picks the endpoint).
         """
-        endpoint = self.endpoint_for(url)
-        if endpoint is None:
+        group = self.endpoints_at(url)
+        if not group:
             return Acknowledgement(404, {"error": "no webhook endpoint at this path"})
+        endpoint = group[0]
         now = self.clock.now()
         names = normalize_headers(headers)
         platform = endpoint.platform.value
+        secrets = [s for e in group for s in secrets_of(e.secret)]
         try:
             verify(
                 endpoint.platform,
                 names,
                 body,
-                secret=endpoint.secret,
+                secret=secrets,
                 url=endpoint.url or url,
                 now=now,
                 max_body=self.max_body,
@@ -203,8 +219,11 @@ class WebhookReceiver:
         except WebhookPayloadError as exc:
             kept = self._keep(endpoint, names, body, now, str(exc))
             return Acknowledgement(200, {"status": "kept", "reason": "unreadable"}, kept)
+        if len(group) > 1:
+            endpoint = next((e for e in group if e.owns is not None and e.owns(event)), endpoint)
         if endpoint.owns is not None and not endpoint.owns(event):
-            why = f"event for store {event.store_id!r}, not {endpoint.connection_id}"
+            names_of = ", ".join(e.connection_id for e in group)
+            why = f"event for store {event.store_id!r}, not {names_of}"
             stored = self.state.add_event(
                 endpoint.connection_id,
                 event,
