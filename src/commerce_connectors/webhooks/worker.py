@@ -400,7 +400,10 @@ class WebhookWorker:
                 )
                 report.deferred += 1
             else:
-                self._finish(job, EventStatus.DONE, f"applied in real time ({outcome})")
+                keys = [f"{k} {i}" for (k, i), js in sources.items() if job in js]
+                what = ", ".join(keys) or "nothing to write"
+                batch = f"; batch of {len(jobs)}: {outcome}" if len(jobs) > 1 else f"; {outcome}"
+                self._finish(job, EventStatus.DONE, f"applied in real time: {what}{batch}")
                 report.done += 1
 
     def _retry(self, job: _Job, error: str, report: DrainReport) -> None:
