@@ -93,9 +93,8 @@ def main(db: Path) -> dict[str, object]:
         worker.drain()
         status = state.connection_status(connector.connection_id)
         polled = engine.run()
-        print(
-            f"after app/uninstalled: connection {status.state.value}; a poll is {polled.status.value}"
-        )
+        print(f"after app/uninstalled: connection {status.state.value};", end=" ")
+        print(f"a poll is {polled.status.value}")
     sink.close()
     state.close()
     connector.close()

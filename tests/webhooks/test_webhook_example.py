@@ -11,7 +11,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "webhooks_realtime.
 def test_the_realtime_example_runs_and_applies_one_current_order(tmp_path: Path) -> None:
     main = runpy.run_path(str(EXAMPLE))["main"]
     result = main(tmp_path / "realtime.db")
-    ((order_id, status, fires, source),) = result["orders"]
+    ((_, status, fires, source),) = result["orders"]
     assert (status, fires, source) == ("paid", 1, 1)
     assert result["state"] == "disabled"
     assert result["poll"] == "skipped"
