@@ -146,6 +146,8 @@ def test_demo_runs_offline_and_prints_a_summary(tmp_path: Path) -> None:
         elif line.split() and line.split()[0] in DEMO_ROWS:
             assert line.endswith(" s, simulated"), line
     assert "API time simulated:" in out
+    assert "real time (webhooks), tiendanube:" in out
+    assert 'written firing "makes a purchase" (source 1)' in out
     other = tmp_path / "precious.db"
     other.write_text("not a demo")
     code, _, err = run("demo", "--db", str(other), "--no-progress")

@@ -33,7 +33,7 @@ PLATFORMS = {
 HELP = {
     "shopify": ["--shop", "--base-url"],
     "bigcommerce": ["--store-hash", "--base-url"],
-    "square": ["--location-id", "--environment", "--base-url"],
+    "square": ["--location-id", "--environment", "--webhook-token-env", "--base-url"],
     "tiendanube": ["--store-id", "--user-agent", "--domain", "--base-url"],
 }
 

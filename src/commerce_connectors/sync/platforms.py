@@ -21,7 +21,7 @@ Square's and Tiendanube's data ends at the demo's start, so theirs start then.
 Example:
     >>> from commerce_connectors.sync.registry import DEMO_SOURCES, platform_spec
     >>> [o.flag for o in platform_spec("square").options]
-    ['--location-id', '--environment', '--base-url']
+    ['--location-id', '--environment', '--webhook-token-env', '--base-url']
     >>> platform_spec("tiendanube").token_env
     'TIENDANUBE_ACCESS_TOKEN'
     >>> [s.name for s in DEMO_SOURCES][1:]
