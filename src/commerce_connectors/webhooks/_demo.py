@@ -29,7 +29,7 @@ from .worker import WebhookWorker
 
 __all__ = ["RealtimeDemoResult", "run_realtime_demo"]
 
-_SECRET = "demo-app-secret"
+_SECRET = "demo-app-secret"  # noqa: S105 - the simulated store's app secret
 _STORE_ID = 7654321
 _URL = f"https://hooks.example.com/webhooks/tiendanube/{_STORE_ID}"
 _USER_AGENT = "commerce-connectors demo (demo@example.com)"
