@@ -1,4 +1,5 @@
-"""Sinks: where synced data goes. ``MemorySink`` for tests, ``SQLiteSink`` the embedded default.
+"""Sinks: where synced data goes. ``MemorySink`` for tests, ``SQLiteSink`` the embedded default,
+``ActiveCampaignSink`` for ActiveCampaign's Deep Data API.
 
 Every sink implements :class:`commerce_connectors.protocols.Sink` and passes
 :func:`commerce_connectors.testing.sink_conformance.check_sink`. Write your own
@@ -16,14 +17,17 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..protocols import Sink
+from .activecampaign import ActiveCampaignSink
 from .memory import MemorySink
 from .sqlite import SQLiteSink, sqlite_path_from_url
 
-__all__ = ["MemorySink", "SQLiteSink", "open_sink", "sqlite_path_from_url"]
+__all__ = ["ActiveCampaignSink", "MemorySink", "SQLiteSink", "open_sink", "sqlite_path_from_url"]
 
 
 def open_sink(url: str, **options: Any) -> Sink:
-    """Open a sink from a URL: ``sqlite:///path.db`` or ``memory://``.
+    """Open a sink from a URL: ``sqlite:///path.db``, ``memory://``, ``activecampaign://<host>``.
+
+    The ActiveCampaign key comes from ``ACTIVECAMPAIGN_API_TOKEN`` (or ``api_token=``).
 
     Raises:
         ConfigurationError: an unknown scheme.
@@ -32,4 +36,8 @@ def open_sink(url: str, **options: Any) -> Sink:
         return SQLiteSink.from_url(url, **options)
     if url == "memory://":
         return MemorySink(**options)
-    raise ConfigurationError(f"unknown sink URL {url!r}; use sqlite:///path.db or memory://")
+    if url.startswith(("activecampaign://", "activecampaign+http://")):
+        return ActiveCampaignSink.from_url(url, **options)
+    raise ConfigurationError(
+        f"unknown sink URL {url!r}; use sqlite:///path.db, memory:// or activecampaign://<API host>"
+    )
