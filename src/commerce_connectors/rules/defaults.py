@@ -22,6 +22,7 @@ from .consent import ConsentField
 from .guests import GuestPolicy
 from .phone import PhoneCandidate
 from .tags import TagPolicy
+from .triggers import TriggerPolicy
 
 __all__ = ["DEFAULT_RULES", "defaults_for"]
 
@@ -128,6 +129,9 @@ BIGCOMMERCE = RuleSet(
     guests=GuestPolicy(sync_guests=False, cart_contacts=True, guest_customer_ids={"0"}),
     # The seed: contacts from this integration get the tag "bigcommerce-customer".
     tags=TagPolicy(platform_tags=("bigcommerce-customer",)),
+    # The BigCommerce integration never fires "makes a purchase" for historical
+    # data, not even yesterday's orders; incremental and real-time data do.
+    triggers=TriggerPolicy(historical_fires=False),
     # BigCommerce calls a cart abandoned after one hour without a change, and
     # says so with its store/cart/abandoned webhook: the same delay here.
     abandonment=AbandonmentPolicy(delay=_dt.timedelta(hours=1)),

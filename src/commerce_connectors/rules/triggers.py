@@ -42,22 +42,31 @@ def _positive(instance: object, attribute: attrs.Attribute[Any], value: Any) -> 
 
 @attrs.frozen
 class TriggerPolicy:
-    """The trigger window and what incremental syncs may fire.
+    """The trigger window and which sync modes may fire inside it.
 
     Attributes:
         window: orders placed within this long before the sync started still
-            fire automations in a historical or incremental sync (24 hours, as
-            the integrations promise). The boundary is inclusive.
+            fire automations in an incremental sync, and in a historical one
+            when ``historical_fires`` (24 hours, as the integrations promise).
+            The boundary is inclusive.
+        historical_fires: whether a historical sync may fire at all. Square's
+            integration fires for orders of the last 24 hours; BigCommerce's
+            never fires for historical data, however recent.
         incremental_carts_fire: in an incremental sync, carts whose last
             activity is within the window fire abandoned-cart automations
             (historical carts never do).
 
+    Real-time data always fires, whatever the policy.
+
     Example:
         >>> TriggerPolicy().window
         datetime.timedelta(days=1)
+        >>> TriggerPolicy(historical_fires=False).historical_fires
+        False
     """
 
     window: _dt.timedelta = attrs.field(default=_dt.timedelta(hours=24), validator=_positive)
+    historical_fires: bool = True
     incremental_carts_fire: bool = True
 
 
@@ -99,7 +108,8 @@ def trigger_decision(
     * Historical and incremental syncs fire only for orders placed at or after
       ``sync_started_at - policy.window`` (so an order placed exactly 24 hours
       before the sync started fires, one placed a microsecond earlier does not),
-      including orders placed while the sync runs.
+      including orders placed while the sync runs; a historical sync fires
+      nothing when ``policy.historical_fires`` is off.
     * Carts from a historical sync never fire. In an incremental sync a cart
       fires when its last activity is within the window (unless
       ``policy.incremental_carts_fire`` is off).
@@ -136,6 +146,9 @@ def trigger_decision(
         raise ConfigurationError(f"a {mode.value} sync needs sync_started_at to decide triggers")
     started = ensure_aware_utc(sync_started_at, field="sync_started_at")
     threshold = started - policy.window
+    if mode is SyncMode.HISTORICAL and not policy.historical_fires:
+        reason = Reason.HISTORICAL_CART if isinstance(record, Cart) else Reason.HISTORICAL_DATA
+        return TriggerDecision(False, reason)
     if isinstance(record, Cart):
         if mode is SyncMode.HISTORICAL or not policy.incremental_carts_fire:
             return TriggerDecision(False, Reason.HISTORICAL_CART)
