@@ -30,10 +30,17 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from ._webhooks import WebhookEvent, WebhookSubscription
-from .errors import ContactLimitError, InvalidRecordError
+from .errors import InvalidRecordError, SinkError
 from .mapping import CONTACT_MAP, FieldMap
 from .models import Cart, Customer, Order, Platform, Product
-from .rules import Contact, IdentityKind, Reason, RecordKey, TriggerDecision
+from .rules import (
+    Contact,
+    IdentityKind,
+    Reason,
+    RecordKey,
+    SubscriptionDecision,
+    TriggerDecision,
+)
 
 __all__ = [
     "SINK_KINDS",
@@ -313,6 +320,9 @@ class SinkItem:
         trigger: for orders and carts, whether writing it may fire automations.
         contact: the identity of the contact the record belongs to, when it has one.
         status: a record-specific state worth storing (a cart's abandonment state).
+        subscription: for contacts, the consent rule's list-subscription decision
+            for this record (subscribe only on an explicit yes); a sink that merges
+            contacts decides on the merged consent.
     """
 
     key: RecordKey
@@ -321,6 +331,7 @@ class SinkItem:
     trigger: TriggerDecision | None = None
     contact: str | None = None
     status: str | None = None
+    subscription: SubscriptionDecision | None = None
 
     @property
     def kind(self) -> str:
@@ -389,14 +400,16 @@ class ItemOutcome:
         reason: why it was stale or refused.
         merged: a contact folded into a stored contact seen from another record
             (another customer id, a guest checkout, another store): a duplicate merged.
-        error: for refusals by the contact cap, the error to report.
+        error: for refusals, the error to report: a ``ContactLimitError`` for the
+            contact cap, an ``InvalidRecordError`` (with the record's payload) for a
+            record the destination refused, which the engine dead-letters.
     """
 
     key: RecordKey
     action: WriteAction
     reason: Reason | None = None
     merged: bool = False
-    error: ContactLimitError | None = attrs.field(default=None, eq=False)
+    error: SinkError | InvalidRecordError | None = attrs.field(default=None, eq=False)
 
 
 @attrs.frozen

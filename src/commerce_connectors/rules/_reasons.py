@@ -78,3 +78,8 @@ class Reason(str, enum.Enum):
     # caps
     #: A new contact beyond the sink's contact cap; kept for a later run.
     CONTACT_LIMIT = "contact_limit"
+
+    # sinks
+    #: The destination refused this record (a CRM's validation error, an amount it
+    #: cannot represent): dead-lettered with the CRM's reason, the run goes on.
+    SINK_REJECTED = "sink_rejected"

@@ -44,7 +44,7 @@ from typing import Any
 from ..errors import ConfigurationError, SinkError
 from ..models import Cart, Customer, LineItem, Order, Product
 from ..protocols import BatchAck, SinkBatch, SinkCapabilities, SinkItem
-from ..rules import Contact, IdentityKind, RecordKey
+from ..rules import Contact, IdentityKind, RecordKey, should_subscribe
 from ._core import (
     STATUS_REASONS,
     StoredRecord,
@@ -60,7 +60,8 @@ from ._core import (
 __all__ = ["SCHEMA_VERSION", "SQLiteSink", "connect_sqlite", "sqlite_path_from_url"]
 
 #: Bumped whenever the tables change in a way readers must know about.
-SCHEMA_VERSION = 1
+#: 2: ``contacts.subscribe`` / ``subscribe_reason`` (the list-subscription decision).
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sink_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -69,6 +70,7 @@ CREATE TABLE IF NOT EXISTS contacts (
     identity_kind TEXT NOT NULL,
     email TEXT, phone TEXT, first_name TEXT, last_name TEXT, company TEXT,
     accepts_marketing INTEGER, consent_at TEXT,
+    subscribe INTEGER NOT NULL DEFAULT 0, subscribe_reason TEXT,
     updated_at TEXT NOT NULL,
     crm_fields TEXT NOT NULL,
     data TEXT NOT NULL
@@ -180,6 +182,15 @@ def connect_sqlite(path: str | os.PathLike[str]) -> sqlite3.Connection:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a file made by an older version up to the current tables (additive only)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(contacts)")}
+    if "subscribe" not in columns:
+        conn.execute("ALTER TABLE contacts ADD COLUMN subscribe INTEGER NOT NULL DEFAULT 0")
+        conn.execute("ALTER TABLE contacts ADD COLUMN subscribe_reason TEXT")
+        conn.execute("UPDATE contacts SET subscribe = COALESCE(accepts_marketing = 1, 0)")
 
 
 def _iso(value: Any) -> str | None:
@@ -341,10 +352,13 @@ class _Txn:
 
     def put_contact(self, contact: Contact, fields: Any) -> None:
         identity = contact.key.value
+        # The merged contact's latest explicit choice decides: subscribe on a yes only.
+        decision = should_subscribe(contact.accepts_marketing)
         self.conn.execute(
             "INSERT OR REPLACE INTO contacts (identity, identity_kind, email, phone, first_name,"
-            " last_name, company, accepts_marketing, consent_at, updated_at, crm_fields, data)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " last_name, company, accepts_marketing, consent_at, subscribe, subscribe_reason,"
+            " updated_at, crm_fields, data)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 identity,
                 contact.key.kind.value,
@@ -355,6 +369,8 @@ class _Txn:
                 contact.company,
                 _bool(contact.accepts_marketing),
                 _iso(contact.consent_at),
+                int(decision.subscribe),
+                None if decision.reason is None else decision.reason.value,
                 contact.updated_at.isoformat(),
                 _dumps(fields),
                 _dumps(contact_to_data(contact)),
@@ -416,8 +432,9 @@ class SQLiteSink:
         try:
             self._conn = connect_sqlite(self.path)
             self._conn.executescript(_SCHEMA)
+            _migrate(self._conn)
             self._conn.execute(
-                "INSERT OR IGNORE INTO sink_meta (key, value) VALUES ('schema_version', ?)",
+                "INSERT OR REPLACE INTO sink_meta (key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
             )
         except sqlite3.DatabaseError as exc:

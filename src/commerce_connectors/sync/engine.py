@@ -68,6 +68,7 @@ from ..rules import (
     cart_status,
     defaults_for,
     prepare_contact,
+    should_subscribe,
     trigger_decision,
 )
 from .report import StreamReport, SyncProgress, SyncReport, SyncStatus
@@ -565,7 +566,8 @@ class SyncEngine:
         if fields is None:
             return None, None
         key = RecordKey("", "contact", contact.key.value)
-        return SinkItem(key, contact, fields), contact.key.value
+        subscription = should_subscribe(decision.consent)
+        return SinkItem(key, contact, fields, subscription=subscription), contact.key.value
 
     def _items_for(
         self, stream: Stream, record: Any, mode: SyncMode, pass_started: _dt.datetime
@@ -647,6 +649,10 @@ class SyncEngine:
         written: list[tuple[str, str]] = []
         for item, outcome in zip(batch.items, ack.outcomes, strict=True):
             action = outcome.action
+            if action is WriteAction.REFUSED and isinstance(outcome.error, InvalidRecordError):
+                # The destination refused this record: keep it with the CRM's reason.
+                self._dead_letter(outcome.error)
+                continue
             if item.kind == "contact":
                 assert isinstance(item.record, Contact)
                 if action is WriteAction.REFUSED:

@@ -163,12 +163,15 @@ def test_a_refused_order_does_not_stop_the_run() -> None:
     ac.refuse("ecomOrder", refuse, field="totalPrice", title="Total is off")
     sink = _sink(ac, clock)
     connector = ToyShopConnector(token=shop.token, transport=shop.transport(), clock=clock)
-    report = SyncEngine(connector, sink, MemoryStateStore(), clock=clock).run("historical")
+    state = MemoryStateStore()
+    report = SyncEngine(connector, sink, state, clock=clock).run("historical")
     assert report.status.value == "ok"
     stored = {o["externalid"] for o in ac.orders()}
     assert refused
     assert refused[0] not in stored
     assert len(stored) == report.stream(Stream.ORDERS).new
-    (rejection,) = sink.take_rejections()
-    assert (rejection.kind, rejection.record_id) == ("order", refused[0])
-    assert rejection.payload is not None  # the platform's raw payload, for a dead letter
+    assert report.needs_attention
+    letters = {(d.kind, d.record_id): d for d in state.dead_letters(connector.connection_id)}
+    letter = letters[("order", refused[0])]
+    assert "Total is off" in letter.problems[0].reason
+    assert letter.payload is not None  # the platform's raw payload, kept for a replay

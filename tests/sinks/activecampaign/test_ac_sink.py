@@ -146,14 +146,15 @@ def test_a_422_on_one_order_affects_that_order_only() -> None:
     ack = write(sink, order("1"), order("2"), order("3"))
     assert [o.action for o in ack.outcomes] == [INSERTED, WriteAction.REFUSED, INSERTED]
     assert {o["externalid"] for o in sim.orders()} == {"1", "3"}
-    (rejected,) = sink.take_rejections()
+    rejected = ack.outcomes[1].error
+    assert ack.outcomes[1].reason is Reason.SINK_REJECTED
     assert isinstance(rejected, RecordRejectedError)
     assert (rejected.kind, rejected.record_id) == ("order", "2")
     assert rejected.problems[0].path == "ecomOrder.totalPrice"
     assert "does not match" in rejected.problems[0].reason
     assert rejected.cause is not None
     assert rejected.cause.status_code == 422
-    assert sink.take_rejections() == []
+    assert ack.outcomes[0].error is None
 
 
 def test_an_unrepresentable_amount_is_refused_before_any_request() -> None:
@@ -163,7 +164,8 @@ def test_an_unrepresentable_amount_is_refused_before_any_request() -> None:
     outcome = one(sink, order("1", total="10.005"))
     assert outcome.action is WriteAction.REFUSED
     assert len(sim.log) == before
-    (rejected,) = sink.take_rejections()
+    rejected = outcome.error
+    assert isinstance(rejected, RecordRejectedError)
     assert rejected.problems[0].path == "total"
 
 

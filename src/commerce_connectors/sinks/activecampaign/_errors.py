@@ -187,7 +187,7 @@ class ActiveCampaignErrorMapper:
 class RecordRejectedError(InvalidRecordError):
     """A record the sink could not write to ActiveCampaign: skip it, keep its payload.
 
-    Raised for nothing; kept by the sink (``ActiveCampaignSink.take_rejections()``)
+    Raised for nothing; carried by the item's outcome (``ItemOutcome.error``)
     for every item it reports ``refused`` because ActiveCampaign cannot take the
     record (an amount it cannot represent) or refused it (422). It is an
     :class:`~commerce_connectors.errors.InvalidRecordError`, so the sync engine can

@@ -79,7 +79,6 @@ from ...rules import (
     IdentityKind,
     Reason,
     RecordKey,
-    SubscriptionDecision,
     defaults_for,
     is_guest,
     merge_contacts,
@@ -122,9 +121,6 @@ _RECORD_TYPES: Final[Mapping[str, type[Any]]] = {
 }
 _LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 
-# Seam: once ``Reason`` has a member for "the sink refused this record", refusals carry
-# it; until then ``None`` (the engine counts a refusal without a reason).
-_REJECTED_REASON: Reason | None = getattr(Reason, "SINK_REJECTED", None)
 
 CreateHow = Literal["created", "duplicate", "recovered"]
 
@@ -257,14 +253,12 @@ def _source_pairs(contact: Contact) -> set[tuple[str, str | None]]:
 def _subscription(item: SinkItem, contact: Contact) -> bool:
     """Whether to subscribe the contact to the configured list.
 
-    Seam: when the engine passes the consent decision on the item (an attribute
-    ``subscription`` holding a :class:`~commerce_connectors.rules.SubscriptionDecision`),
-    that decision is used; until then the rules' ``should_subscribe`` is applied to the
-    contact's merged ``accepts_marketing`` (explicit yes only).
+    The consent rule's decision the engine puts on the item
+    (``SinkItem.subscription``) when there is one; otherwise the rules'
+    ``should_subscribe`` on the contact's ``accepts_marketing`` (explicit yes only).
     """
-    decision = getattr(item, "subscription", None)
-    if isinstance(decision, SubscriptionDecision):
-        return decision.subscribe
+    if item.subscription is not None:
+        return item.subscription.subscribe
     return should_subscribe(contact.accepts_marketing).subscribe
 
 
@@ -375,7 +369,6 @@ class ActiveCampaignSink:
         self._contact_total: int | None = None
         self._learned_names: dict[str, str] = {}
         self._notices: list[SinkNotice] = []
-        self._rejections: list[RecordRejectedError] = []
 
     # ------------------------------------------------------------------ construction
 
@@ -449,8 +442,9 @@ class ActiveCampaignSink:
         Every item is checked before the first request, so a batch with an item
         this sink cannot store raises :class:`~commerce_connectors.errors.SinkError`
         having written nothing. A record ActiveCampaign refuses (422) or cannot
-        represent is ``refused`` on its own (see :meth:`take_rejections`); the rest
-        of the batch goes on.
+        represent is ``refused`` on its own, its outcome carrying a
+        :class:`RecordRejectedError` (the sync engine dead-letters it); the rest of
+        the batch goes on.
 
         Raises:
             SinkError: an item of a kind or type this sink does not store, or a
@@ -489,12 +483,6 @@ class ActiveCampaignSink:
         """Things to report that are no single record's fate (a missing list …)."""
         with self._lock:
             return tuple(self._notices)
-
-    def take_rejections(self) -> list[RecordRejectedError]:
-        """The records refused since the last call, as dead-letterable errors (then forgotten)."""
-        with self._lock:
-            taken, self._rejections = self._rejections, []
-            return taken
 
     def http_stats(self) -> Mapping[str, Any]:
         """The HTTP counters (requests, 429s, waits), for reports and benchmarks."""
@@ -628,9 +616,8 @@ class ActiveCampaignSink:
             payload=record.raw,
             cause=cause,
         )
-        self._rejections.append(error)
         _log.info("%s", self.engine.redactor.text(f"activecampaign: refused {item.key}: {error}"))
-        return ItemOutcome(item.key, WriteAction.REFUSED, _REJECTED_REASON)
+        return ItemOutcome(item.key, WriteAction.REFUSED, Reason.SINK_REJECTED, error=error)
 
     # ------------------------------------------------------------------ HTTP helpers
 
