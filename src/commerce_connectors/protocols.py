@@ -50,6 +50,7 @@ __all__ = [
     "ConnectionState",
     "ConnectionStatus",
     "Connector",
+    "ContactLookupSink",
     "DeadLetter",
     "DeadLetterProblem",
     "ErasableSink",
@@ -511,6 +512,20 @@ class ErasableSink(Sink, Protocol):
         are removed). With neither: every record of ``connection_id``, and the
         contacts no other connection knows. Idempotent: erasing again returns 0.
         """
+        ...
+
+
+@runtime_checkable
+class ContactLookupSink(Sink, Protocol):
+    """A sink that can say whether the CRM already knows a person.
+
+    The integrations sync a guest's purchase (a BigCommerce guest checkout, a
+    Square payment without a customer profile) only when the CRM already has a
+    contact with that email; the engine asks through this.
+    """
+
+    def contact_exists(self, email: str) -> bool:
+        """Whether a contact with this (normalised) email is stored."""
         ...
 
 

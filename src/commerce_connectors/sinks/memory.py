@@ -223,6 +223,10 @@ class MemorySink:
                     self._contacts[identity] = {**row, "data": contact_to_data(kept)}
             return len(gone) + touched
 
+    def contact_exists(self, email: str) -> bool:
+        """Whether a contact keyed on this (normalised) email is stored."""
+        return email.strip().lower() in self._contacts
+
     def set_status(self, key: RecordKey, status: str, at: _dt.datetime) -> bool:
         """Change a stored cart's state (``deleted``, ``recovered``); it then fires nothing.
 

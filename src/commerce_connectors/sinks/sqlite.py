@@ -616,6 +616,14 @@ class SQLiteSink:
             removed += 1
         return removed
 
+    def contact_exists(self, email: str) -> bool:
+        """Whether a contact keyed on this (normalised) email is stored."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT 1 FROM contacts WHERE identity = ?", (email.strip().lower(),)
+            ).fetchone()
+        return row is not None
+
     def set_status(self, key: RecordKey, status: str, at: _dt.datetime) -> bool:
         """Change a stored cart's state (``deleted``, ``recovered``); it then fires nothing.
 

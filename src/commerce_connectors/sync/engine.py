@@ -46,6 +46,7 @@ from ..protocols import (
     Checkpoint,
     ConnectionState,
     Connector,
+    ContactLookupSink,
     HttpStatsSource,
     LifecycleStore,
     SinkBatch,
@@ -67,6 +68,7 @@ from ..rules import (
     admit_record,
     cart_status,
     defaults_for,
+    normalize_email,
     prepare_contact,
     should_subscribe,
     trigger_decision,
@@ -592,9 +594,12 @@ class SyncEngine:
         if not isinstance(record, (Order, Cart)):
             raise TypeError(f"{stream.value} yielded a {type(record).__name__}")
         admission = admit_record(record, self.rules.guests)
+        known_guest: str | None = None
         if not admission:
-            skipped[(admission.reason or Reason.GUEST_EXCLUDED).value] += 1
-            return [], None
+            known_guest = self._known_guest(record, admission.reason)
+            if known_guest is None:
+                skipped[(admission.reason or Reason.GUEST_EXCLUDED).value] += 1
+                return [], None
         started = self._report.started_at
         deferred: _dt.datetime | None = None
         status: str | None = None
@@ -619,12 +624,27 @@ class SyncEngine:
                 record, mode, sync_started_at=started, policy=self.rules.triggers
             )
         contact_item, identity = self._contact_item(record)
+        if known_guest is not None:
+            # The CRM knows this guest: the purchase joins their contact, untouched.
+            contact_item, identity = None, known_guest
         fields = self._map(_KIND[stream], record)
         if fields is None:
             return [], deferred
         main = SinkItem(key, record, fields, trigger=trigger, contact=identity, status=status)
         items = [main] if contact_item is None else [contact_item, main]
         return items, deferred
+
+    def _known_guest(self, record: Order | Cart, reason: Reason | None) -> str | None:
+        """The email of an excluded guest the CRM already knows as a contact, if any."""
+        if reason is not Reason.GUEST_EXCLUDED or not isinstance(self.sink, ContactLookupSink):
+            return None
+        email = record.email
+        if email is None and record.customer is not None:
+            email = record.customer.email
+        normalized = normalize_email(email).value
+        if normalized is None or not self.sink.contact_exists(normalized):
+            return None
+        return normalized
 
     # -- batches ------------------------------------------------------------------------
 
