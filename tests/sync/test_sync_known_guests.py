@@ -46,4 +46,4 @@ def test_a_known_guest_purchase_joins_the_contact_and_an_unknown_one_is_skipped(
     # The guest's order did not create or change a contact.
     contacts = [k for k in sink.snapshot() if k.kind == "contact"]
     assert contacts == [RecordKey("", "contact", "ana@example.com")]
-    assert CONN == conn.connection_id
+    assert conn.connection_id == CONN
