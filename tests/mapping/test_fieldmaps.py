@@ -317,3 +317,17 @@ _MODULES = [mapping.__name__] + [
 def test_mapping_docstring_examples(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_order_and_cart_emails_reach_crm_fields_normalised_or_not_at_all() -> None:
+    import datetime as dt
+
+    from commerce_connectors.mapping import CART_MAP, ORDER_MAP
+    from commerce_connectors.models import Cart, Money, Order
+
+    t = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    cart = Cart("tiendanube", "tn:1", "c1", t, t, total=Money("5", "BRL"), email="x@@example.net")
+    order = Order("shopify", "s:1", "1", t, t, status="paid", raw_status="paid",
+                  total=Money("5", "USD"), email=" Ana@Example.COM ")  # fmt: skip
+    assert CART_MAP.apply(cart).fields["email"] is None
+    assert ORDER_MAP.apply(order).fields["email"] == "ana@example.com"

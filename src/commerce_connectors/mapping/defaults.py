@@ -91,7 +91,7 @@ ORDER_MAP = FieldMap(
     "order",
     [
         _F("orderNumber", "order_number"),
-        _F("email", "email"),
+        _F("email", "email", transform="email"),
         _F("totalPrice", "total", transform="minor_units", required=True),
         _F("currency", "total.currency", required=True),
         _F("externalCreatedDate", "created_at", transform="iso_datetime", required=True),
@@ -111,7 +111,7 @@ ORDER_MAP = FieldMap(
 CART_MAP = FieldMap(
     "cart",
     [
-        _F("email", "email"),
+        _F("email", "email", transform="email"),
         _F("totalPrice", "total", transform="minor_units", required=True),
         _F("currency", "total.currency", required=True),
         _F("orderUrl", "recovery_url"),

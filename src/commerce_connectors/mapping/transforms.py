@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..models import Money
+from ..rules.email import normalize_email
 
 __all__ = ["TRANSFORMS", "Transform", "resolve_transform"]
 
@@ -103,11 +104,22 @@ def text(value: Any) -> str:
     return str(value)
 
 
+def email(value: Any) -> str | None:
+    """An email as contacts are keyed: trimmed, lower-cased; an invalid one gives ``None``.
+
+    Example:
+        >>> email(" Ana@Example.COM "), email("x@@example.net")
+        ('ana@example.com', None)
+    """
+    return normalize_email(None if value is None else str(value)).value
+
+
 #: Transforms by the name a declarative map uses.
 TRANSFORMS: Mapping[str, Transform] = MappingProxyType(
     {
         "amount": amount,
         "currency": currency,
+        "email": email,
         "enum_value": enum_value,
         "first": first,
         "flag": flag,
