@@ -62,6 +62,7 @@ __all__ = [
     "InvalidRecordHandler",
     "ItemOutcome",
     "LifecycleStore",
+    "NoticeSink",
     "ParkedContact",
     "RealtimeConnector",
     "RunRecord",
@@ -512,6 +513,19 @@ class ErasableSink(Sink, Protocol):
         are removed). With neither: every record of ``connection_id``, and the
         contacts no other connection knows. Idempotent: erasing again returns 0.
         """
+        ...
+
+
+@runtime_checkable
+class NoticeSink(Sink, Protocol):
+    """A sink with things to report that are no single record's fate.
+
+    The engine puts them in the run's report (``SyncReport.notices``), e.g. "the
+    configured list does not exist: contacts go to no list".
+    """
+
+    def take_notices(self) -> list[str]:
+        """The notices since the last call, as sentences (then forgotten)."""
         ...
 
 

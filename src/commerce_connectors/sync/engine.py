@@ -49,6 +49,7 @@ from ..protocols import (
     ContactLookupSink,
     HttpStatsSource,
     LifecycleStore,
+    NoticeSink,
     SinkBatch,
     SinkItem,
     SourceRecord,
@@ -393,6 +394,7 @@ class SyncEngine:
         previous_handler = self.connector.on_invalid
         self.connector.on_invalid = self._dead_letter
         http_before = http_stats_of(self.connector)
+        sink_before = http_stats_of(self.sink)
         unexpected: BaseException | None = None
         try:
             self._retry_parked(report)
@@ -424,6 +426,9 @@ class SyncEngine:
             self.connector.on_invalid = previous_handler
             requests, waited, backoff = _http_delta(http_before, http_stats_of(self.connector))
             report.requests, report.rate_limit_wait, report.retry_wait = requests, waited, backoff
+            report.sink_requests = _http_delta(sink_before, http_stats_of(self.sink))[0]
+            if isinstance(self.sink, NoticeSink):
+                report.notices.extend(self.sink.take_notices())
             report.ended_at = self.clock.now()
             self.state.finish_run(
                 report.run_id,

@@ -154,6 +154,10 @@ class SyncReport:
     requests: int = 0
     rate_limit_wait: float = 0.0
     retry_wait: float = 0.0
+    #: What the sink reported that is no single record's fate (a missing list …).
+    notices: list[str] = attrs.field(factory=list)
+    #: Requests the sink made, when it reports them (a CRM's API).
+    sink_requests: int = 0
     #: Real-time runs: records not written yet and when to look again, by
     #: ``(kind, external id)`` (a cart whose abandonment delay has not passed).
     deferred: dict[tuple[str, str], _dt.datetime] = attrs.field(factory=dict)
@@ -219,6 +223,8 @@ class SyncReport:
             "requests": self.requests,
             "rate_limit_wait": round(self.rate_limit_wait, 3),
             "retry_wait": round(self.retry_wait, 3),
+            "sink_requests": self.sink_requests,
+            "notices": list(self.notices),
             "streams": {s.value: r.to_dict() for s, r in self.streams.items()},
         }
 
@@ -246,6 +252,9 @@ class SyncReport:
                 f" {waiting} parked earlier still refused; they are kept and synced"
                 " once the limit is raised"
             )
+        if self.sink_requests:
+            lines.append(f"  the sink made {self.sink_requests} requests")
+        lines.extend(f"  notice: {notice}" for notice in self.notices)
         if self.error:
             lines.append(f"  error: {self.error}")
         return "\n".join(lines)

@@ -175,3 +175,18 @@ def test_a_refused_order_does_not_stop_the_run() -> None:
     letter = letters[("order", refused[0])]
     assert "Total is off" in letter.problems[0].reason
     assert letter.payload is not None  # the platform's raw payload, kept for a replay
+
+
+def test_a_missing_list_is_reported_in_the_run_and_its_requests_counted() -> None:
+    clock = FakeClock()
+    ac = ActiveCampaignSimulator(clock=clock)
+    shop = _toyshop(clock)
+    sink = _sink(ac, clock, list_name="No Such List")
+    connector = ToyShopConnector(token=shop.token, transport=shop.transport(), clock=clock)
+    report = SyncEngine(connector, sink, MemoryStateStore(), clock=clock).run("historical")
+    assert report.sink_requests > 0
+    assert len(report.notices) == 1
+    assert "No Such List" in report.notices[0]
+    assert "notice:" in report.summary()
+    again = SyncEngine(connector, sink, MemoryStateStore(), clock=clock).run("historical")
+    assert again.notices == []  # reported once

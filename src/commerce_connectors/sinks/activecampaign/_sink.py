@@ -369,6 +369,7 @@ class ActiveCampaignSink:
         self._contact_total: int | None = None
         self._learned_names: dict[str, str] = {}
         self._notices: list[SinkNotice] = []
+        self._reported = 0
 
     # ------------------------------------------------------------------ construction
 
@@ -483,6 +484,13 @@ class ActiveCampaignSink:
         """Things to report that are no single record's fate (a missing list …)."""
         with self._lock:
             return tuple(self._notices)
+
+    def take_notices(self) -> list[str]:
+        """The notices not yet reported, as sentences (the engine puts them in its report)."""
+        with self._lock:
+            fresh = self._notices[self._reported :]
+            self._reported = len(self._notices)
+        return [n.message for n in fresh]
 
     def http_stats(self) -> Mapping[str, Any]:
         """The HTTP counters (requests, 429s, waits), for reports and benchmarks."""
