@@ -503,15 +503,18 @@ class ErasableSink(Sink, Protocol):
         *,
         email: str | None = None,
         customer_external_id: str | None = None,
+        order_external_ids: Sequence[str] = (),
     ) -> int:
         """Erase one person's data, or a whole connection's; return how many rows/objects went.
 
-        With ``email`` and/or ``customer_external_id``: that person's customer
-        record, orders and carts (of ``connection_id``, or of every connection
-        when it is ``None``), and the contact itself unless another connection
-        still holds records of that person (then only this connection's traces
-        are removed). With neither: every record of ``connection_id``, and the
-        contacts no other connection knows. Idempotent: erasing again returns 0.
+        With ``email``, ``customer_external_id`` and/or ``order_external_ids``: that
+        person's customer record, orders and carts, the orders named (a redaction
+        request lists them: orders placed under an older address), of
+        ``connection_id`` or of every connection when it is ``None``; and the
+        contact itself unless another connection still holds records of that
+        person (then only this connection's traces are removed). With none of
+        them: every record of ``connection_id``, and the contacts no other
+        connection knows. Idempotent: erasing again returns 0.
         """
         ...
 
@@ -904,7 +907,10 @@ class InboxStore(Protocol):
     def finish_event(
         self, event_id: int, status: EventStatus, at: _dt.datetime, outcome: str | None = None
     ) -> None:
-        """Close an event (``DONE``, ``FAILED`` or ``ACTION_REQUIRED``) with what happened."""
+        """Close a pending event (``DONE``, ``FAILED`` or ``ACTION_REQUIRED``) with what happened.
+
+        An event closed meanwhile (cancelled by a cart's deletion, a redaction) stays closed.
+        """
         ...
 
     def retry_event(
@@ -923,6 +929,27 @@ class InboxStore(Protocol):
         self, connection_id: str, kind: str, external_id: str, at: _dt.datetime, outcome: str
     ) -> int:
         """Close the pending events about one record (a cart deleted before it was abandoned)."""
+        ...
+
+    def redact_events(
+        self,
+        connection_id: str,
+        at: _dt.datetime,
+        *,
+        needles: Sequence[str] = (),
+        records: Sequence[tuple[str, str]] = (),
+        everything: bool = False,
+        keep: int | None = None,
+    ) -> int:
+        """Erase personal data kept for a connection after a redaction request.
+
+        Events whose body contains one of ``needles`` (case-insensitively: the
+        person's email, phone), that are about one of ``records`` (``(kind,
+        external id)``), or all of them with ``everything``, lose their body and
+        headers; pending ones are closed (their data must not be written back).
+        Dead letters matching the same way are deleted. Event ``keep`` (the
+        request itself) is left. Returns how many events and dead letters changed.
+        """
         ...
 
     def events(

@@ -8,7 +8,7 @@ import hmac
 import json
 from typing import Any
 
-from commerce_connectors.errors import ServerError
+from commerce_connectors.errors import AuthenticationError, ServerError
 from commerce_connectors.models import Customer, LineItem, Money, Order, Platform
 from commerce_connectors.platforms.base import raise_invalid
 from commerce_connectors.protocols import Stream
@@ -66,6 +66,8 @@ class FakeRealtimeConnector:
         self.on_invalid = raise_invalid
         self.records: dict[tuple[str, str], Any] = {}
         self.failing: set[str] = set()
+        self.crashing: set[str] = set()
+        self.token_revoked = False
         self.fetches = 0
         self.stream_reads = 0
 
@@ -87,6 +89,10 @@ class FakeRealtimeConnector:
         self.fetches += 1
         if event.external_id in self.failing:
             raise ServerError("boom", platform="tiendanube", status_code=503)
+        if event.external_id in self.crashing:
+            raise RuntimeError("a bug on odd data")
+        if self.token_revoked:
+            raise AuthenticationError("token revoked", platform="tiendanube", status_code=401)
         found = self.records.get((event.kind or "", event.external_id or ""))
         return [] if found is None else [found]
 

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 
+import attrs
 import pytest
 from _realtime_fakes import (
     CONN,
@@ -437,3 +438,115 @@ def test_endpoints_sharing_a_path_must_tell_their_stores_apart(state) -> None:
                 WebhookEndpoint("tiendanube:999", "tiendanube", secret=SECRET, url=shared),
             ],
         )
+
+
+# -- privacy and ordering -----------------------------------------------------------------
+
+
+def test_a_store_redaction_after_the_uninstall_still_erases_the_store(state, sink) -> None:
+    rig = Rig(state, sink)
+    rig.connector.records[("order", "42")] = order("42", hours=9)
+    rig.send("order/paid", 42)
+    rig.worker.drain()
+    rig.send("app/uninstalled", 1)
+    rig.worker.drain()
+    assert state.connection_status(CONN).state is ConnectionState.DISABLED
+    rig.receiver.handle(*_signed({"store_id": 123}), URL)  # store/redact, 48 h later
+    assert rig.worker.drain().done == 1
+    assert sink.snapshot() == {}
+
+
+def test_privacy_events_of_a_paused_connection_are_not_held(state, sink) -> None:
+    rig = Rig(state, sink)
+    rig.connector.records[("order", "42")] = order("42", hours=9)
+    rig.send("order/paid", 42)
+    rig.worker.drain()
+    rig.send("app/suspended", 1)
+    rig.worker.drain()
+    rig.receiver.handle(*_redact_customer(7, "ana@example.com", [42]), URL)
+    assert rig.worker.drain().done == 1
+    assert RecordKey(CONN, "order", "42") not in sink.snapshot()
+
+
+def test_a_customer_redaction_naming_nobody_erases_nothing_and_asks_a_person(state, sink) -> None:
+    rig = Rig(state, sink)
+    rig.connector.records[("order", "42")] = order("42", hours=9)
+    rig.send("order/paid", 42)
+    rig.worker.drain()
+    headers, body = _signed(
+        {"store_id": 123, "customer": {"phone": "+5491100000000"}, "orders_to_redact": []}
+    )
+    rig.receiver.handle(headers, body, URL)
+    assert rig.worker.drain().action_required == 1
+    assert RecordKey(CONN, "order", "42") in sink.snapshot()
+
+
+def test_events_drained_together_apply_in_order_so_a_redaction_is_not_undone(state, sink) -> None:
+    rig = Rig(state, sink)
+    rig.connector.records[("order", "42")] = order("42", hours=9)
+    rig.send("order/paid", 42)
+    rig.clock.sleep(1)
+    rig.receiver.handle(*_redact_customer(7, "ana@example.com", [42]), URL)
+    rig.worker.drain()  # both in one batch
+    snapshot = sink.snapshot()
+    assert RecordKey(CONN, "order", "42") not in snapshot
+    assert RecordKey("", "contact", "ana@example.com") not in snapshot
+
+
+def test_a_redaction_erases_the_named_orders_and_the_inbox_copies(state, sink) -> None:
+    rig = Rig(state, sink)
+    old = order("43", hours=9)
+    old = attrs.evolve(old, email="ana.old@example.com", customer=None, customer_external_id=None)
+    rig.connector.records[("order", "42")] = order("42", hours=9)
+    rig.connector.records[("order", "43")] = old
+    rig.connector.records[("order", "44")] = order("44", hours=9, cid="8")
+    rig.connector.records[("order", "44")] = attrs.evolve(
+        rig.connector.records[("order", "44")], email="bob@example.com", customer=None
+    )
+    for n in (42, 43, 44):
+        rig.send("order/paid", n)
+    rig.connector.failing.add("45")
+    rig.send("order/paid", 45, note="ana@example.com")  # will be dead-lettered
+    for _ in range(3):
+        rig.worker.drain()
+        rig.clock.sleep(3600)
+    assert any(d.record_id == "45" for d in state.dead_letters(CONN))
+    rig.receiver.handle(*_redact_customer(7, "ana@example.com", [42, 43]), URL)
+    rig.worker.drain()
+    snapshot = sink.snapshot()
+    assert {k.external_id for k in snapshot if k.kind == "order"} == {"44"}
+    assert RecordKey("", "contact", "ana.old@example.com") not in snapshot
+    bodies = {e.external_id: e.body for e in state.events() if e.topic == "order/paid"}
+    assert bodies["42"] == b""
+    assert bodies["43"] == b""
+    assert bodies["44"] != b""
+    assert all(d.record_id != "45" for d in state.dead_letters(CONN))
+
+
+def test_a_crash_on_one_event_is_retried_and_the_worker_goes_on(state, sink) -> None:
+    rig = Rig(state, sink)
+    rig.connector.crashing.add("1")
+    rig.connector.records[("order", "2")] = order("2", hours=9)
+    rig.send("order/paid", 1)
+    rig.send("order/paid", 2)
+    report = rig.worker.drain()
+    assert (report.retried, report.done) == (1, 1)
+    (crashed,) = state.events(status=EventStatus.PENDING)
+    assert "RuntimeError" in (crashed.outcome or "")
+
+
+def test_an_expired_token_holds_events_without_using_up_their_attempts(state, sink) -> None:
+    rig = Rig(state, sink)
+    rig.connector.token_revoked = True
+    rig.connector.records[("order", "42")] = order("42", hours=9)
+    rig.send("order/paid", 42)
+    for _ in range(5):
+        rig.worker.drain()
+        rig.clock.sleep(3601)
+    (held,) = state.events()
+    assert held.status is EventStatus.PENDING
+    assert held.attempts == 0
+    assert "re-authentication" in (held.outcome or "")
+    rig.connector.token_revoked = False
+    rig.worker.drain()
+    assert RecordKey(CONN, "order", "42") in sink.snapshot()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import attrs
@@ -360,8 +360,11 @@ def contact_after_erase(contact: Contact, connection_id: str | None) -> Contact 
 
 
 def refuse_unscoped_erase(
-    connection_id: str | None, email: str | None, customer_id: str | None
+    connection_id: str | None,
+    email: str | None,
+    customer_id: str | None,
+    order_ids: Sequence[str] = (),
 ) -> None:
     """An erase must name a connection or a person: erasing a whole sink is not a redaction."""
-    if connection_id is None and email is None and customer_id is None:
-        raise ConfigurationError("erase needs a connection, an email or a customer id")
+    if connection_id is None and email is None and customer_id is None and not order_ids:
+        raise ConfigurationError("erase needs a connection, an email, a customer id or orders")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import SinkError
@@ -180,6 +180,7 @@ class MemorySink:
         *,
         email: str | None = None,
         customer_external_id: str | None = None,
+        order_external_ids: Sequence[str] = (),
     ) -> int:
         """Erase a person's data or a connection's; return how many records/contacts went.
 
@@ -189,31 +190,43 @@ class MemorySink:
             >>> MemorySink().erase("shop:1", email="ana@example.com")
             0
         """
-        refuse_unscoped_erase(connection_id, email, customer_external_id)
+        refuse_unscoped_erase(connection_id, email, customer_external_id, order_external_ids)
         email, customer_id = erase_target(email, customer_external_id)
-        whole = email is None and customer_id is None
+        orders = set(order_external_ids)
+        whole = email is None and customer_id is None and not orders
         with self._lock:
-            gone = [
-                key
+            in_scope = {
+                key: row
                 for key, row in self._records.items()
                 if connection_id in (None, key.connection_id)
-                and (whole or person_matches(row["record"], email, customer_id))
+            }
+            named = [
+                row["record"]
+                for key, row in in_scope.items()
+                if key.kind == "order" and key.external_id in orders
+            ]
+            # The named orders' buyers are the person too (an older address, a guest).
+            emails = {email, *(erase_target(o.email, None)[0] for o in named)} - {None}
+            gone = [
+                key
+                for key, row in in_scope.items()
+                if whole
+                or (key.kind == "order" and key.external_id in orders)
+                or any(person_matches(row["record"], e, None) for e in emails)
+                or person_matches(row["record"], None, customer_id)
             ]
             for key in gone:
                 del self._records[key]
             touched = 0
             for identity, row in list(self._contacts.items()):
                 contact = contact_from_data(row["data"])
-                in_scope = [s for s in contact.sources if connection_id in (None, s.connection_id)]
-                if not in_scope:
+                sources = [s for s in contact.sources if connection_id in (None, s.connection_id)]
+                if not sources:
                     continue
-                if (
-                    not whole
-                    and identity != email
-                    and not any(
-                        s.external_id == customer_id for s in in_scope if customer_id is not None
-                    )
-                ):
+                named_here = identity in emails or (
+                    customer_id is not None and any(s.external_id == customer_id for s in sources)
+                )
+                if not whole and not named_here:
                     continue
                 kept = contact_after_erase(contact, connection_id)
                 touched += 1

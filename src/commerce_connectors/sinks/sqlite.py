@@ -37,7 +37,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -536,19 +536,21 @@ class SQLiteSink:
         *,
         email: str | None = None,
         customer_external_id: str | None = None,
+        order_external_ids: Sequence[str] = (),
     ) -> int:
         """Erase a person's data or a connection's, in one transaction; return rows removed.
 
         See :class:`~commerce_connectors.protocols.ErasableSink`. A person is
-        found by email (as stored, case-insensitively) or by customer id (the
-        customer row, and the orders and carts that name it).
+        found by email (as stored, case-insensitively), by customer id (the
+        customer row, and the orders and carts that name it) and by the orders a
+        request names (with their buyers' emails).
         """
-        refuse_unscoped_erase(connection_id, email, customer_external_id)
+        refuse_unscoped_erase(connection_id, email, customer_external_id, order_external_ids)
         email, customer_id = erase_target(email, customer_external_id)
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                removed = self._erase(connection_id, email, customer_id)
+                removed = self._erase(connection_id, email, customer_id, list(order_external_ids))
                 self._conn.execute("COMMIT")
             except BaseException as exc:
                 self._conn.execute("ROLLBACK")
@@ -557,21 +559,43 @@ class SQLiteSink:
                 raise
         return removed
 
-    def _erase(self, connection_id: str | None, email: str | None, customer_id: str | None) -> int:
+    def _erase(
+        self,
+        connection_id: str | None,
+        email: str | None,
+        customer_id: str | None,
+        orders: list[str],
+    ) -> int:
         c = self._conn
-        whole = email is None and customer_id is None
+        whole = email is None and customer_id is None and not orders
         scope = "(? IS NULL OR connection_id = ?)"
+        in_scope: tuple[str | None, ...] = (connection_id, connection_id)
+        marks = ", ".join("?" * len(orders)) or "NULL"
+        emails = {email} if email else set()
+        if orders:
+            # The named orders' buyers are the person too (an older address, a guest).
+            emails.update(
+                e
+                for (e,) in c.execute(
+                    f"SELECT lower(trim(email)) FROM orders WHERE {scope}"  # noqa: S608
+                    f" AND external_id IN ({marks}) AND email IS NOT NULL",
+                    (*in_scope, *orders),
+                )
+            )
+        email_list = sorted(emails)
+        email_marks = ", ".join("?" * len(email_list)) or "NULL"
         removed = 0
         for kind, table in _TABLES.items():
             params: tuple[str | None, ...]
             if whole:
-                where, params = scope, (connection_id, connection_id)
+                where, params = scope, in_scope
             elif kind == "product":
                 continue
             else:
                 own = "external_id" if kind == "customer" else "customer_external_id"
-                where = f"{scope} AND (lower(trim(email)) = ? OR {own} = ?)"
-                params = (connection_id, connection_id, email, customer_id)
+                named = f" OR external_id IN ({marks})" if kind == "order" and orders else ""
+                where = f"{scope} AND (lower(trim(email)) IN ({email_marks}) OR {own} = ?{named})"
+                params = (*in_scope, *email_list, customer_id, *(orders if named else ()))
             keys = c.execute(
                 f"SELECT connection_id, external_id FROM {table} WHERE {where}",  # noqa: S608
                 params,
@@ -589,13 +613,13 @@ class SQLiteSink:
         if whole:
             rows = c.execute(
                 f"SELECT DISTINCT identity FROM contact_sources WHERE {scope}",  # noqa: S608
-                (connection_id, connection_id),
+                in_scope,
             ).fetchall()
         else:
             rows = c.execute(
                 f"SELECT DISTINCT identity FROM contact_sources WHERE {scope}"  # noqa: S608
-                " AND (identity = ? OR customer_external_id = ?)",
-                (connection_id, connection_id, email, customer_id),
+                f" AND (identity IN ({email_marks}) OR customer_external_id = ?)",
+                (*in_scope, *email_list, customer_id),
             ).fetchall()
         txn = _Txn(c)
         for (identity,) in rows:

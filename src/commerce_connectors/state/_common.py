@@ -11,7 +11,14 @@ from typing import Any
 from ..errors import InvalidRecordError
 from ..protocols import DeadLetterProblem
 
-__all__ = ["dead_letter_key", "merge_problems", "problems_from_data", "problems_to_data"]
+__all__ = [
+    "dead_letter_key",
+    "merge_problems",
+    "problems_from_data",
+    "problems_to_data",
+    "redacted_outcome",
+    "stored_headers",
+]
 
 
 def dead_letter_key(error: InvalidRecordError) -> str:
@@ -79,3 +86,10 @@ def stored_headers(headers: Mapping[str, str]) -> dict[str, str]:
         for name, value in headers.items()
         if not any(part in name.lower() for part in _DROPPED_HEADER_PARTS)
     }
+
+
+def redacted_outcome(outcome: str | None, *, pending: bool) -> str:
+    """An event's outcome once a redaction erased its body."""
+    if pending:
+        return "cancelled: a redaction erased this event's data before it was applied"
+    return f"{outcome or 'processed'} (body erased by a redaction)"

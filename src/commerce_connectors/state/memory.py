@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -23,7 +24,7 @@ from ..protocols import (
     Stream,
 )
 from ..rules import Contact, Reason, merge_contacts
-from ._common import dead_letter_key, merge_problems, stored_headers
+from ._common import dead_letter_key, merge_problems, redacted_outcome, stored_headers
 
 __all__ = ["MemoryStateStore"]
 
@@ -289,6 +290,8 @@ class MemoryStateStore:
     ) -> None:
         with self._lock:
             e = self._events[event_id]
+            if e.status is not EventStatus.PENDING:
+                return
             self._events[event_id] = attrs.evolve(
                 e, status=status, processed_at=at, outcome=outcome, next_attempt_at=None
             )
@@ -304,6 +307,8 @@ class MemoryStateStore:
     ) -> None:
         with self._lock:
             e = self._events[event_id]
+            if e.status is not EventStatus.PENDING:
+                return
             self._events[event_id] = attrs.evolve(
                 e,
                 status=EventStatus.PENDING,
@@ -329,6 +334,53 @@ class MemoryStateStore:
                     e, status=EventStatus.DONE, processed_at=at, outcome=outcome
                 )
             return len(hits)
+
+    def redact_events(
+        self,
+        connection_id: str,
+        at: _dt.datetime,
+        *,
+        needles: Sequence[str] = (),
+        records: Sequence[tuple[str, str]] = (),
+        everything: bool = False,
+        keep: int | None = None,
+    ) -> int:
+        wanted = [n.lower().encode() for n in needles if n]
+        keys = set(records)
+        changed = 0
+        with self._lock:
+            for e in list(self._events.values()):
+                if e.connection_id != connection_id or e.id == keep or not e.body:
+                    continue
+                hit = (
+                    everything
+                    or (e.kind, e.external_id) in keys
+                    or any(n in e.body.lower() for n in wanted)
+                )
+                if not hit:
+                    continue
+                pending = e.status is EventStatus.PENDING
+                self._events[e.id] = attrs.evolve(
+                    e,
+                    body=b"",
+                    headers={},
+                    status=EventStatus.DONE if pending else e.status,
+                    processed_at=at if pending else e.processed_at,
+                    outcome=redacted_outcome(e.outcome, pending=pending),
+                )
+                changed += 1
+            for key, letter in list(self._letters.items()):
+                if letter.connection_id != connection_id:
+                    continue
+                text = json.dumps(letter.payload, default=str).lower().encode()
+                if (
+                    everything
+                    or (letter.kind, letter.record_id) in keys
+                    or any(n in text for n in wanted)
+                ):
+                    del self._letters[key]
+                    changed += 1
+        return changed
 
     def events(
         self,

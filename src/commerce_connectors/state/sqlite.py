@@ -42,6 +42,7 @@ from ._common import (
     merge_problems,
     problems_from_data,
     problems_to_data,
+    redacted_outcome,
     stored_headers,
 )
 
@@ -524,7 +525,7 @@ class SQLiteStateStore:
     ) -> None:
         self._exec(
             "UPDATE webhook_events SET status=?, processed_at=?, outcome=?, next_attempt_at=NULL"
-            " WHERE id=?",
+            " WHERE id=? AND status='pending'",
             (EventStatus(status).value, at.isoformat(), outcome, event_id),
         )
 
@@ -539,7 +540,7 @@ class SQLiteStateStore:
     ) -> None:
         self._exec(
             "UPDATE webhook_events SET status='pending', attempts=attempts+?, next_attempt_at=?,"
-            " outcome=? WHERE id=?",
+            " outcome=? WHERE id=? AND status='pending'",
             (int(count_attempt), next_attempt_at.isoformat(), error, event_id),
         )
 
@@ -554,6 +555,62 @@ class SQLiteStateStore:
                 (at.isoformat(), outcome, connection_id, kind, external_id),
             )
             return cursor.rowcount
+
+    def redact_events(
+        self,
+        connection_id: str,
+        at: _dt.datetime,
+        *,
+        needles: Sequence[str] = (),
+        records: Sequence[tuple[str, str]] = (),
+        everything: bool = False,
+        keep: int | None = None,
+    ) -> int:
+        wanted = [n.lower().encode() for n in needles if n]
+        keys = set(records)
+        changed = 0
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = self._conn.execute(
+                    "SELECT id, kind, external_id, body, status, outcome FROM webhook_events"
+                    " WHERE connection_id=? AND length(body) > 0",
+                    (connection_id,),
+                ).fetchall()
+                for id_, kind, ext, body, status, outcome in rows:
+                    lowered = bytes(body).lower()
+                    if id_ == keep or not (
+                        everything or (kind, ext) in keys or any(n in lowered for n in wanted)
+                    ):
+                        continue
+                    pending = status == EventStatus.PENDING.value
+                    self._conn.execute(
+                        "UPDATE webhook_events SET body=?, headers='{}', status=?, outcome=?,"
+                        " processed_at=COALESCE(processed_at, ?), next_attempt_at=NULL"
+                        " WHERE id=?",
+                        (
+                            b"",
+                            EventStatus.DONE.value if pending else status,
+                            redacted_outcome(outcome, pending=pending),
+                            at.isoformat(),
+                            id_,
+                        ),
+                    )
+                    changed += 1
+                letters = self._conn.execute(
+                    "SELECT id, kind, record_id, payload FROM dead_letters WHERE connection_id=?",
+                    (connection_id,),
+                ).fetchall()
+                for id_, kind, record_id, payload in letters:
+                    lowered = str(payload).lower().encode()
+                    if everything or (kind, record_id) in keys or any(n in lowered for n in wanted):
+                        self._conn.execute("DELETE FROM dead_letters WHERE id=?", (id_,))
+                        changed += 1
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return changed
 
     def events(
         self,

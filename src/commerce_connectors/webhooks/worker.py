@@ -37,12 +37,12 @@ import attrs
 from .._webhooks import WebhookAction, WebhookEvent
 from ..clock import Clock, SystemClock
 from ..errors import (
-    APIError,
+    AuthenticationError,
     CommerceConnectorsError,
     FieldProblem,
     InvalidRecordError,
     NotFoundError,
-    RetriableError,
+    PermissionDeniedError,
 )
 from ..protocols import (
     ConnectionState,
@@ -176,7 +176,11 @@ class WebhookWorker:
     def run(self, stop: threading.Event, *, idle: float = 1.0) -> None:
         """Drain until ``stop`` is set, sleeping up to ``idle`` seconds between empty passes."""
         while not stop.is_set():
-            report = self.drain()
+            try:
+                report = self.drain()
+            except Exception:  # the state store unreachable…: log, wait, try again
+                logger.exception("webhook worker pass failed; retrying")
+                report = DrainReport()
             if report.claimed == 0:
                 self._wake.wait(idle)
                 self._wake.clear()
@@ -201,13 +205,14 @@ class WebhookWorker:
         )
         paused = [c for c, s in states.items() if s is ConnectionState.PAUSED]
         if paused:
-            # A paused connection's events wait, except the one that lifts a suspension.
+            # A paused connection's events wait, except those that call no API and
+            # must not wait: lifting a suspension, an uninstall, privacy requests.
             claimed += self.state.claim_events(
                 now,
                 connection_ids=paused,
                 limit=self.batch_size,
                 lease=self.lease,
-                actions=[WebhookAction.RESUME.value],
+                actions=[a.value for a in _ALWAYS],
             )
         report.claimed = len(claimed)
         by_connection: dict[str, list[InboxEvent]] = {}
@@ -224,28 +229,41 @@ class WebhookWorker:
         return self.state.connection_status(connection_id).state
 
     def _process(self, connection_id: str, events: list[InboxEvent], report: DrainReport) -> None:
+        """Apply one connection's events strictly in the order they happened.
+
+        Consecutive upserts go through one engine run; any other action first
+        applies the upserts before it, so a redaction is never followed by the
+        data it erased, and an uninstall by an API call.
+        """
         engine = self.engines[connection_id]
         upserts: list[_Job] = []
-        for stored in events:
+        for stored in sorted(events, key=lambda e: (e.occurred_at, e.id)):
             job = self._job(stored, report)
             if job is None:
                 continue
-            state = self._state_of(connection_id)
-            if state in (ConnectionState.DISABLED, ConnectionState.DELETED):
-                self._finish(job, EventStatus.DONE, f"skipped: the connection is {state.value}")
-                report.skipped += 1
-                continue
-            if state is ConnectionState.PAUSED and job.event.action is not WebhookAction.RESUME:
-                # paused since the claim: back to the queue
-                self.state.retry_event(
-                    stored.id, self.clock.now(), self.clock.now(), "paused", count_attempt=False
-                )
-                report.skipped += 1
-                continue
-            if job.event.action is WebhookAction.UPSERT:
+            action = job.event.action
+            if action not in _ALWAYS:
+                state = self._state_of(connection_id)
+                if state in (ConnectionState.DISABLED, ConnectionState.DELETED):
+                    self._finish(job, EventStatus.DONE, f"skipped: the connection is {state.value}")
+                    report.skipped += 1
+                    continue
+                if state is ConnectionState.PAUSED:  # paused since the claim: back to the queue
+                    now = self.clock.now()
+                    self.state.retry_event(stored.id, now, now, "paused", count_attempt=False)
+                    report.skipped += 1
+                    continue
+            if action is WebhookAction.UPSERT:
                 upserts.append(job)
-            else:
+                continue
+            if upserts:
+                self._upsert(engine, upserts, report)
+                upserts = []
+            try:
                 self._act(engine, job, report)
+            except Exception as exc:  # a sink or store failure: retry this event later
+                logger.exception("webhook %s %s failed", connection_id, job.stored.topic)
+                self._retry(job, f"{type(exc).__name__}: {exc}", report)
         if upserts:
             self._upsert(engine, upserts, report)
 
@@ -305,18 +323,16 @@ class WebhookWorker:
                 )
                 report.action_required += 1
                 return
-            subject = event.subject
-            email, customer = subject.get("email"), subject.get("customer_id")
-            if event.kind == "store" or (email is None and customer is None):
-                removed = sink.erase(connection_id)
-                outcome = f"store data erased ({removed} rows)"
-            else:
-                removed = sink.erase(
-                    connection_id,
-                    email=None if email is None else str(email),
-                    customer_external_id=None if customer is None else str(customer),
+            erased = self._redact(sink, job, now)
+            if erased is None:
+                self._finish(
+                    job,
+                    EventStatus.ACTION_REQUIRED,
+                    "customer redaction naming no email, customer id or order: erase by hand",
                 )
-                outcome = f"customer data erased ({removed} rows)"
+                report.action_required += 1
+                return
+            outcome = erased
         elif action is WebhookAction.DATA_REQUEST:
             self._finish(
                 job, EventStatus.ACTION_REQUIRED, "customer data request: send them their data"
@@ -327,6 +343,42 @@ class WebhookWorker:
             outcome = "no action for this topic"
         self._finish(job, EventStatus.DONE, outcome)
         report.done += 1
+
+    def _redact(self, sink: ErasableSink, job: _Job, now: _dt.datetime) -> str | None:
+        """Erase what a redaction names from the sink and from the inbox and dead letters.
+
+        Only a store redaction erases a whole connection; a customer redaction
+        that names nobody is left for a person (``None``).
+        """
+        event, connection_id = job.event, job.stored.connection_id
+        if event.kind == "store":
+            removed = sink.erase(connection_id)
+            scrubbed = self.state.redact_events(
+                connection_id, now, everything=True, keep=job.stored.id
+            )
+            return f"store data erased ({removed} rows; {scrubbed} stored events/dead letters)"
+        subject = event.subject
+        email, customer, phone = (subject.get(k) for k in ("email", "customer_id", "phone"))
+        orders = [str(o) for o in subject.get("order_ids") or () if o is not None]
+        if email is None and customer is None and not orders:
+            return None
+        removed = sink.erase(
+            connection_id,
+            email=None if email is None else str(email),
+            customer_external_id=None if customer is None else str(customer),
+            order_external_ids=orders,
+        )
+        records = [("order", o) for o in orders]
+        if customer is not None:
+            records.append(("customer", str(customer)))
+        scrubbed = self.state.redact_events(
+            connection_id,
+            now,
+            needles=[str(v) for v in (email, phone) if v],
+            records=records,
+            keep=job.stored.id,
+        )
+        return f"customer data erased ({removed} rows; {scrubbed} stored events/dead letters)"
 
     def _retire(self, engine: SyncEngine, job: _Job, now: _dt.datetime) -> str:
         event = job.event
@@ -360,8 +412,9 @@ class WebhookWorker:
                     continue
                 try:
                     found = connector.records_for_event(job.event)
-                except (APIError, RetriableError) as exc:
-                    # One event's fetch failing must not hold back the others.
+                except Exception as exc:
+                    # One event's fetch failing (an API error, a paging loop, a bug on
+                    # odd data) must not hold back the others, nor stop the worker.
                     failures[job.stored.id] = exc
                     continue
                 for record in found:
@@ -369,7 +422,13 @@ class WebhookWorker:
                     sources.setdefault((kind, record.external_id), []).append(job)
                     yield record
 
-        run = engine.apply(records(), mode=SyncMode.REALTIME)
+        try:
+            run = engine.apply(records(), mode=SyncMode.REALTIME)
+        except Exception as exc:  # a bug the engine logged and re-raised: retry, go on
+            logger.exception("webhook batch of %s failed", jobs[0].stored.connection_id)
+            for job in jobs:
+                self._retry(job, f"{type(exc).__name__}: {exc}", report)
+            return
         now = self.clock.now()
         if run.status is not SyncStatus.OK:
             for job in jobs:
@@ -388,6 +447,16 @@ class WebhookWorker:
             elif isinstance(error, NotFoundError):
                 self._finish(job, EventStatus.DONE, "the record no longer exists at the platform")
                 report.done += 1
+            elif isinstance(error, (AuthenticationError, PermissionDeniedError)):
+                # The token needs a person: hold the event (no attempt counted) until then.
+                self.state.retry_event(
+                    job.stored.id,
+                    now,
+                    now + self.backoff.cap,
+                    f"waiting for re-authentication: {error}",
+                    count_attempt=False,
+                )
+                report.retried += 1
             elif error is not None:
                 self._retry(job, f"{type(error).__name__}: {error}", report)
             elif id(job) in waiting:
@@ -425,6 +494,17 @@ class WebhookWorker:
         self.state.retry_event(job.stored.id, now, now + self.backoff.delay(attempt), error)
         report.retried += 1
 
+
+#: Actions applied whatever the connection's state: they call no API, and privacy
+#: requests arrive after an uninstall by design (a store's redaction 48 h later).
+_ALWAYS = frozenset(
+    {
+        WebhookAction.UNINSTALL,
+        WebhookAction.REDACT,
+        WebhookAction.DATA_REQUEST,
+        WebhookAction.RESUME,
+    }
+)
 
 #: The reason a platform's suspension gives a paused connection (only those are resumed).
 _SUSPENDED = "suspended by the platform"

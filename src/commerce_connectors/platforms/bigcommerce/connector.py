@@ -18,7 +18,7 @@ import concurrent.futures as cf
 import datetime as _dt
 import functools
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, TypeVar
 
@@ -54,6 +54,7 @@ from ...protocols import InvalidRecordHandler, Stream
 from ..base import BaseConnector, Fetched
 from . import constants as c
 from ._realtime import BigCommerceRealtime
+from ._subscribers import ConsentLookup, Page, subscriber_key
 from .parsers import parse_cart, parse_customer, parse_order, parse_product
 
 __all__ = ["BigCommerceConnector", "BigCommerceErrorMapper"]
@@ -179,6 +180,10 @@ def _is_zero(value: Any) -> bool:
         return False
 
 
+def _email(record: Any) -> Any:
+    return record.get("email") if isinstance(record, Mapping) else None
+
+
 def _resolved(value: _T) -> cf.Future[_T]:
     future: cf.Future[_T] = cf.Future()
     future.set_result(value)
@@ -197,7 +202,10 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
       ``include_incomplete=True``; archived (``is_deleted``) orders are yielded with
       ``extra["is_deleted"] = True`` unless ``include_archived=False``. Skips are
       counted in :attr:`skipped`.
-    * **customers** from ``/v3/customers?include=addresses``.
+    * **customers** from ``/v3/customers?include=addresses``, each with its newsletter
+      consent from ``/v3/customers/subscribers`` (matched by e-mail address; see
+      ``read_subscribers``). Incremental passes also yield the customers whose
+      subscription changed since ``since`` although their profile did not.
     * **products** from ``/v3/catalog/products?include=variants,images``, category
       names resolved from ``/v3/catalog/categories``.
     * **abandoned carts**: BigCommerce cannot list them;
@@ -236,6 +244,11 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
         include_archived: yield archived (``is_deleted``) orders.
         resolve_line_categories: look up each ordered product's category names and
             image in the catalog (about one request per page of orders).
+        read_subscribers: read each customer's newsletter consent from the Subscribers
+            API (same Customers read scope). A pass reads the whole subscriber list
+            (one request per ``page_size`` subscribers) or, when that would cost more,
+            looks up each customer's address (one request each) plus the subscribers
+            modified since ``since``. ``False`` leaves every customer's consent unknown.
         currency: the store's currency for catalog prices; ``None`` reads it once from
             ``/v2/store``.
         retry: the retry policy (default: BigCommerce wait headers, 5 attempts, server
@@ -283,6 +296,7 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
         include_incomplete: bool = False,
         include_archived: bool = True,
         resolve_line_categories: bool = True,
+        read_subscribers: bool = True,
         currency: str | None = None,
         retry: RetryPolicy | None = None,
         stats: HttpStats | None = None,
@@ -306,6 +320,7 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
         self.include_incomplete = include_incomplete
         self.include_archived = include_archived
         self.resolve_line_categories = resolve_line_categories
+        self.read_subscribers = read_subscribers
         self.currency = currency
         #: Orders not yielded, by reason (``"incomplete"``, ``"archived"``).
         self.skipped: collections.Counter[str] = collections.Counter()
@@ -413,6 +428,13 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
 
     def _walk(self, path: str, params: Mapping[str, Any], *, v3: bool) -> Iterator[list[Any]]:
         """Yield the record list of every page of a listing."""
+        for records, _ in self._pages(path, params, v3=v3):
+            yield records
+
+    def _pages(
+        self, path: str, params: Mapping[str, Any], *, v3: bool
+    ) -> Generator[Page, None, None]:
+        """Yield each page's records with its ``meta.pagination`` (v2: an empty mapping)."""
         paginator = (
             PageNumberPaginator.bigcommerce_v3() if v3 else PageNumberPaginator.bigcommerce_v2()
         )
@@ -429,7 +451,9 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
                     method="GET",
                     url=self.engine.redactor.url(self.engine.url_for(path)),
                 )
-            yield records
+            meta = body.get("meta") if v3 and isinstance(body, Mapping) else None
+            pagination = meta.get("pagination") if isinstance(meta, Mapping) else None
+            yield records, pagination if isinstance(pagination, Mapping) else {}
 
     def _customers(self, since: _dt.datetime | None) -> Iterator[Fetched]:
         params: dict[str, Any] = {
@@ -442,9 +466,82 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
         if since is not None:
             params["date_modified:min"] = _v3_date(since)
         parser = functools.partial(parse_customer, connection_id=self.connection_id)
-        for records in self._walk(f"{c.V3}/customers", params, v3=True):
+        path = f"{c.V3}/customers"
+        if not self.read_subscribers:
+            for records in self._walk(path, params, v3=True):
+                for record in records:
+                    yield record, parser
+            return
+        consent = self._consent_lookup(since)
+        walked: set[Any] = set()  # customer ids yielded by the walk (incremental only)
+        walked_keys: set[str] = set()
+        for records, pagination in self._pages(path, params, v3=True):
+            total = pagination.get("total")
+            consent.prepare(total if isinstance(total, int) else None)
+            found = consent.for_emails(_email(record) for record in records)
             for record in records:
-                yield record, parser
+                key = subscriber_key(_email(record))
+                if since is not None:
+                    walked.add(record.get("id") if isinstance(record, Mapping) else None)
+                    if key is not None:
+                        walked_keys.add(key)
+                yield record, functools.partial(parser, subscriber=found.get(key or ""))
+        if since is not None:
+            yield from self._consent_changes(consent, since, parser, walked, walked_keys)
+
+    def _consent_lookup(self, since: _dt.datetime | None) -> ConsentLookup:
+        path = f"{c.V3}/{c.SUBSCRIBERS_PATH}"
+
+        def listing(params: Mapping[str, Any]) -> Generator[Page, None, None]:
+            return self._pages(path, params, v3=True)
+
+        def by_email(email: str) -> list[Any]:
+            return next(self._walk(path, {"email": email}, v3=True), [])
+
+        return ConsentLookup(
+            listing=listing,
+            by_email=by_email,
+            page_size=self.page_size,
+            since=since,
+            since_param=_v3_date(since) if since is not None else None,
+        )
+
+    def _consent_changes(
+        self,
+        consent: ConsentLookup,
+        since: _dt.datetime,
+        parser: Callable[..., Any],
+        walked: set[Any],
+        walked_keys: set[str],
+    ) -> Iterator[Fetched]:
+        """The customers whose subscription changed since ``since`` but who were not walked.
+
+        A subscriber's change does not touch the customer's ``date_modified``, so the
+        incremental walk misses it. The registered customers among those subscribers are
+        fetched by address (``email:in``, in batches); the rest are guests or newsletter
+        sign-ups without an account, which are not customers.
+        """
+        emails = [
+            email
+            for record in consent.changed_since(since)
+            if isinstance(email := record.get("email"), str)
+            and subscriber_key(email) not in walked_keys
+            and "," not in email  # cannot be written in a comma-separated filter
+        ]
+        path = f"{c.V3}/customers"
+        for start in range(0, len(emails), c.EMAIL_IN_BATCH):
+            params = {
+                "email:in": ",".join(e.strip() for e in emails[start : start + c.EMAIL_IN_BATCH]),
+                "include": "addresses",
+                "limit": self.page_size,
+            }
+            for records in self._walk(path, params, v3=True):
+                for record in records:
+                    customer_id = record.get("id") if isinstance(record, Mapping) else None
+                    if customer_id is not None and customer_id in walked:
+                        continue
+                    walked.add(customer_id)
+                    yield record, functools.partial(parser, subscriber=consent.get(_email(record)))
 
     def _categories(self) -> dict[str, str]:
         names: dict[str, str] = {}

@@ -18,7 +18,9 @@ __all__ = [
     "CONNECTION_PREFIX",
     "DEFAULT_CONCURRENCY",
     "DEFAULT_OVERLAP_MINUTES",
+    "EMAIL_IN_BATCH",
     "GUEST_CUSTOMER_ID",
+    "MARKETING_CONSENT",
     "MAX_PAGE_SIZE",
     "ORDER_STATUSES",
     "PLATFORM_NAME",
@@ -27,6 +29,7 @@ __all__ = [
     "SERVER_ERROR_MAX_TOTAL_WAIT_SECONDS",
     "STATUS_INCOMPLETE",
     "STORE_HASH_PATTERN",
+    "SUBSCRIBERS_PATH",
     "USER_AGENT",
     "V2",
     "V3",
@@ -84,6 +87,20 @@ ORDER_STATUSES: Final[Mapping[int, OrderStatus]] = MappingProxyType(
         14: OrderStatus.PARTIALLY_REFUNDED,  # Partially Refunded
     }
 )
+
+#: The Subscribers API (newsletter sign-ups and their e-mail consents), under ``/v3``:
+#: ``GET /v3/customers/subscribers`` (BigCommerce reference ``subscribers.v3.yml``).
+SUBSCRIBERS_PATH: Final = "customers/subscribers"
+
+#: The subscriber consent that means "accepts marketing e-mails". ``consents`` "shows the
+#: active subscriptions a shopper may have ... consent types like 'marketing_newsletter'
+#: and 'abandoned_cart'" (``subscribers.v3.yml``); only the first is marketing consent.
+MARKETING_CONSENT: Final = "marketing_newsletter"
+
+#: Our choice: e-mails per ``GET /v3/customers?email:in=...`` request when fetching the
+#: customers whose newsletter consent changed. The reference gives no maximum; 50
+#: addresses keep the URL near 2 KB, well under common proxy limits.
+EMAIL_IN_BATCH: Final = 50
 
 #: Prefix of every connection id: ``bigcommerce:<store_hash>``.
 CONNECTION_PREFIX: Final = "bigcommerce"

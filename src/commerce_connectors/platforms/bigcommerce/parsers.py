@@ -55,12 +55,13 @@ from ...models import (
     Product,
     ProductVariant,
 )
-from .constants import GUEST_CUSTOMER_ID, ORDER_STATUSES, PLATFORM_NAME
+from .constants import GUEST_CUSTOMER_ID, MARKETING_CONSENT, ORDER_STATUSES, PLATFORM_NAME
 
 __all__ = ["parse_cart", "parse_customer", "parse_order", "parse_product"]
 
 _PLATFORM = Platform.BIGCOMMERCE
 _DEFAULT_CONNECTION = "bigcommerce"
+_ABSENT = object()
 
 
 def _reader(payload: Any, kind: str) -> PayloadReader:
@@ -126,20 +127,73 @@ def _id_or_none(r: PayloadReader, path: str) -> str | None:
 # --------------------------------------------------------------------------- customers
 
 
-def parse_customer(payload: Any, *, connection_id: str = _DEFAULT_CONNECTION) -> Customer:
+def _subscriber_evidence(r: PayloadReader) -> dict[str, Any]:
+    """A v3 subscriber as consent evidence (read before ``check``; problems join the customer's).
+
+    ``consents`` is ``None`` when the subscriber carries no ``consents`` list at all:
+    an absent list says nothing, unlike an empty one.
+    """
+    consents: tuple[str, ...] | None = None
+    raw = r.raw("consents", _ABSENT)
+    if raw is not _ABSENT:
+        if isinstance(raw, list):
+            values = [r.text(f"consents[{n}]") for n in range(len(raw))]
+            consents = tuple(v for v in values if v is not None)
+        else:
+            r.problem("consents", "expected a list of consent names", raw)
+    created = r.datetime("date_created")
+    modified = r.datetime("date_modified")
+    return {
+        "id": r.text("id"),
+        "email": r.text("email"),
+        "consents": consents,
+        "source": r.text("source"),
+        "order_id": r.integer("order_id"),
+        "channel_id": r.integer("channel_id"),
+        "date_created": created.isoformat() if created else None,
+        "date_modified": modified.isoformat() if modified else None,
+    }
+
+
+def parse_customer(
+    payload: Any,
+    *,
+    subscriber: Mapping[str, Any] | None = None,
+    connection_id: str = _DEFAULT_CONNECTION,
+) -> Customer:
     """A v3 customer object (``GET /v3/customers?include=addresses``) as a Customer.
 
-    Consent: ``accepts_marketing`` is taken only from an explicit ``accepts_marketing``
-    boolean (the v2 and legacy shape). The v3 flag
-    ``accepts_product_review_abandoned_cart_emails`` is about review and abandoned-cart
-    emails, which the library's rules deliberately do not treat as marketing consent
-    (see ``docs/rules.md``); it is kept in ``extra`` for field maps that want it. Unknown
-    consent is ``None``, and nobody is subscribed on ``None``.
+    Consent comes from the store's newsletter list, the Subscribers API
+    (``GET /v3/customers/subscribers``), matched to the customer by e-mail address;
+    the connector looks the subscriber up and passes it as ``subscriber``:
+
+    * a subscriber whose ``consents`` holds ``marketing_newsletter``:
+      ``accepts_marketing=True``;
+    * a subscriber without it (an empty list means "unsubscribed or didn't enable the
+      newsletter subscription checkbox during checkout", so it is not an explicit
+      no), or no subscriber at all: ``None``, unknown. Nobody is subscribed on
+      ``None``, and no "no" is invented.
+
+    The subscriber is kept in ``extra["subscriber"]`` (``id``, ``email``,
+    ``consents``, ``source``, ``order_id``, ``channel_id``, ``date_created``,
+    ``date_modified``, dates as ISO 8601 UTC), which is where the BigCommerce consent
+    rule reads the choice and its time. ``updated_at`` is the later of the customer's
+    and the subscriber's ``date_modified``: a consent change is a change of the
+    customer record, so incremental syncs pick it up. A malformed subscriber makes
+    the customer invalid, with paths such as ``$subscriber.consents``.
+
+    The v3 flag ``accepts_product_review_abandoned_cart_emails``, and its v2 name
+    ``accepts_marketing`` ("whether the customer accepts product review emails or
+    abandon cart emails"), are about review and abandoned-cart e-mails, not marketing:
+    the value is kept in ``extra["accepts_product_review_abandoned_cart_emails"]`` for
+    field maps that want it, and never read as consent.
 
     BigCommerce customers have no tags; the rules add ``bigcommerce-customer``.
 
     Args:
         payload: one element of the v3 response's ``data`` list.
+        subscriber: the customer's subscriber (one element of the Subscribers API's
+            ``data`` list), or ``None`` when there is none or it was not looked up.
         connection_id: the connection the record belongs to (``bigcommerce:<hash>``).
 
     Raises:
@@ -153,6 +207,14 @@ def parse_customer(payload: Any, *, connection_id: str = _DEFAULT_CONNECTION) ->
         ...                     "addresses": [{"phone": "555-123-4567", "country_code": "US"}]})
         >>> c.email, c.accepts_marketing, c.addresses[0].phone, c.tags
         (' Jane@Example.com ', None, '555-123-4567', ())
+        >>> s = parse_customer({"id": 7, "email": "jane@example.com",
+        ...                     "date_created": "2024-05-14T09:34:00Z",
+        ...                     "date_modified": "2024-05-15T10:00:00Z"},
+        ...                    subscriber={"id": 3, "email": "jane@example.com",
+        ...                                "consents": ["marketing_newsletter"],
+        ...                                "date_modified": "2024-06-01T08:00:00Z"})
+        >>> s.accepts_marketing, s.extra["subscriber"]["consents"], s.updated_at.isoformat()
+        (True, ('marketing_newsletter',), '2024-06-01T08:00:00+00:00')
     """
     r = _reader(payload, "customer")
     external_id = r.id("id")
@@ -160,8 +222,14 @@ def parse_customer(payload: Any, *, connection_id: str = _DEFAULT_CONNECTION) ->
     updated = r.datetime("date_modified", required=True)
     addresses = tuple(_v3_address(a) for a in r.children("addresses"))
     review_emails = r.boolean("accepts_product_review_abandoned_cart_emails")
-    accepts = r.boolean("accepts_marketing")
+    if review_emails is None:
+        review_emails = r.boolean("accepts_marketing")  # the v2 name of the same flag
     group = r.integer("customer_group_id")
+    evidence = (
+        _subscriber_evidence(_sub_reader(subscriber, r, "$subscriber"))
+        if subscriber is not None
+        else None
+    )
     r.check()
     assert external_id is not None
     assert created is not None
@@ -171,6 +239,13 @@ def parse_customer(payload: Any, *, connection_id: str = _DEFAULT_CONNECTION) ->
         extra["accepts_product_review_abandoned_cart_emails"] = review_emails
     if group is not None:
         extra["customer_group_id"] = group
+    accepts: bool | None = None
+    if evidence is not None:
+        extra["subscriber"] = evidence
+        if MARKETING_CONSENT in (evidence["consents"] or ()):
+            accepts = True
+        if evidence["date_modified"] is not None:
+            updated = max(updated, _dt.datetime.fromisoformat(evidence["date_modified"]))
     return Customer(
         platform=_PLATFORM,
         connection_id=connection_id,

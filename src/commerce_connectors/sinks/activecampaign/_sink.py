@@ -46,7 +46,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, Literal
 from urllib.parse import parse_qsl, urlsplit
 
@@ -519,13 +519,15 @@ class ActiveCampaignSink:
         *,
         email: str | None = None,
         customer_external_id: str | None = None,
+        order_external_ids: Sequence[str] = (),
     ) -> int:
         """Delete e-commerce data for a redaction request; return how many objects went.
 
-        With ``email`` and/or ``customer_external_id``: that person's ecomCustomers
-        and every ecomOrder (orders and carts) of them, in ``connection_id`` or, when
-        it is ``None``, in every connection of this sink's ``service``. With neither:
-        every ecomOrder and ecomCustomer of the connection, then the connection.
+        With ``email``, ``customer_external_id`` and/or ``order_external_ids``: that
+        person's ecomCustomers, every ecomOrder (orders and carts) of them and the
+        orders named, in ``connection_id`` or, when it is ``None``, in every
+        connection of this sink's ``service``. With none of them: every ecomOrder
+        and ecomCustomer of the connection, then the connection.
         The CRM contact itself is left: it may hold data from other sources (forms,
         campaigns) that a store's redaction request does not cover. Idempotent:
         erasing again returns 0.
@@ -543,15 +545,17 @@ class ActiveCampaignSink:
         wanted = None
         if email is not None:
             wanted = normalize_email(email).value
-            if wanted is None:
+            if wanted is None and customer_external_id is None and not order_external_ids:
                 return 0
         with self._lock:
             deleted = 0
             for conn in self._erase_targets(connection_id):
-                if wanted is None and customer_external_id is None:
+                if wanted is None and customer_external_id is None and not order_external_ids:
                     deleted += self._erase_connection(conn)
                 else:
-                    deleted += self._erase_person(conn, wanted, customer_external_id)
+                    deleted += self._erase_person(
+                        conn, wanted, customer_external_id, order_external_ids
+                    )
             return deleted
 
     # ------------------------------------------------------------------ dispatch
@@ -1428,7 +1432,11 @@ class ActiveCampaignSink:
         return 1
 
     def _erase_person(
-        self, conn: Mapping[str, Any], email: str | None, customer_id: str | None
+        self,
+        conn: Mapping[str, Any],
+        email: str | None,
+        customer_id: str | None,
+        order_ids: Sequence[str] = (),
     ) -> int:
         conn_id = str(conn["id"])
         base = {"filters[connectionid]": conn_id}
@@ -1453,6 +1461,11 @@ class ActiveCampaignSink:
         if email is not None:
             for row in self._all("ecomOrders", "ecomOrders", {**base, "filters[email]": email}):
                 if str(row.get("email", "")).lower() == email:
+                    orders[str(row["id"])] = row
+        for ext in order_ids:
+            params = {**base, "filters[externalid]": ext}
+            for row in self._all("ecomOrders", "ecomOrders", params):
+                if str(row.get("externalid")) == ext:
                     orders[str(row["id"])] = row
         deleted = sum(self._delete(f"ecomOrders/{oid}") for oid in orders)
         deleted += sum(self._delete(f"ecomCustomers/{cid}") for cid in customers)
