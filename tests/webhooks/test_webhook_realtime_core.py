@@ -550,3 +550,43 @@ def test_an_expired_token_holds_events_without_using_up_their_attempts(state, si
     rig.connector.token_revoked = False
     rig.worker.drain()
     assert RecordKey(CONN, "order", "42") in sink.snapshot()
+
+
+def test_on_a_shared_url_one_stores_secret_never_admits_an_event_for_another(state) -> None:
+    shared = "https://hooks.example.com/privacy"
+    a, b = FakeRealtimeConnector(), FakeRealtimeConnector()
+    b.connection_id = "tiendanube:999"
+    b.owns_event = lambda event: event.store_id == "999"  # type: ignore[method-assign]
+    receiver = WebhookReceiver(
+        state,
+        [
+            WebhookEndpoint(CONN, "tiendanube", secret=SECRET, url=shared, owns=a.owns_event),
+            WebhookEndpoint(
+                "tiendanube:999", "tiendanube", secret="b-secret", url=shared, owns=b.owns_event
+            ),
+        ],
+        clock=FakeClock(wall_start=at(10)),
+    )
+    # An event for store 999 signed with store 123's secret: forged for 999.
+    forged = receiver.handle(*_other_store("order/paid", 5), shared)
+    assert forged.body == {"status": "kept", "reason": "other store"}
+    assert state.events(status=EventStatus.PENDING) == []
+
+
+def test_an_event_every_connection_owns_is_stored_for_each(state) -> None:
+    shared = "https://hooks.example.com/app"
+    a, b = FakeRealtimeConnector(), FakeRealtimeConnector()
+    b.connection_id = "tiendanube:123-second"
+    receiver = WebhookReceiver(
+        state,
+        [
+            WebhookEndpoint(CONN, "tiendanube", secret=SECRET, url=shared, owns=a.owns_event),
+            WebhookEndpoint(
+                b.connection_id, "tiendanube", secret=SECRET, url=shared, owns=b.owns_event
+            ),
+        ],
+        clock=FakeClock(wall_start=at(10)),
+    )
+    assert receiver.handle(*delivery("app/uninstalled", 1), shared).body["status"] == "accepted"
+    assert sorted(e.connection_id for e in state.events()) == sorted([CONN, b.connection_id])
+    assert receiver.handle(*delivery("app/uninstalled", 1), shared).body["status"] == "duplicate"

@@ -196,7 +196,6 @@ class WebhookReceiver:
         endpoint = group[0]
         now = self.clock.now()
         names = normalize_headers(headers)
-        platform = endpoint.platform.value
         secrets = [s for e in group for s in secrets_of(e.secret)]
         try:
             verify(
@@ -220,37 +219,103 @@ class WebhookReceiver:
             kept = self._keep(endpoint, names, body, now, str(exc))
             return Acknowledgement(200, {"status": "kept", "reason": "unreadable"}, kept)
         if len(group) > 1:
-            endpoint = next((e for e in group if e.owns is not None and e.owns(event)), endpoint)
+            return self._route(group, event, names, body, url, now)
         if endpoint.owns is not None and not endpoint.owns(event):
-            names_of = ", ".join(e.connection_id for e in group)
-            why = f"event for store {event.store_id!r}, not {names_of}"
-            stored = self.state.add_event(
-                endpoint.connection_id,
-                event,
-                body=body,
-                headers=names,
-                received_at=now,
-                status=EventStatus.FAILED,
-                outcome=why,
-            )
-            logger.warning("webhook on %s kept as failed: %s", endpoint.connection_id, why)
-            return Acknowledgement(200, {"status": "kept", "reason": "other store"}, stored)
+            why = f"event for store {event.store_id!r}, not {endpoint.connection_id}"
+            return self._misrouted(endpoint, event, names, body, now, why)
         stored = self.state.add_event(
             endpoint.connection_id, event, body=body, headers=names, received_at=now
         )
-        if stored is None:
-            logger.info("webhook %s %s: duplicate", platform, event.event_id)
-            return Acknowledgement(200, {"status": "duplicate"})
-        logger.info(
-            "webhook %s %s stored for %s (%s)",
-            platform,
-            event.topic,
+        return self._stored([stored], [endpoint], event)
+
+    def _route(
+        self,
+        group: tuple[WebhookEndpoint, ...],
+        event: WebhookEvent,
+        names: Mapping[str, str],
+        body: bytes,
+        url: str,
+        now: _dt.datetime,
+    ) -> Acknowledgement:
+        """An app-wide URL: store the event for every connection that owns it and signed it.
+
+        The store named in the payload is not signed on every platform, so each
+        owner must also have signed the delivery with its own secret (one store's
+        secret never admits an event for another store). A merchant-wide Square
+        event (an authorization revoked, a customer) belongs to every location.
+        """
+        owners = [e for e in group if e.owns is not None and e.owns(event)]
+        signed = [e for e in owners if self._signed_by(e, names, body, url, now)]
+        if not signed:
+            why = f"event for store {event.store_id!r}, signed by no connection that owns it"
+            return self._misrouted(group[0], event, names, body, now, why)
+        stored = [
+            self.state.add_event(e.connection_id, event, body=body, headers=names, received_at=now)
+            for e in signed
+        ]
+        return self._stored(stored, signed, event)
+
+    def _signed_by(
+        self,
+        endpoint: WebhookEndpoint,
+        names: Mapping[str, str],
+        body: bytes,
+        url: str,
+        now: _dt.datetime,
+    ) -> bool:
+        try:
+            verify(
+                endpoint.platform,
+                names,
+                body,
+                secret=endpoint.secret,
+                url=endpoint.url or url,
+                now=now,
+                max_body=self.max_body,
+            )
+        except WebhookVerificationError:
+            return False
+        return True
+
+    def _misrouted(
+        self,
+        endpoint: WebhookEndpoint,
+        event: WebhookEvent,
+        names: Mapping[str, str],
+        body: bytes,
+        now: _dt.datetime,
+        why: str,
+    ) -> Acknowledgement:
+        stored = self.state.add_event(
             endpoint.connection_id,
-            event.event_id,
+            event,
+            body=body,
+            headers=names,
+            received_at=now,
+            status=EventStatus.FAILED,
+            outcome=why,
         )
+        logger.warning("webhook on %s kept as failed: %s", endpoint.connection_id, why)
+        return Acknowledgement(200, {"status": "kept", "reason": "other store"}, stored)
+
+    def _stored(
+        self, stored: list[Any], endpoints: list[WebhookEndpoint], event: WebhookEvent
+    ) -> Acknowledgement:
+        new = [s for s in stored if s is not None]
+        if not new:
+            logger.info("webhook %s %s: duplicate", event.platform.value, event.event_id)
+            return Acknowledgement(200, {"status": "duplicate"})
+        for endpoint in endpoints:
+            logger.info(
+                "webhook %s %s stored for %s (%s)",
+                event.platform.value,
+                event.topic,
+                endpoint.connection_id,
+                event.event_id,
+            )
         if self.on_stored is not None:
             self.on_stored()
-        return Acknowledgement(200, {"status": "accepted"}, stored)
+        return Acknowledgement(200, {"status": "accepted"}, new[0])
 
     def _keep(
         self,
