@@ -20,7 +20,7 @@ Example:
     >>> event.kind, event.external_id, event.action.value
     ('order', '456', 'upsert')
     >>> event.event_id
-    '123:order/paid:456:2024-10-01T12:00:05+00:00'
+    '123:order/paid:456:2024-10-01T12:00:05.250000+00:00'
 """
 
 from __future__ import annotations
@@ -307,7 +307,10 @@ def parse_event(
 
     The body names the store (``store_id``), the event (``event``) and, for record
     events, the record (``id``). ``occurred_at`` is ``received_at`` (the body has no
-    time); ``event_id`` is ``"<store_id>:<event>:<id>:<received_at to the second>"``.
+    time); ``event_id`` is ``"<store_id>:<event>:<id>:<received_at>"`` (to the
+    microsecond: two deliveries are never taken for one, so a genuine second update
+    within the same second is not lost; a repeated delivery is processed again,
+    which is harmless because the worker fetches the record's current state).
     Unknown events read as ``OTHER``. Data-protection deliveries without an ``event``
     field are recognised by their documented shape.
 
@@ -370,7 +373,7 @@ def parse_event(
     # The dedupe key's reference: the resource id, else the data request's or the
     # customer's id (privacy events carry no top-level id).
     ref = record_id or subject.get("data_request_id") or subject.get("customer_id") or ""
-    at = received_at.astimezone(_dt.timezone.utc).replace(microsecond=0)
+    at = received_at.astimezone(_dt.timezone.utc)
     return WebhookEvent(
         platform=Platform.TIENDANUBE,
         store_id=store,
