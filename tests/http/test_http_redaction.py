@@ -12,6 +12,7 @@ from commerce_connectors._http import (
     LOGGER_NAME,
     BearerAuth,
     HeaderTokenAuth,
+    HttpEngine,
     HttpEvent,
     NoAuth,
     RedactingFilter,
@@ -163,3 +164,25 @@ def test_redactor_without_sensitive_keys_still_masks_secrets() -> None:
     assert r.url("https://h.test/?password=x") == "https://h.test/?password=x"
     assert r.has_secrets
     assert not Redactor().has_secrets
+
+
+def test_a_redirect_is_never_followed_even_on_a_callers_client() -> None:
+
+    seen: list[tuple[str, str | None]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.host, request.headers.get("x-auth-token")))
+        if request.url.host == "api.example.com":
+            return httpx.Response(302, headers={"Location": "https://evil.example/steal"})
+        return httpx.Response(200, json={})
+
+    client = httpx.Client(transport=httpx.MockTransport(handler), follow_redirects=True)
+    engine = HttpEngine(
+        platform="test",
+        base_url="https://api.example.com",
+        auth=HeaderTokenAuth("X-Auth-Token", "s3cr3t-token-value"),
+        client=client,
+    )
+    with pytest.raises(APIError):
+        engine.get("/things")
+    assert [host for host, _ in seen] == ["api.example.com"]

@@ -424,7 +424,9 @@ class HttpEngine:
         self.stats.add(attempts=1)
         started = self.clock.monotonic()
         try:
-            response = self.client.send(built)
+            # Never follow a redirect, even on a client the caller configured to: the
+            # credential header (X-Auth-Token, Api-Token …) would go to another host.
+            response = self.client.send(built, follow_redirects=False)
         except httpx.TransportError as exc:
             if limiter is not None:
                 limiter.cancel()

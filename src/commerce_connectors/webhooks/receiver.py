@@ -47,6 +47,7 @@ from .._webhooks import (
 from ..clock import Clock, SystemClock
 from ..errors import ConfigurationError, WebhookPayloadError, WebhookVerificationError
 from ..models import Platform
+from ..platforms.bigcommerce.webhooks import standard_webhooks_key
 from ..protocols import EventStatus, InboxStore
 from ._schemes import parse_event, platform_of, verify
 
@@ -102,7 +103,10 @@ class WebhookEndpoint:
         return endpoint_path(self.connection_id)
 
     def __attrs_post_init__(self) -> None:
-        secrets_of(self.secret)  # refuse a missing or empty secret at configuration time
+        secrets = secrets_of(self.secret)  # refuse a missing or empty secret now, not per delivery
+        if self.platform is Platform.BIGCOMMERCE:
+            for secret in secrets:  # a malformed whsec_ secret, now rather than at each delivery
+                standard_webhooks_key(secret)
         if self.platform is Platform.SQUARE and not self.url:
             raise ConfigurationError(
                 f"{self.connection_id}: Square signs the notification URL, so the endpoint "
