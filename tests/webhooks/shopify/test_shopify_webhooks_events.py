@@ -304,3 +304,16 @@ def test_the_official_webhook_list_topics_read_as_expected() -> None:
     assert {t: TOPICS[t].action.value for t in listed} == {
         "orders/create": "upsert", "orders/cancelled": "upsert", "app/uninstalled": "uninstall",
     }  # fmt: skip
+
+
+def test_a_signed_body_of_another_topic_replayed_as_a_privacy_topic_is_refused() -> None:
+    from commerce_connectors.errors import WebhookPayloadError
+
+    order_body = {"id": 450789469, "email": "bob@example.com", "customer": {"id": 1},
+                  "line_items": [], "shop_domain": SHOP}  # fmt: skip
+    for topic in ("shop/redact", "customers/redact", "customers/data_request"):
+        with pytest.raises(WebhookPayloadError, match="unexpected keys"):
+            parse_event("shopify", headers(topic), body(order_body), received_at=RECEIVED)
+    other_shop = {"shop_id": 1, "shop_domain": "someone-else.myshopify.com"}
+    with pytest.raises(WebhookPayloadError, match="another shop"):
+        parse_event("shopify", headers("shop/redact"), body(other_shop), received_at=RECEIVED)

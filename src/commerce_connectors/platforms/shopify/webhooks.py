@@ -253,6 +253,38 @@ def _occurred_at(
     return received_at
 
 
+#: The privacy bodies' documented keys. Shopify signs the body but not the topic
+#: header, so a signed body of another topic replayed under a privacy topic must
+#: not read as a request to erase a customer or a whole shop.
+_PRIVACY_SHAPES: Mapping[str, tuple[frozenset[str], frozenset[str]]] = {
+    # topic: (keys that must be present, keys allowed besides them)
+    "shop/redact": (frozenset({"shop_domain"}), frozenset({"shop_id"})),
+    "customers/redact": (
+        frozenset({"shop_domain", "customer"}),
+        frozenset({"shop_id", "orders_to_redact"}),
+    ),
+    "customers/data_request": (
+        frozenset({"shop_domain", "customer"}),
+        frozenset({"shop_id", "orders_requested", "data_request"}),
+    ),
+}
+
+
+def _privacy_shape(
+    topic: str, payload: Mapping[str, Any], shop_header: str | None
+) -> list[FieldProblem]:
+    required, optional = _PRIVACY_SHAPES[topic]
+    keys = set(payload)
+    problems = [FieldProblem(f"$.{k}", f"missing from a {topic} body") for k in required - keys]
+    extra = sorted(keys - required - optional)
+    if extra:
+        problems.append(FieldProblem("$", f"not a {topic} body: unexpected keys {extra}"))
+    domain = payload.get("shop_domain")
+    if shop_header and isinstance(domain, str) and domain.strip().lower() != shop_header.lower():
+        problems.append(FieldProblem("$.shop_domain", "names another shop than the shop header"))
+    return problems
+
+
 def _store_id(headers: Mapping[str, str], payload: Mapping[str, Any]) -> str | None:
     # The privacy bodies name the shop too, and app/uninstalled's body is the shop:
     # they stand in when a relay dropped the header.
@@ -319,14 +351,18 @@ def parse_event(
 
     Raises:
         WebhookPayloadError: the body is not a JSON object, the topic or shop is
-            missing, or a record topic's body has no usable id (each with its path).
+            missing, a record topic's body has no usable id, or a privacy topic's
+            body is not the documented shape for it (each with its path): the topic
+            header is not signed, so a signed body of another topic replayed as
+            ``shop/redact`` must not erase a shop.
 
     Example:
         >>> import datetime as dt
         >>> at = dt.datetime(2024, 10, 4, tzinfo=dt.timezone.utc)
         >>> e = parse_event({"x-shopify-topic": "customers/redact",
         ...                  "x-shopify-shop-domain": "acme.myshopify.com"},
-        ...                 b'{"shop_id": 954889, "customer": {"id": 191167, "email": "j@x.io"},'
+        ...                 b'{"shop_id": 954889, "shop_domain": "acme.myshopify.com",'
+        ...                 b' "customer": {"id": 191167, "email": "j@x.io"},'
         ...                 b' "orders_to_redact": [299938, 280263]}', received_at=at)
         >>> e.action.value, e.kind, e.external_id, dict(e.subject)["order_ids"]
         ('redact', 'customer', '191167', ['299938', '280263'])
@@ -361,6 +397,8 @@ def parse_event(
         subject = _subject(r, "orders_requested")
         subject["data_request_id"] = legacy_id(r.text("data_request.id"))
         external_id = subject["customer_id"]
+    if topic is not None and topic.lower() in _PRIVACY_SHAPES:
+        problems.extend(_privacy_shape(topic.lower(), payload, header(headers, SHOP_HEADER)))
     if topic is not None and topic.lower() == "checkouts/update" and _time(r.raw("completed_at")):
         action = WebhookAction.CONVERT
     problems.extend(r.problems)
