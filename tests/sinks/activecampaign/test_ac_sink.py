@@ -383,15 +383,11 @@ def test_a_missing_list_is_reported_and_contacts_go_to_no_list() -> None:
     assert "Newsletter" in notice.message
 
 
-def test_the_engine_can_pass_the_consent_decision() -> None:
-    @attrs.frozen
-    class Decided(SinkItem):
-        subscription: SubscriptionDecision | None = None
-
+def test_a_declined_decision_on_the_item_holds_the_subscription_back() -> None:
     sim, sink = pair(list_id=1)
     base = contact("ana@example.com", accepts_marketing=True)
-    no = Decided(base.key, base.record, base.fields, subscription=SubscriptionDecision(False))
-    one(sink, no)
+    declined = SubscriptionDecision(False, Reason.CONSENT_DECLINED)
+    one(sink, attrs.evolve(base, subscription=declined))
     assert sim.count("contactLists") == 0
 
 
@@ -625,3 +621,18 @@ def test_real_time_trigger_on_a_cart() -> None:
     sim, sink = pair()
     one(sink, cart("c1", trigger=TriggerDecision(True)))
     assert sim.orders()[0]["source"] == "1"
+
+
+def test_a_cart_deleted_at_the_shop_leaves_activecampaign_and_a_second_delete_finds_nothing() -> (
+    None
+):
+    sim, sink = pair()
+    one(sink, cart("c1", trigger=REALTIME))
+    one(sink, cart("c2", trigger=REALTIME))
+    assert {o.get("externalcheckoutid") for o in sim.orders()} == {"c1", "c2"}
+    key = RecordKey(CONN, "cart", "c1")
+    assert sink.set_status(key, "deleted", at(2))
+    assert {o.get("externalcheckoutid") for o in sim.orders()} == {"c2"}
+    assert not sink.set_status(key, "deleted", at(2))
+    assert not sink.set_status(RecordKey(CONN, "cart", "c2"), "recovered", at(2))
+    assert {o.get("externalcheckoutid") for o in sim.orders()} == {"c2"}

@@ -253,12 +253,15 @@ def _source_pairs(contact: Contact) -> set[tuple[str, str | None]]:
 def _subscription(item: SinkItem, contact: Contact) -> bool:
     """Whether to subscribe the contact to the configured list.
 
-    The consent rule's decision the engine puts on the item
-    (``SinkItem.subscription``) when there is one; otherwise the rules'
-    ``should_subscribe`` on the contact's ``accepts_marketing`` (explicit yes only).
+    Decided on the merged contact, whose consent is the latest explicit choice of
+    every record seen: an older "yes" never outweighs a newer "no". The item's own
+    decision (``SinkItem.subscription``, one record's) can only hold it back.
     """
-    if item.subscription is not None:
-        return item.subscription.subscribe
+    declined = item.subscription is not None and (
+        item.subscription.reason is Reason.CONSENT_DECLINED
+    )
+    if declined:
+        return False
     return should_subscribe(contact.accepts_marketing).subscribe
 
 
@@ -491,6 +494,31 @@ class ActiveCampaignSink:
             fresh = self._notices[self._reported :]
             self._reported = len(self._notices)
         return [n.message for n in fresh]
+
+    def set_status(self, key: RecordKey, status: str, at: _dt.datetime) -> bool:
+        """Retire an abandoned cart the shop deleted: its ecomOrder goes, and with it the
+        abandoned-cart automation's reason to act.
+
+        Only ``deleted`` carts are acted on. A cart ``recovered`` by a purchase is
+        converted when its order is written (``externalcheckoutid`` + the order's
+        ``externalid``), as ActiveCampaign's guide describes; until then it stays.
+        Returns whether an ecomOrder was deleted.
+        """
+        if key.kind != "cart" or status != "deleted":
+            return False
+        with self._lock:
+            deleted = 0
+            for conn in self._erase_targets(key.connection_id):
+                params = {
+                    "filters[connectionid]": str(conn["id"]),
+                    "filters[externalcheckoutid]": key.external_id,
+                }
+                for row in self._all("ecomOrders", "ecomOrders", params):
+                    open_cart = not row.get("externalid")  # not converted into an order
+                    if str(row.get("externalcheckoutid")) == key.external_id and open_cart:
+                        deleted += self._delete(f"ecomOrders/{row['id']}")
+            self._orders.pop(key, None)
+            return deleted > 0
 
     def http_stats(self) -> Mapping[str, Any]:
         """The HTTP counters (requests, 429s, waits), for reports and benchmarks."""
@@ -999,7 +1027,15 @@ class ActiveCampaignSink:
             )
         else:
             body = {"account": account_id, "contact": state.id}
-            self._create("accountContacts", "accountContact", body, lambda: None)
+
+            def existing_link() -> dict[str, Any] | None:
+                # A lost answer may hide a link that was made: never POST it twice.
+                rows = self._list_call(
+                    "accountContacts", "accountContacts", {"filters[contact]": state.id}
+                )
+                return next((r for r in rows if str(r.get("account")) == account_id), None)
+
+            self._create("accountContacts", "accountContact", body, existing_link)
         state.account = name
         return changed
 
