@@ -147,7 +147,8 @@ def _add_store_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sink",
         default=DEFAULT_SINK,
-        help=f"where data goes: sqlite:///path.db or memory:// (default {DEFAULT_SINK})",
+        help="where data goes: sqlite:///path.db, memory:// or activecampaign://<API host>"
+        f" (key from $ACTIVECAMPAIGN_API_TOKEN; default {DEFAULT_SINK})",
     )
     parser.add_argument(
         "--state",

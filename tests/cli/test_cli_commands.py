@@ -172,3 +172,35 @@ def test_help_and_version(capsys) -> None:
     assert run("--version")[0] == 0
     assert capsys.readouterr().out.startswith("commerce-connectors")
     assert run()[0] == 0
+
+
+def test_sync_into_activecampaign_from_the_command_line(shop, monkeypatch, tmp_path: Path) -> None:
+    from commerce_connectors.clock import SystemClock
+    from commerce_connectors.testing.simulators.activecampaign import (
+        ActiveCampaignRateLimit,
+        ActiveCampaignSimulator,
+    )
+
+    sim, base = shop
+    ac = ActiveCampaignSimulator(clock=SystemClock(), rate_limit=ActiveCampaignRateLimit(5000))
+    monkeypatch.setenv("TOYSHOP_TOKEN", sim.token)
+    monkeypatch.setenv("ACTIVECAMPAIGN_API_TOKEN", ac.token)
+    state = f"sqlite:///{tmp_path / 'state.db'}"
+    with ac.serve() as url:
+        host = url.split("://", 1)[1]
+        target = f"activecampaign+http://{host}?requests_per_second=2000"
+        code, out, err = run(
+            "sync",
+            "--sink",
+            target,
+            "--state",
+            state,
+            "--no-progress",
+            "toyshop",
+            "--base-url",
+            base,
+        )
+    assert code in (ExitCode.OK, ExitCode.ATTENTION), err
+    assert ac.count("ecomOrders") > 0
+    assert ac.count("connections") == 1
+    assert ac.token not in out + err
