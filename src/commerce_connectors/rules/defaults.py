@@ -110,11 +110,20 @@ BIGCOMMERCE = RuleSet(
         "cart": (_C("customer.phone"), _C("customer.default_address.phone")),
     },
     consent={
-        # v2 customers: accepts_marketing. The v3 flag
-        # accepts_product_review_abandoned_cart_emails is about review and cart
-        # e-mails, not marketing in general, so it is deliberately not read.
+        # Newsletter consent lives in the Subscribers API; the connector attaches the
+        # customer's subscriber as extra["subscriber"]. "marketing_newsletter" among its
+        # consents is a yes, recorded at the subscriber's date_modified. An empty list
+        # means "unsubscribed or didn't enable the newsletter subscription checkbox
+        # during checkout", so it is not a no; nor is "abandoned_cart" alone. The v3
+        # flag accepts_product_review_abandoned_cart_emails, and its v2 name
+        # accepts_marketing, cover review and abandoned-cart e-mails, not marketing:
+        # deliberately not read.
         "customer": (
-            ConsentField.boolean("$.accepts_marketing"),
+            ConsentField.states(
+                "extra.subscriber.consents[*]",
+                {"marketing_newsletter": True},
+                at="extra.subscriber.date_modified",
+            ),
             ConsentField.boolean("accepts_marketing"),
         ),
         # v2 orders: the checkout's opt-in checkbox; unticked says nothing.

@@ -231,12 +231,20 @@ def test_customer_gets_the_tag_and_the_address_phone() -> None:
     assert decision.contact.key.value == "begona.ibanez@example.com"
 
 
-def test_customer_consent_is_only_an_explicit_accepts_marketing() -> None:
+def test_review_and_abandoned_cart_flags_are_not_marketing_consent() -> None:
     v3 = parse_customer(v3_customer(), connection_id=CONN)
     assert v3.accepts_marketing is None
     assert v3.extra["accepts_product_review_abandoned_cart_emails"] is True
-    legacy = parse_customer(v3_customer(accepts_marketing=False), connection_id=CONN)
-    assert legacy.accepts_marketing is False
+    # v2's accepts_marketing "describes whether the customer accepts product review
+    # emails or abandon cart emails" (customers.v2.yml): the same flag, not consent.
+    payload = {
+        k: v
+        for k, v in v3_customer(accepts_marketing=False).items()
+        if k != "accepts_product_review_abandoned_cart_emails"
+    }
+    legacy = parse_customer(payload, connection_id=CONN)
+    assert legacy.accepts_marketing is None
+    assert legacy.extra["accepts_product_review_abandoned_cart_emails"] is False
 
 
 def test_v3_product_numbers_are_exact_and_categories_resolved() -> None:

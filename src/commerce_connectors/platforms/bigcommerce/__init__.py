@@ -1,8 +1,9 @@
 """BigCommerce: the connector and its pure parsers.
 
 Orders come from the v2 API (with their line items, shipping addresses and
-coupons), customers and the catalog from v3, carts from v3 by id (BigCommerce
-has no cart listing). See ``docs/platforms/bigcommerce.md``.
+coupons), customers and the catalog from v3, each customer's newsletter consent
+from the v3 Subscribers API, carts from v3 by id (BigCommerce has no cart
+listing). See ``docs/platforms/bigcommerce.md``.
 
 Example:
     >>> from commerce_connectors.platforms.bigcommerce import BigCommerceConnector, parse_cart

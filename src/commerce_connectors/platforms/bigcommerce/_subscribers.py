@@ -24,6 +24,7 @@ can be exercised without HTTP.
 from __future__ import annotations
 
 import datetime as _dt
+import sys
 from collections.abc import Callable, Generator, Iterable, Mapping
 from typing import Any, Literal
 
@@ -34,8 +35,8 @@ __all__ = ["ConsentLookup", "Page", "subscriber_key"]
 #: One page of a v3 listing: its records and its ``meta.pagination`` object.
 Page = tuple[list[Any], Mapping[str, Any]]
 
-#: Subscriber fields the customer parser reads; the names are left out to keep a
-#: whole-store index small.
+#: Subscriber fields the customer parser reads, in the order of an index row; the
+#: names are left out, and rows are tuples, to keep a whole-store index small.
 _KEPT = (
     "id",
     "email",
@@ -60,14 +61,46 @@ def subscriber_key(email: Any) -> str | None:
     return email.strip().lower()
 
 
-def _when(record: Mapping[str, Any]) -> _dt.datetime | None:
+#: One subscriber in the index: the values of ``_KEPT``, ``_ABSENT`` where a key is missing.
+_Row = tuple[Any, ...]
+_ABSENT = object()
+_EMAIL, _MODIFIED = _KEPT.index("email"), _KEPT.index("date_modified")
+#: Values worth sharing across the index: sources and consent names.
+_SHARED = frozenset({"source", "consents"})
+
+
+def _row(record: Mapping[str, Any]) -> _Row:
+    values: list[Any] = []
+    for name in _KEPT:
+        value = record.get(name, _ABSENT)
+        values.append(_shared(value) if name in _SHARED else value)
+    return tuple(values)
+
+
+def _shared(value: Any) -> Any:
+    if isinstance(value, str):
+        return sys.intern(value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(sys.intern(v) for v in value)
+    return value
+
+
+def _record(row: _Row) -> dict[str, Any]:
+    """The subscriber as the parser reads it (a list of consents stays a list)."""
+    out = {name: value for name, value in zip(_KEPT, row, strict=True) if value is not _ABSENT}
+    if isinstance(out.get("consents"), tuple):
+        out["consents"] = list(out["consents"])
+    return out
+
+
+def _when(row: _Row) -> _dt.datetime | None:
     try:
-        return parse_datetime(record.get("date_modified"))
+        return parse_datetime(row[_MODIFIED])
     except ValueError:
         return None
 
 
-def _newer(candidate: Mapping[str, Any], current: Mapping[str, Any] | None) -> bool:
+def _newer(candidate: _Row, current: _Row | None) -> bool:
     if current is None:
         return True
     new, old = _when(candidate), _when(current)
@@ -118,9 +151,9 @@ class ConsentLookup:
         self._page_size = page_size
         self._since = since
         self._since_param = since_param
-        self._known: dict[str, dict[str, Any]] = {}
+        self._known: dict[str, _Row] = {}
         self._absent: set[str] = set()
-        self._changed: dict[str, dict[str, Any]] = {}
+        self._changed: dict[str, _Row] = {}
         self.mode: Literal["full", "per_email"] | None = None
 
     # -- setup -----------------------------------------------------------------------
@@ -156,23 +189,24 @@ class ConsentLookup:
             if self._since_param is not None:
                 params["date_modified:min"] = self._since_param
             for records, _ in self._listing(params):
-                for record in self._remember_all(records):
-                    key = subscriber_key(record.get("email"))
-                    if key is not None:
-                        self._changed[key] = record
+                for key, row in self._remember_all(records):
+                    if _newer(row, self._changed.get(key)):
+                        self._changed[key] = row
 
-    def _remember_all(self, records: Iterable[Any]) -> list[dict[str, Any]]:
-        kept: list[dict[str, Any]] = []
+    def _remember_all(self, records: Iterable[Any]) -> list[tuple[str, _Row]]:
+        kept: list[tuple[str, _Row]] = []
         for record in records:
             if not isinstance(record, Mapping):
                 continue  # nothing to match it on; the customer keeps its unknown consent
             key = subscriber_key(record.get("email"))
             if key is None:
                 continue
-            slim = {name: record[name] for name in _KEPT if name in record}
-            if _newer(slim, self._known.get(key)):
-                self._known[key] = slim
-            kept.append(slim)
+            row = _row(record)
+            if row[_EMAIL] == key:
+                row = (*row[:_EMAIL], key, *row[_EMAIL + 1 :])  # one string, not two
+            if _newer(row, self._known.get(key)):
+                self._known[key] = row
+            kept.append((key, row))
         return kept
 
     # -- queries ---------------------------------------------------------------------
@@ -203,13 +237,14 @@ class ConsentLookup:
                 if key not in self._known:
                     self._absent.add(key)
             if key in self._known:
-                found[key] = self._known[key]
+                found[key] = _record(self._known[key])
         return found
 
     def get(self, email: Any) -> dict[str, Any] | None:
         """The subscriber already known for an address (no request)."""
         key = subscriber_key(email)
-        return None if key is None else self._known.get(key)
+        row = None if key is None else self._known.get(key)
+        return None if row is None else _record(row)
 
     def changed_since(self, since: _dt.datetime) -> list[dict[str, Any]]:
         """Subscribers modified at or after ``since`` (exactly; unreadable dates included).
@@ -219,10 +254,10 @@ class ConsentLookup:
         """
         pool = self._known if self.mode == "full" else self._changed
         changed = []
-        for record in pool.values():
-            when = _when(record)
+        for row in pool.values():
+            when = _when(row)
             if when is None or when >= since:
-                changed.append(record)
+                changed.append(_record(row))
         return changed
 
 

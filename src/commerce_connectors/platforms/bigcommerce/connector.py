@@ -516,8 +516,9 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
     ) -> Iterator[Fetched]:
         """The customers whose subscription changed since ``since`` but who were not walked.
 
-        A subscriber's change does not touch the customer's ``date_modified``, so the
-        incremental walk misses it. The registered customers among those subscribers are
+        Subscribers are a resource of their own: nothing in the reference says that a
+        subscription change moves the customer's ``date_modified``, so the incremental
+        walk may not see it. The registered customers among those subscribers are
         fetched by address (``email:in``, in batches); the rest are guests or newsletter
         sign-ups without an account, which are not customers.
         """

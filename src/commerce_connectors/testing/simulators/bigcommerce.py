@@ -8,10 +8,19 @@
   or ISO 8601, ``status_id``…), with ``204 No Content`` past the last page (or
   an empty array, ``empty_page="[]"``); the order sub-resources ``products``,
   ``shipping_addresses`` and ``coupons``; ``/orders/{id}``; ``/store``;
-* v3 ``/customers`` (``include=addresses``, ``date_modified:min``…),
+* v3 ``/customers`` (``include=addresses``, ``date_modified:min``, ``id:in``,
+  ``email:in``…),
   ``/catalog/products`` (``include=variants,images,primary_image``,
   ``include_fields``, ``id:in``), ``/catalog/categories`` and ``/carts/{id}``,
   each with ``meta.pagination``, and ``/catalog/products/{id}``;
+* v3 ``/customers/subscribers`` (the newsletter list) with every filter of the
+  reference (``email``, ``first_name``, ``last_name``, ``source``, ``order_id``,
+  ``id``, ``id:in``, ``date_created`` and ``date_modified`` with ``:min``/``:max``),
+  ``page``/``limit`` and ``meta.pagination``, 422 problem JSON with an ``errors`` map
+  for a bad filter, and ``/customers/subscribers/{id}`` (404 once deleted). Seeded so
+  that some registered customers are subscribers with ``marketing_newsletter``
+  consent, some with only ``abandoned_cart`` or none (unsubscribed), and guests who
+  ticked the checkout's opt-in box are subscribers with ``source: "order"``;
 * the four ``X-Rate-Limit-*`` headers of a fixed window (150 per 30 s by
   default; scale ``window`` down freely), 429 with ``X-Retry-After``;
 * v2 error bodies (``[{"status", "message"}]``) and v3 problem JSON
@@ -31,6 +40,7 @@ required, ``https`` on port 443 only, known scopes only; 422 problem JSON with a
 ``errors`` map). When data changes through the simulator's methods (:meth:`add_order`,
 :meth:`touch_order`, :meth:`refund_order`, :meth:`archive_order`,
 :meth:`add_customer`, :meth:`update_customer`, :meth:`delete_customer`,
+:meth:`add_subscriber`, :meth:`update_subscriber`, :meth:`delete_subscriber`,
 :meth:`add_product`, :meth:`update_product`, :meth:`delete_product`,
 :meth:`add_cart`, :meth:`update_cart`, :meth:`delete_cart`, :meth:`convert_cart`,
 :meth:`uninstall_app`), each active hook whose scope covers the event gets a light
@@ -60,6 +70,7 @@ import hashlib
 import hmac
 import json
 import math
+import random
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -287,6 +298,8 @@ class BigCommerceSimulator(Simulator):
 
     Attributes:
         customers, orders, products: the :class:`RecordStore` of each resource.
+        subscribers: the :class:`RecordStore` of the newsletter list (one subscriber
+            per e-mail address, compared without regard to case).
         order_products, order_shipping, order_coupons: sub-resources by order id.
         categories: category id → name.
         carts: cart id → v3 cart object.
@@ -329,6 +342,8 @@ class BigCommerceSimulator(Simulator):
         self.currency = currency
         self.empty_page = empty_page
         self.customers = RecordStore(self.clock)
+        self.subscribers = RecordStore(self.clock)
+        self._subscriber_ids: dict[str, int] = {}
         self.orders = RecordStore(self.clock, first_id=100)
         self.products = RecordStore(self.clock, first_id=111)
         self.categories: dict[int, str] = {}
@@ -351,6 +366,8 @@ class BigCommerceSimulator(Simulator):
         #: Carts whose current quiet spell was already reported abandoned.
         self._abandoned: set[str] = set()
         self._generate(customers, orders, products, carts, guest_share, archived_share)
+        # Its own random stream, so the rest of the generated store is what it always was.
+        self._generate_subscribers(random.Random(f"bigcommerce-subscribers:{seed}"))
         # The generated carts went quiet before any hook existed: nothing to report.
         self._abandoned.update(self.carts)
 
@@ -461,6 +478,133 @@ class BigCommerceSimulator(Simulator):
             "channel_ids": [1],
             "addresses": [address],
         }
+
+    def _generate_subscribers(self, rng: random.Random) -> None:
+        """Newsletter sign-ups of registered customers, unsubscribes, and sign-ups without
+        an account (buyers who ticked the checkout box are already on the list)."""
+        mixes: tuple[tuple[tuple[str, ...], float], ...] = (
+            (("marketing_newsletter",), 0.45),
+            (("marketing_newsletter", "abandoned_cart"), 0.20),
+            (("abandoned_cart",), 0.15),
+            ((), 0.20),
+        )
+        for customer in self.customers.query(sort="id"):
+            email = customer.data["email"]
+            if not email or self.subscriber_for(email) is not None or rng.random() >= 0.35:
+                continue
+            roll, consents = rng.random(), mixes[-1][0]
+            for choice, weight in mixes:
+                roll -= weight
+                if roll < 0:
+                    consents = choice
+                    break
+            created = customer.created_at + (_NOW - customer.created_at) * rng.random()
+            typed = email.title() if rng.random() < 0.1 else email  # typed with capitals
+            self.add_subscriber(
+                typed,
+                consents=consents,
+                first_name=customer.data["first_name"],
+                last_name=customer.data["last_name"],
+                created_at=created.replace(microsecond=0),
+            )
+        for subscriber in self.subscribers.query(sort="id"):
+            if subscriber.data["consents"] and rng.random() < 0.12:
+                when = subscriber.created_at + (_NOW - subscriber.created_at) * rng.random()
+                self.subscribers.update(
+                    subscriber.id, {"consents": []}, updated_at=when.replace(microsecond=0)
+                )
+        strangers = FakeData(rng.randrange(2**31))
+        for _ in range(len(self.customers) // 10):
+            person = strangers.person()
+            if person.email and self.subscriber_for(person.email) is None:
+                self.add_subscriber(
+                    person.email,
+                    first_name=person.first_name,
+                    last_name=person.last_name,
+                    created_at=strangers.timestamp(_EPOCH, _NOW),
+                )
+
+    def subscriber_for(self, email: str | None) -> StoredRecord | None:
+        """The subscriber with this e-mail address (compared trimmed, without case)."""
+        if not isinstance(email, str) or not email.strip():
+            return None
+        found = self._subscriber_ids.get(email.strip().lower())
+        return None if found is None else self.subscribers.get(found)
+
+    def add_subscriber(
+        self,
+        email: str,
+        *,
+        consents: Sequence[str] = ("marketing_newsletter",),
+        source: Literal["storefront", "order", "custom"] = "storefront",
+        order_id: int | None = None,
+        first_name: str = "",
+        last_name: str = "",
+        channel_id: int = 1,
+        created_at: _dt.datetime | None = None,
+    ) -> StoredRecord:
+        """Put an address on the newsletter list (now, unless ``created_at``).
+
+        Fires ``store/subscriber/created``.
+
+        Raises:
+            ValueError: the address is already a subscriber (the API answers 409).
+        """
+        if self.subscriber_for(email) is not None:
+            raise ValueError(f"{email!r} is already a subscriber")
+        record = self.subscribers.insert(
+            {
+                "email": email,
+                "first_name": first_name,
+                "last_name": last_name,
+                "source": source,
+                "order_id": order_id,
+                "channel_id": channel_id,
+                "consents": list(consents),
+            },
+            created_at=created_at,
+        )
+        self._subscriber_ids[email.strip().lower()] = record.id
+        self._emit("store/subscriber/created", {"type": "subscriber", "id": record.id})
+        return record
+
+    def update_subscriber(self, subscriber_id: int, changes: Mapping[str, Any]) -> StoredRecord:
+        """Change a subscriber now (``{"consents": []}`` is an unsubscribe).
+
+        Fires ``store/subscriber/updated``.
+        """
+        before = self.subscribers.get(subscriber_id)
+        record = self.subscribers.update(subscriber_id, changes)
+        if before is not None and "email" in changes:
+            self._subscriber_ids.pop(before.data["email"].strip().lower(), None)
+            self._subscriber_ids[record.data["email"].strip().lower()] = record.id
+        self._emit("store/subscriber/updated", {"type": "subscriber", "id": subscriber_id})
+        return record
+
+    def delete_subscriber(self, subscriber_id: int) -> None:
+        """Take a subscriber off the list; fires ``store/subscriber/deleted``."""
+        record = self.subscribers.get(subscriber_id)
+        self.subscribers.delete(subscriber_id)
+        if record is not None:
+            self._subscriber_ids.pop(record.data["email"].strip().lower(), None)
+        self._emit("store/subscriber/deleted", {"type": "subscriber", "id": subscriber_id})
+
+    def expected_consent(self, customer_id: int) -> bool | None:
+        """Ground truth: ``True`` when the customer's address is a subscriber with
+        ``marketing_newsletter`` consent, else ``None`` (unknown, never a no)."""
+        customer = self.customers.get(customer_id)
+        subscriber = self.subscriber_for(customer.data["email"]) if customer else None
+        if subscriber is not None and "marketing_newsletter" in subscriber.data["consents"]:
+            return True
+        return None
+
+    def customer_updated_at(self, record: StoredRecord) -> _dt.datetime:
+        """When a customer last changed as the connector sees it: its own
+        ``date_modified`` or its subscriber's, whichever is later."""
+        subscriber = self.subscriber_for(record.data["email"])
+        if subscriber is None:
+            return record.updated_at
+        return max(record.updated_at, subscriber.updated_at)
 
     def add_order(
         self,
@@ -643,6 +787,17 @@ class BigCommerceSimulator(Simulator):
             else []
         )
         self._emit("store/order/created", {"type": "order", "id": record.id})
+        email_address = billing["email"]
+        if data["is_email_opt_in"] and email_address and self.subscriber_for(email_address) is None:
+            # The checkout's opt-in box puts the shopper on the newsletter list.
+            self.add_subscriber(
+                email_address,
+                first_name=billing["first_name"],
+                last_name=billing["last_name"],
+                source="order",
+                order_id=record.id,
+                created_at=created,
+            )
         return record
 
     def add_cart(
@@ -1022,6 +1177,16 @@ class BigCommerceSimulator(Simulator):
             ]
         return out
 
+    def render_subscriber(self, record: StoredRecord) -> dict[str, Any]:
+        """The v3 subscriber object (``subscriber_Full``)."""
+        return {
+            "id": record.id,
+            **record.data,
+            "consents": list(record.data["consents"]),
+            "date_created": record.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "date_modified": record.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+
     def render_product(
         self, record: StoredRecord, *, include: set[str], fields: set[str] | None
     ) -> dict[str, Any]:
@@ -1243,14 +1408,108 @@ class BigCommerceSimulator(Simulator):
         sorts = {"id": "id", "date_modified": "updated_at", "date_created": "created_at"}
         if field not in sorts:
             return self.error_response(422, f"Invalid sort {field!r}.")
+        # email:in is a comma-separated list (style form, explode false); matched without
+        # regard to case, which the reference does not specify.
+        emails = (
+            {e.strip().lower() for e in q["email:in"].split(",") if e.strip()}
+            if "email:in" in q
+            else None
+        )
+
+        def where(r: StoredRecord) -> bool:
+            return (ids is None or r.id in ids) and (
+                emails is None or str(r.data.get("email", "")).strip().lower() in emails
+            )
+
         records = self.customers.query(
-            where=(lambda r: r.id in ids) if ids is not None else None,
+            where=where,
             sort=sorts[field],  # type: ignore[arg-type]
             descending=direction == "desc",
             **bounds,
         )
         addresses = "addresses" in q.get("include", "").split(",")
         return self._v3_list(records, q, lambda r: self.render_customer(r, addresses=addresses))
+
+    @route("GET", "/stores/{store_hash}/v3/customers/subscribers")
+    def list_subscribers(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
+        """The newsletter list, by ``id``, with every filter of ``subscribers.v3.yml``.
+
+        ``email`` is matched whole, without regard to case (the reference only says
+        "Filter items by email"). ``date_created`` / ``date_modified`` without ``:min``
+        or ``:max`` match the day when given a date, else the exact second.
+        """
+        q = request.url.params
+        errors: dict[str, str] = {}
+        bounds: dict[str, Any] = {}
+        for key, name in (
+            ("updated_at_min", "date_modified:min"),
+            ("updated_at_max", "date_modified:max"),
+            ("created_at_min", "date_created:min"),
+            ("created_at_max", "date_created:max"),
+        ):
+            if name in q:
+                try:
+                    bounds[key] = _parse_date(q[name])
+                except (ValueError, TypeError):
+                    errors[name] = f"{q[name]!r} is not a date-time"
+        exact: dict[str, tuple[_dt.datetime, bool]] = {}
+        for name in ("date_created", "date_modified"):
+            if name in q:
+                try:
+                    exact[name] = (_parse_date(q[name]), "T" not in q[name])
+                except (ValueError, TypeError):
+                    errors[name] = f"{q[name]!r} is not a date-time"
+        numbers: dict[str, int] = {}
+        for name in ("order_id", "id"):
+            if name in q:
+                try:
+                    numbers[name] = int(q[name])
+                except ValueError:
+                    errors[name] = f"{q[name]!r} is not an integer"
+        try:
+            ids = self._ids_in(q)
+        except ValueError:
+            errors["id:in"] = "expected comma-separated integers"
+            ids = None
+        if errors:
+            body = {"status": 422, "title": "Invalid filter.", "type": _TYPE, "errors": errors}
+            return json_response(body, 422)
+
+        def stamp(r: StoredRecord, name: str) -> _dt.datetime:
+            return r.created_at if name == "date_created" else r.updated_at
+
+        def where(r: StoredRecord) -> bool:
+            d = r.data
+            for name in ("email", "first_name", "last_name", "source"):
+                if name in q and str(d.get(name) or "").strip().lower() != q[name].strip().lower():
+                    return False
+            if "order_id" in numbers and d.get("order_id") != numbers["order_id"]:
+                return False
+            if "id" in numbers and r.id != numbers["id"]:
+                return False
+            if ids is not None and r.id not in ids:
+                return False
+            for name, (value, whole_day) in exact.items():
+                at = stamp(r, name)
+                if (
+                    (at.date() != value.date())
+                    if whole_day
+                    else (at.replace(microsecond=0) != value)
+                ):
+                    return False
+            return True
+
+        records = self.subscribers.query(where=where, sort="id", **bounds)
+        return self._v3_list(records, q, self.render_subscriber)
+
+    @route("GET", "/stores/{store_hash}/v3/customers/subscribers/{subscriber_id}")
+    def get_subscriber(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
+        """One subscriber; 404 once deleted."""
+        raw = params["subscriber_id"]
+        record = self.subscribers.get(int(raw)) if raw.isdigit() else None
+        if record is None:
+            return self.error_response(404, "The resource was not found.")
+        return json_response({"data": self.render_subscriber(record), "meta": {}})
 
     @route("GET", "/stores/{store_hash}/v3/catalog/products")
     def list_products(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
@@ -1502,13 +1761,26 @@ class BigCommerceHarness:
         }[stream]
 
     def expected_ids(self, stream: Stream, since: _dt.datetime | None = None) -> set[str]:
-        """Ground truth: every record modified at/after ``since`` (orders: not status 0)."""
+        """Ground truth: every record modified at/after ``since`` (orders: not status 0).
+
+        A customer counts as modified when its newsletter subscription changed too.
+        """
         if stream is Stream.ORDERS:
             return self.simulator.expected_order_ids(since)
+        if stream is Stream.CUSTOMERS:
+            sim = self.simulator
+            return {
+                str(r.id)
+                for r in sim.customers.query()
+                if since is None or sim.customer_updated_at(r) >= since
+            }
         return {str(r.id) for r in self._store(stream).query(updated_at_min=since)}
 
     def timestamps(self, stream: Stream) -> list[_dt.datetime]:
-        """``updated_at`` of every record of the stream."""
+        """``updated_at`` of every record of the stream (customers: subscription included)."""
+        if stream is Stream.CUSTOMERS:
+            sim = self.simulator
+            return [sim.customer_updated_at(r) for r in sim.customers.query()]
         return [r.updated_at for r in self._store(stream).query()]
 
     def corrupt_one(self, stream: Stream) -> str:
