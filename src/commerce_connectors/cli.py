@@ -878,7 +878,7 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.write(
         f"\nreal time (webhooks), {live.connection_id}: after a historical sync of "
         f"{live.historical_orders} orders ({live.historical_fired} firing: placed within 24 h),\n"
-        f"  a purchase arrived as signed webhooks {list(live.deliveries)} (one a duplicate),"
+        f"  a purchase arrived as signed webhooks {list(live.deliveries)} (each delivered twice),"
         f" each stored durably, then acknowledged, within {live.ack_ms:.1f} ms;\n"
         f"  order {live.order_id} written {'firing' if live.fired else 'NOT firing'}"
         f' "makes a purchase" (source 1): {live.outcome}\n'
