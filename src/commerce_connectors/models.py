@@ -513,6 +513,8 @@ class Cart:
     completed_at: _dt.datetime | None = attrs.field(default=None, converter=_aware_or_none)
     #: The order it became, when known.
     order_external_id: str | None = None
+    #: The store's name, as on ``Order.store_name``, when the connector knows it.
+    store_name: str | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
     raw: Any = attrs.field(default=None, eq=False, repr=False)
 

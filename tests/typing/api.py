@@ -59,7 +59,8 @@ def connector_api(conn: Connector) -> None:
         products: list[Product] = list(conn.iter_products(since=None))
         carts: list[Cart] = list(conn.iter_abandoned_carts())
         supported: bool = Stream.ORDERS in conn.supported_streams
-        _ = (orders, customers, products, carts, supported)
+        stores: list[str | None] = [o.store_name for o in orders] + [c.store_name for c in carts]
+        _ = (orders, customers, products, carts, supported, stores)
 
     refused: list[InvalidRecordError] = []
     conn.on_invalid = refused.append

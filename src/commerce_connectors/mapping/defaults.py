@@ -118,6 +118,7 @@ CART_MAP = FieldMap(
         _F("externalCreatedDate", "created_at", transform="iso_datetime", required=True),
         _F("externalUpdatedDate", "updated_at", transform="iso_datetime"),
         _F("abandonedDate", "last_activity_at", transform="iso_datetime", required=True),
+        _F("storeName", "store_name"),
         _F("orderProducts", "lines", each=LINE_MAP),
     ],
 )

@@ -229,6 +229,7 @@ def orders(
             shipping_method=data.draw(_opt_text),
             order_url=data.draw(st.none() | st.just("https://shop.example.com/admin/orders/1")),
             lines=data.draw(st.lists(line_items(currency), max_size=4).map(_as_tuple)),
+            store_name=data.draw(_opt_text),
         )
 
     return st.builds(build, _origin(platform, connection_id), currencies(), st.data())
@@ -292,6 +293,7 @@ def carts(
             lines=data.draw(st.lists(line_items(currency), max_size=3).map(_as_tuple)),
             recovery_url=data.draw(st.none() | st.just("https://shop.example.com/recover/x")),
             completed_at=completed,
+            store_name=data.draw(_opt_text),
         )
 
     return st.builds(build, _origin(platform, connection_id), currencies(), st.data())

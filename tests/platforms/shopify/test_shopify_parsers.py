@@ -75,7 +75,7 @@ def test_rest_and_graphql_shapes_agree_for_every_stream(kind: str, payload: dict
     else:
         _sim, conn = _simulated(checkouts=[payload], products=[product])
         catalogue = {"632910392": parse_product(product, currency="EUR", shop=SHOP)}
-        expected = enrich_lines(parse_cart(payload, shop=SHOP), catalogue)
+        expected = enrich_lines(parse_cart(payload, shop=SHOP, store_name="Atelier"), catalogue)
         with conn:
             got = list(conn.iter_abandoned_carts())
     assert got == [expected]

@@ -140,6 +140,8 @@ class BigCommerceRealtime:
 
         def store_info(self) -> Mapping[str, Any]: ...
 
+        def _store_name(self, *, read: bool = True) -> str | None: ...
+
         _category_cache: dict[str, str] | None
 
     # -- subscriptions ------------------------------------------------------------------
@@ -250,7 +252,8 @@ class BigCommerceRealtime:
           ``[]``, counted in ``skipped``.
         * customers: ``GET /v3/customers?id:in={id}&include=addresses``.
         * products: ``GET /v3/catalog/products/{id}?include=variants,images``.
-        * carts (``store/cart/abandoned``): ``GET /v3/carts/{id}``.
+        * carts (``store/cart/abandoned``): ``GET /v3/carts/{id}``, with the store's name
+          (``GET /v2/store``, read once per connector) as ``store_name``.
         * ``CONVERT`` (``store/cart/converted``): the cart is deleted by then; the order
           it became (``data.orderId``) is returned.
 
@@ -345,7 +348,9 @@ class BigCommerceRealtime:
             )
         except NotFoundError:
             return []  # converted or deleted since
-        parser = functools.partial(parse_cart, connection_id=self.connection_id)
+        parser = functools.partial(
+            parse_cart, store_name=self._store_name(), connection_id=self.connection_id
+        )
         return self._parsed(Stream.ABANDONED_CARTS, [(_data(response.body), parser)])
 
 

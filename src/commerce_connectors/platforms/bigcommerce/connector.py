@@ -377,6 +377,11 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
         This is how abandoned carts are read on BigCommerce: the ``store/cart/abandoned``
         webhook carries the cart id. A converted cart is deleted, hence ``None``.
 
+        The cart's ``store_name`` is the store profile's name once the connector has read
+        that profile (``GET /v2/store``, read once: by the orders stream, products, or a
+        webhook event through :meth:`records_for_event`); this call sends no request of
+        its own for it.
+
         Raises:
             InvalidRecordError: the cart cannot be parsed.
         """
@@ -387,7 +392,9 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
         except NotFoundError:
             return None
         data = response.body.get("data") if isinstance(response.body, Mapping) else None
-        return parse_cart(data, connection_id=self.connection_id)
+        return parse_cart(
+            data, store_name=self._store_name(read=False), connection_id=self.connection_id
+        )
 
     def get_order(self, order_id: int | str) -> Order | None:
         """Fetch one order with its sub-resources (``GET /v2/orders/{id}``); ``None`` if absent.
@@ -416,6 +423,12 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
                 body = {}
             self._store = body if isinstance(body, Mapping) else {}
         return self._store
+
+    def _store_name(self, *, read: bool = True) -> str | None:
+        """The store's name from its profile (read first when ``read``; else only if known)."""
+        info = self.store_info() if read else (self._store or {})
+        name = info.get("name")
+        return name if isinstance(name, str) and name.strip() else None
 
     # -- streams -------------------------------------------------------------------------
 
@@ -737,7 +750,7 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
                 jobs.append((order, products, shipping, coupons))
             lines = {id(order): products.result() for order, products, _, _ in jobs}
             categories, images = self._resolve_lines(lines.values())
-            store_name = self.store_info().get("name")
+            store_name = self._store_name()
             for order, _products, shipping, coupons in jobs:
                 parser = functools.partial(
                     parse_order,
@@ -746,7 +759,7 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
                     coupons=coupons.result(),
                     product_categories=categories,
                     product_images=images,
-                    store_name=store_name if isinstance(store_name, str) else None,
+                    store_name=store_name,
                     connection_id=self.connection_id,
                 )
                 yield order, parser

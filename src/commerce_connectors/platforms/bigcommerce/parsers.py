@@ -363,7 +363,9 @@ def parse_order(
     ``discount_total`` is ``discount_amount + coupon_discount``: in the documented
     example both are subtracted from the total. The shipping method comes from the
     shipping addresses (several methods are joined with ``", "``); the discount codes
-    from the coupons.
+    from the coupons. ``extra["cart_id"]`` is the order's ``cart_id`` ("the cart ID from
+    which this order originated"), the v3 cart UUID that is that cart's
+    :func:`parse_cart` ``external_id``.
 
     Args:
         payload: the v2 order object exactly as the API returned it (kept as ``raw``).
@@ -413,6 +415,7 @@ def parse_order(
     refunded = r.money("refunded_amount", currency)
     is_deleted = r.boolean("is_deleted")
     opt_in = r.boolean("is_email_opt_in")
+    cart_id = r.text("cart_id")
     buyer_fields = _read_buyer(r)
 
     categories = product_categories or {}
@@ -448,10 +451,12 @@ def parse_order(
         coupon = coupon_discount if coupon_discount is not None else Decimal(0)
         discount_total = Money(manual + coupon, currency)
     extra: dict[str, Any] = {"status_id": status_id}
-    for key in ("payment_status", "payment_method", "cart_id", "channel_id", "order_source"):
+    for key in ("payment_status", "payment_method", "channel_id", "order_source"):
         value = r.raw(key)
         if value not in (None, ""):
             extra[key] = value
+    if cart_id is not None:
+        extra["cart_id"] = cart_id
     if refunded is not None:
         extra["refunded_amount"] = refunded
     if is_deleted is not None:
@@ -634,7 +639,9 @@ def _cart_line(item: PayloadReader, kind: str, currency: str | None) -> LineItem
     )
 
 
-def parse_cart(payload: Any, *, connection_id: str = _DEFAULT_CONNECTION) -> Cart:
+def parse_cart(
+    payload: Any, *, store_name: str | None = None, connection_id: str = _DEFAULT_CONNECTION
+) -> Cart:
     """A v3 cart (the ``data`` object of ``GET /v3/carts/{id}``) as a Cart.
 
     BigCommerce cannot list carts: this parser serves the webhook path
@@ -642,6 +649,9 @@ def parse_cart(payload: Any, *, connection_id: str = _DEFAULT_CONNECTION) -> Car
     (line items less cart-level discounts and coupons, taxes included where
     applicable). Line items of every kind (physical, digital, custom, gift
     certificates) become lines. A ``customer_id`` of 0 is a guest shopper.
+    ``external_id`` is the cart's UUID, which the order it becomes keeps as
+    ``cart_id`` (``Order.extra["cart_id"]``); the cart names no order (it is deleted
+    on conversion). ``store_name`` is the store's name, when known.
 
     Example:
         >>> cart = parse_cart({"id": "bc218c65", "customer_id": 0, "email": "a@example.com",
@@ -705,6 +715,7 @@ def parse_cart(payload: Any, *, connection_id: str = _DEFAULT_CONNECTION) -> Car
         customer_external_id=None if guest else str(customer_id),
         customer=buyer,
         lines=tuple(lines),
+        store_name=store_name,
         extra=extra,
         raw=payload,
     )

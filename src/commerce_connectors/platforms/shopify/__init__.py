@@ -7,7 +7,9 @@
 * :func:`parse_customer_node`, :func:`parse_order_node`, :func:`parse_product_node`,
   :func:`parse_checkout_node` read the GraphQL nodes the connector's queries return.
 
-Both shapes of the same data give equal canonical records.
+Both shapes of the same data give equal canonical records, but for the checkout an
+order came from (``Order.extra["checkout_id"]`` / ``["checkout_token"]``), which only
+the REST/webhook shape carries: the GraphQL ``Order`` has no such field.
 
 Example:
     >>> from commerce_connectors.platforms.shopify import parse_customer

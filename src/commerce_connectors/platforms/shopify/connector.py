@@ -412,7 +412,11 @@ class ShopifyConnector(BaseConnector):
             return lambda n: parse_order_node(
                 n, shop=shop, store_name=name, connection_id=conn, options=options
             )
-        return lambda n: parse_checkout_node(n, shop=shop, connection_id=conn, options=options)
+        # The shop's name, read once per connector (orders read the same query).
+        name = self.shop_info().name
+        return lambda n: parse_checkout_node(
+            n, shop=shop, store_name=name, connection_id=conn, options=options
+        )
 
     def _nodes(self, stream: Stream, since: _dt.datetime | None) -> Iterator[Any]:
         field, query, extra = _QUERIES[stream]

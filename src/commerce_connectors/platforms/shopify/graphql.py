@@ -402,7 +402,9 @@ def parse_order_node(
     """A GraphQL ``Order`` node (as :data:`ORDERS_QUERY` asks for it) as an Order.
 
     Give it every line: the connector completes ``lineItems`` past the first page
-    before mapping.
+    before mapping. The Admin schema's ``Order`` (2025-10) has no field naming the
+    checkout it came from, so unlike :func:`~.rest.parse_order` there is no
+    ``extra["checkout_id"]`` / ``extra["checkout_token"]`` here.
 
     Raises:
         InvalidRecordError: every bad field, with its JSON path and the node.
@@ -530,12 +532,16 @@ def parse_checkout_node(
     node: Any,
     *,
     shop: str | None = None,
+    store_name: str | None = None,
     connection_id: str | None = None,
     options: ParseOptions = DEFAULT_OPTIONS,
 ) -> Cart:
     """A GraphQL ``AbandonedCheckout`` node as a Cart.
 
-    The node has no email of its own: it is the customer's.
+    The node has no email of its own: it is the customer's. ``external_id`` is the
+    numeric tail of its ``gid://shopify/AbandonedCheckout/…`` id, the REST checkout
+    ``id`` that an order's ``checkout_id`` names. The node names no order.
+    ``store_name`` is the shop's name, copied to ``Cart.store_name``.
 
     Raises:
         InvalidRecordError: every bad field, with its JSON path and the node.
@@ -572,6 +578,7 @@ def parse_checkout_node(
         customer=buyer,
         lines=lines,
         recovery_url=r.text("abandonedCheckoutUrl"),
+        store_name=store_name,
         extra={"discount_codes": tuple(c for c in codes if isinstance(c, str) and c)},
         raw=node,
     )

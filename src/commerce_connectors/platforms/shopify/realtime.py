@@ -403,10 +403,13 @@ def records_for_event(conn: ShopifyConnector, event: WebhookEvent) -> list[Sourc
         record = conn._parse(stream, conn._completed(node), conn._parser(stream))
     elif event.action is WebhookAction.CONVERT and isinstance(event.payload, Mapping):
         shop, conn_id, options = conn.shop, conn.connection_id, conn.options
+        name = conn.shop_info().name
         record = conn._parse(
             stream,
             event.payload,
-            lambda p: parse_cart(p, shop=shop, connection_id=conn_id, options=options),
+            lambda p: parse_cart(
+                p, shop=shop, store_name=name, connection_id=conn_id, options=options
+            ),
         )
     else:
         return []

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ..._parsing import PayloadReader
@@ -219,6 +220,12 @@ def parse_order(
     details. Line items carry no product type nor image in this shape: see
     :func:`~commerce_connectors.platforms.shopify.enrich_lines`.
 
+    The checkout the order came from is kept as strings in ``extra["checkout_id"]``
+    (the abandoned checkout's ``id``, so the :class:`~commerce_connectors.models.Cart`
+    with that ``external_id``) and ``extra["checkout_token"]`` (its ``token``), when
+    the payload has them. The GraphQL ``Order`` has no such field in the pinned API
+    version, so only orders parsed from this shape carry the link.
+
     Args:
         payload: one order object.
         shop: the shop's ``*.myshopify.com`` domain (connection id, order URL).
@@ -250,6 +257,7 @@ def parse_order(
     subtotal = _money(r, "subtotal_price", currency, options, required=False)
     tax = _money(r, "total_tax", currency, options, required=False)
     shipping_total = _money_set(r, "total_shipping_price_set", options)
+    checkout = {key: r.text(key) for key in ("checkout_id", "checkout_token")}
     r.check()
     assert external_id is not None
     assert created is not None
@@ -278,17 +286,26 @@ def parse_order(
         shipping_total=shipping_total,
         tax_total=tax,
         store_name=store_name,
-        extra=_order_extra(split_tags(r.raw("tags")), cancel_reason, cancelled_at),
+        extra=_order_extra(split_tags(r.raw("tags")), cancel_reason, cancelled_at, checkout),
         raw=payload,
     )
 
 
-def _order_extra(tags: tuple[str, ...], cancel_reason: str | None, cancelled_at: Any) -> Any:
-    return {
+def _order_extra(
+    tags: tuple[str, ...],
+    cancel_reason: str | None,
+    cancelled_at: Any,
+    checkout: Mapping[str, str | None],
+) -> Any:
+    extra = {
         "tags": tags,
         "cancel_reason": cancel_reason.lower() if cancel_reason else None,
         "cancelled_at": cancelled_at,
     }
+    # Only when given: the GraphQL shape has no checkout link, and an absent key keeps
+    # both shapes of an order without one equal.
+    extra.update({key: value for key, value in checkout.items() if value is not None})
+    return extra
 
 
 def parse_product(
@@ -358,6 +375,7 @@ def parse_cart(
     payload: Any,
     *,
     shop: str | None = None,
+    store_name: str | None = None,
     connection_id: str | None = None,
     options: ParseOptions = DEFAULT_OPTIONS,
 ) -> Cart:
@@ -365,7 +383,10 @@ def parse_cart(
 
     The recovery URL is ``abandoned_checkout_url``; ``completed_at`` stays ``None``
     while the checkout is abandoned. The shopper is the embedded customer, or a guest
-    contact from the checkout's email and billing details.
+    contact from the checkout's email and billing details. ``external_id`` is the
+    checkout's ``id``: the value an order that came from it has in its
+    ``checkout_id`` (``Order.extra["checkout_id"]``). ``store_name`` is the shop's
+    name, copied to ``Cart.store_name``.
 
     Raises:
         InvalidRecordError: every bad field, with its JSON path and the payload.
@@ -401,6 +422,7 @@ def parse_cart(
         customer=buyer,
         lines=lines,
         recovery_url=r.text("abandoned_checkout_url"),
+        store_name=store_name,
         extra={"discount_codes": _discount_codes(r)},
         raw=payload,
     )

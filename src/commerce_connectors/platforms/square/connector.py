@@ -613,9 +613,19 @@ class SquareConnector(BaseConnector):
 
     # orders ---------------------------------------------------------------------
 
+    def _store_name(self) -> str | None:
+        """The orders' ``store_name``: the location's name, else its business's name.
+
+        One connection is one location, so the location's own name (unique within the
+        seller) is what tells connections apart; ``business_name`` is the same for every
+        location of a business and only stands in when the location has no name.
+        """
+        location = self.location
+        return location.name or location.business_name
+
     def _orders(self, since: _dt.datetime | None) -> Iterator[Fetched]:
         conn = self.connection_id
-        store_name = self.location.name
+        store_name = self._store_name()
         last_updated: list[_dt.datetime] = []
         begin = since - c.FILTER_SLACK if since is not None else None
 

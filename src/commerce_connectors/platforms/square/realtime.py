@@ -348,7 +348,7 @@ def _orders_of(
     known: Mapping[str, Mapping[str, Any]],
 ) -> list[Record]:
     fetched = conn._orders_for(
-        payments, collections.OrderedDict(), conn.connection_id, conn.location.name, known=known
+        payments, collections.OrderedDict(), conn.connection_id, conn._store_name(), known=known
     )
     return _parsed(conn, Stream.ORDERS, fetched)
 

@@ -403,6 +403,16 @@ class TiendanubeConnector(BaseConnector, TiendanubeRealtime):
         value = self.store_info().get("main_language")
         return value if isinstance(value, str) and value else self._header_language
 
+    def _store_name(self, *, read: bool = True) -> str | None:
+        """The store's ``name`` from ``GET /store`` in the main language.
+
+        With ``read=False`` only a profile already read counts: no request is sent.
+        """
+        if not read and self._store is None:
+            return None
+        info = self.store_info()
+        return localized(info.get("name"), self.main_language() if info else None)
+
     def cart_status(
         self,
         cart: Cart,
@@ -446,9 +456,12 @@ class TiendanubeConnector(BaseConnector, TiendanubeRealtime):
         parser: Callable[[Any], Any]
         if stream is Stream.ABANDONED_CARTS:
             now = self.clock.now()
+            # The name the connector knows (GET /store, read by the orders stream and
+            # others); the checkouts walk sends no request of its own for it.
+            store_name = self._store_name(read=False)
 
             def checkout(payload: Any) -> Any:
-                cart = parse_cart(payload, connection_id=conn)
+                cart = parse_cart(payload, connection_id=conn, store_name=store_name)
                 # The base class skips a None: a checkout the rule does not keep is not
                 # a refusal.
                 if self.abandoned_only and not self.cart_status(cart, now).is_abandoned:
@@ -481,7 +494,7 @@ class TiendanubeConnector(BaseConnector, TiendanubeRealtime):
             domain = info.get("original_domain")
             if template is None and isinstance(domain, str) and domain:
                 template = c.ADMIN_ORDER_URL_TEMPLATE.replace("{domain}", domain)
-            store_name = localized(info.get("name"), self.main_language() if info else None)
+            store_name = self._store_name()
 
             def order(payload: Any) -> Record:
                 return parse_order(

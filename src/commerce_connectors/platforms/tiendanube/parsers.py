@@ -602,7 +602,9 @@ def parse_order(
     )
 
 
-def parse_cart(payload: Any, *, connection_id: str | None = None) -> Cart:
+def parse_cart(
+    payload: Any, *, connection_id: str | None = None, store_name: str | None = None
+) -> Cart:
     """A ``GET /checkouts`` object (an abandoned checkout) as a Cart.
 
     The shopper becomes ``customer``: the embedded customer when there is one,
@@ -610,7 +612,10 @@ def parse_cart(payload: Any, *, connection_id: str | None = None) -> Cart:
     ``contact_phone``, ``contact_identification`` and the billing/shipping fields, so
     that shoppers who start a checkout become contacts. ``recovery_url`` is
     ``abandoned_checkout_url``; ``completed_at`` marks a converted checkout (``null``
-    while open; the PHP object form is understood).
+    while open; the PHP object form is understood). ``order_external_id`` is a
+    top-level ``order_id`` when the payload has one (the published checkout properties
+    list none; ``promotional_discount.order_id`` is a draft order's id, not read).
+    ``store_name`` is the store's name (``GET /store``), when known.
 
     Raises:
         InvalidRecordError: with every bad field.
@@ -681,6 +686,7 @@ def parse_cart(payload: Any, *, connection_id: str | None = None) -> Cart:
         recovery_url=r.text("abandoned_checkout_url"),
         completed_at=completed,
         order_external_id=r.text("order_id"),
+        store_name=store_name,
         extra=extra,
         raw=payload,
     )
