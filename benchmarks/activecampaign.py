@@ -8,6 +8,7 @@ throughput that gives at the account's limit:
 * a new contact (two tags, a company, consent to the list) with its customer record;
 * a new order (and an unchanged or updated one) of a contact already seen, i.e. with
   the sink's cached lookups;
+* an order that takes over the abandoned cart it names (``checkout_id``);
 * the same orders re-sent by a restarted process (no cache: lookups again);
 * a whole historical sync of a realistic store through ``SyncEngine``.
 
@@ -21,9 +22,11 @@ import datetime as dt
 import time
 from collections.abc import Callable
 
+import attrs
+
 from commerce_connectors.clock import FakeClock
 from commerce_connectors.mapping import DEFAULT_MAPS
-from commerce_connectors.models import Customer, LineItem, Money, Order
+from commerce_connectors.models import Cart, Customer, LineItem, Money, Order
 from commerce_connectors.protocols import SinkBatch, SinkItem, Stream
 from commerce_connectors.rules import Contact, ContactKey, RecordKey, SourceRef, TriggerDecision
 from commerce_connectors.sinks.activecampaign import ActiveCampaignSink, activecampaign_limiter
@@ -47,7 +50,8 @@ class Bench:
     """One simulator, one sink, one clock; counts requests per step."""
 
     def __init__(self) -> None:
-        self.clock = FakeClock()
+        # The account's "now" is after the records' dates: a cart's abandonedDate is past.
+        self.clock = FakeClock(wall_start=_T0 + dt.timedelta(days=30))
         self.sim = ActiveCampaignSimulator(clock=self.clock)
         # One pacer per account, shared by every sink of it (a restarted one included).
         self.limiter = activecampaign_limiter(RATE, clock=self.clock)
@@ -123,6 +127,30 @@ class Bench:
         trigger = TriggerDecision(False)
         return SinkItem(RecordKey(CONN, "order", f"o{n}"), record, fields, trigger, contact=email)
 
+    def cart(self, n: int, buyer: int) -> SinkItem:
+        email = f"shopper{buyer}@example.com"
+        record = Cart(
+            "custom",
+            CONN,
+            f"chk{n}",
+            _t(),
+            _t(),
+            total=Money("20.00", "USD"),
+            email=email,
+            lines=[LineItem("Mug", 1, Money("20.00", "USD"), product_id="p1")],
+        )
+        fields = DEFAULT_MAPS["cart"].apply(record).fields
+        key = RecordKey(CONN, "cart", f"chk{n}")
+        trigger = TriggerDecision(False)
+        return SinkItem(key, record, fields, trigger, contact=email, status="abandoned")
+
+    def recovery(self, n: int, buyer: int) -> SinkItem:
+        """An order naming the checkout it came from (``Order.extra["checkout_id"]``)."""
+        item = self.order(10_000 + n, buyer)
+        assert isinstance(item.record, Order)
+        record = attrs.evolve(item.record, extra={"checkout_id": f"chk{n}"})
+        return attrs.evolve(item, record=record, trigger=TriggerDecision(True))
+
 
 def per_write(contacts: int, orders: int) -> list[tuple[str, float, float]]:
     """Requests and simulated seconds per write, for each kind of write."""
@@ -145,6 +173,12 @@ def per_write(contacts: int, orders: int) -> list[tuple[str, float, float]]:
         orders, lambda n: b.write(b.order(n, n % contacts, hours=2.0, total="45.00"))
     )
     rows.append(("an updated order (newer, changed)", req, sec))
+    for n in range(orders):
+        b.write(b.cart(n, n % contacts))  # abandoned carts, written earlier
+    req, sec = b.measure(orders, lambda n: b.write(b.recovery(n, n % contacts)))
+    rows.append(("an order taking over its abandoned cart", req, sec))
+    carts = [o for o in b.sim.records("ecomOrders") if o.get("externalcheckoutid")]
+    assert {o["state"] for o in carts} == {3}, "an order did not take over its cart"
     b.sink = b.new_sink()  # a restarted process: nothing cached
 
     def resend(n: int) -> None:

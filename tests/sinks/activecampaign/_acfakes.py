@@ -24,6 +24,9 @@ from commerce_connectors.testing.simulators.activecampaign import ActiveCampaign
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2024, 3, 1, 12, tzinfo=UTC)
+#: The simulated account's "now": a month after the records' times, so a cart's
+#: abandonedDate is in the past, as the abandoned-cart guide requires.
+CLOCK_START = dt.datetime(2024, 4, 1, tzinfo=UTC)
 CONN = "shopify:acme.myshopify.com"
 HISTORICAL = TriggerDecision(False, Reason.HISTORICAL_DATA)
 REALTIME = TriggerDecision(True)
@@ -37,7 +40,7 @@ def at(hours: float) -> dt.datetime:
 def pair(**options: Any) -> tuple[ActiveCampaignSimulator, ActiveCampaignSink]:
     """A fresh simulator and a sink talking to it in-process, on one fake clock."""
     sim_options = {k: options.pop(k) for k in ("faults", "lists", "rate_limit") if k in options}
-    clock = FakeClock()
+    clock = FakeClock(wall_start=CLOCK_START)
     sim = ActiveCampaignSimulator(clock=clock, **sim_options)
     sink = ActiveCampaignSink(
         api_url=sim.api_url, api_token=sim.token, transport=sim.transport(), clock=clock, **options
@@ -82,6 +85,7 @@ def order(
     total: str = "25.00",
     currency: str = "USD",
     hours: float = 0,
+    created: float = 0,
     trigger: TriggerDecision | None = HISTORICAL,
     lines: tuple[LineItem, ...] | None = None,
     conn: str = CONN,
@@ -93,8 +97,8 @@ def order(
         "shopify",
         conn,
         oid,
-        at(0),
-        at(hours),
+        at(created),
+        at(max(hours, created)),
         status=values.pop("status", "paid"),
         raw_status="paid",
         total=Money(total, currency),

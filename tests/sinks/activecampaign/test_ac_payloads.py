@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import attrs
 import pytest
-from _acfakes import CONN, at, cart, order
+from _acfakes import CONN, at, cart, one, order, pair
 from hypothesis import given
 from hypothesis import strategies as st
 
-from commerce_connectors.mapping import DEFAULT_MAPS
+from commerce_connectors.mapping import DEFAULT_MAPS, LINE_MAP
 from commerce_connectors.models import LineItem, Money, Order
 from commerce_connectors.sinks.activecampaign import UnrepresentableError, minor_units, order_body
 
@@ -126,7 +127,7 @@ def test_lines_take_the_field_map_and_fill_what_activecampaign_requires() -> Non
             description="Blue",
             image_url="https://cdn.example/mug.png",
         ),
-        LineItem(None, 1, Money("1.00", "USD")),  # a custom line: no id, no name
+        LineItem(None, 1, Money("1.00", "USD"), external_id="li-2"),  # a custom line
     )
     body = body_of(order("1", total="10.00", lines=lines)).body
     first, custom = body["orderProducts"]
@@ -140,7 +141,8 @@ def test_lines_take_the_field_map_and_fill_what_activecampaign_requires() -> Non
         "description": "Blue",
         "imageUrl": "https://cdn.example/mug.png",
     }
-    assert custom == {"externalid": "line-2", "name": "line-2", "price": 100, "quantity": 1}
+    # No product id or name: the line's own id at the platform, never a made-up one.
+    assert custom == {"externalid": "li-2", "name": "li-2", "price": 100, "quantity": 1}
 
 
 def test_a_field_dropped_from_the_map_is_not_sent() -> None:
@@ -178,3 +180,82 @@ def test_an_order_names_the_checkout_it_came_from() -> None:
     )
     built = order_body(record, {}, key="100", email="a@b.co")
     assert built.checkout_ids == ("c0ffee",)
+
+
+@pytest.mark.parametrize(
+    ("line", "externalid"),
+    [
+        (LineItem("Mug", 1, Money("1", "USD"), product_id="p1", variant_id="v1"), "p1"),
+        (LineItem("Mug", 1, Money("1", "USD"), variant_id="v1", sku="MUG"), "v1"),
+        (LineItem("Mug", 1, Money("1", "USD"), sku="MUG", external_id="li-1"), "MUG"),
+        (LineItem("Gift wrap", 1, Money("1", "USD"), external_id="li-1"), "Gift wrap"),
+        (LineItem(None, 1, Money("1", "USD"), external_id="li-1"), "li-1"),
+    ],
+)
+def test_a_line_externalid_comes_from_the_lines_data(line: LineItem, externalid: str) -> None:
+    body = body_of(order("1", total="1.00", lines=(line,))).body
+    assert body["orderProducts"][0]["externalid"] == externalid
+
+
+def test_no_made_up_line_ids_shared_across_orders() -> None:
+    custom = (
+        LineItem("Mug", 1, Money("1", "USD"), product_id="p1"),
+        LineItem("Gift wrap", 1, Money("1", "USD")),  # custom lines: a name, no ids
+    )
+    other = (
+        LineItem("Tea", 1, Money("1", "USD"), product_id="p2"),
+        LineItem("Engraving", 1, Money("1", "USD")),
+    )
+    ids = [
+        [
+            p["externalid"]
+            for p in body_of(order(o, total="2.00", lines=lines)).body["orderProducts"]
+        ]
+        for o, lines in (("1", custom), ("2", other))
+    ]
+    assert ids == [["p1", "Gift wrap"], ["p2", "Engraving"]]  # never "line-2" in both
+
+
+def test_a_line_with_nothing_to_identify_it_is_refused() -> None:
+    lines = (LineItem(None, 1, Money("1", "USD")),)
+    with pytest.raises(UnrepresentableError, match="orderProducts") as caught:
+        body_of(order("1", total="1.00", lines=lines))
+    assert [p.path for p in caught.value.problems] == ["lines[0].product_id"]
+
+
+def test_a_map_that_drops_the_lines_sends_none() -> None:
+    item = order("1")
+    fields = DEFAULT_MAPS["order"].drop("orderProducts").apply(item.record).fields
+    body = order_body(item.record, fields, key="1", email="a@b.co").body
+    assert "orderProducts" not in body
+    assert body["totalPrice"] == 2500
+    # Without a map (None), every value comes from the record, lines included.
+    whole = order_body(item.record, None, key="1", email="a@b.co").body
+    assert whole["orderProducts"][0]["externalid"] == "p1"
+
+
+def test_a_line_field_dropped_from_the_line_map_is_not_sent() -> None:
+    line = LineItem("Mug", 1, Money("1", "USD"), product_id="p1", category="Kitchen", sku="M")
+    item = order("1", total="1.00", lines=(line,))
+    lines_map = LINE_MAP.drop("category")
+    fields = (
+        DEFAULT_MAPS["order"]
+        .replace("orderProducts", "lines", each=lines_map)
+        .apply(item.record)
+        .fields
+    )
+    (sent,) = order_body(item.record, fields, key="1", email="a@b.co").body["orderProducts"]
+    assert "category" not in sent
+    assert sent["sku"] == "M"
+
+
+def test_a_dropped_lines_field_keeps_the_stored_lines_on_update() -> None:
+    sim, sink = pair()
+    one(sink, order("1", hours=1))
+    item = order("1", hours=2, total="30.00")
+    fields = DEFAULT_MAPS["order"].drop("orderProducts").apply(item.record).fields
+    assert one(sink, attrs.evolve(item, fields=fields)).action.value == "updated"
+    (stored,) = sim.orders()
+    assert (stored["totalPrice"], len(stored["lines"])) == (3000, 1)
+    put = sim.log.filter(method="PUT", route="/api/3/ecomOrders/{id}")[-1]
+    assert "orderProducts" not in put.json["ecomOrder"]

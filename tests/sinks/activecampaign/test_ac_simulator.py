@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,10 +22,14 @@ from commerce_connectors.testing.simulators.activecampaign import (
     ActiveCampaignSimulator,
 )
 
+NOW = dt.datetime(2024, 2, 1, tzinfo=dt.timezone.utc)
+
 
 @pytest.fixture
 def sim() -> ActiveCampaignSimulator:
-    return ActiveCampaignSimulator(clock=FakeClock(), rate_limit=ActiveCampaignRateLimit(10**6))
+    return ActiveCampaignSimulator(
+        clock=FakeClock(wall_start=NOW), rate_limit=ActiveCampaignRateLimit(10**6)
+    )
 
 
 @pytest.fixture
@@ -146,11 +153,17 @@ def test_cart_states_and_updates(client: Any) -> None:
     assert stored["abandonedDate"] == "2024-01-01T23:00:00-05:00"  # the account's zone
     update = {
         "externalid": "1001", "source": "1", "totalPrice": 700,
+        "externalCreatedDate": "2024-01-03T10:00:00Z", "customerid": customer,
+        "connectionid": "999",
         "orderProducts": [{"externalid": "q", "name": "Tea", "price": 700, "quantity": 1}],
     }  # fmt: skip
     put = client.put(f"/ecomOrders/{stored['id']}", json={"ecomOrder": update}).json()
     assert put["ecomOrder"]["state"] == 3  # recovered
-    assert put["ecomOrder"]["source"] == "0"  # not an update field: stays as created
+    # "The same body" as a create: the order's source and placement date are stored
+    # (ActiveCampaign's Magento module sends them when a cart becomes its order).
+    assert put["ecomOrder"]["source"] == "1"
+    assert put["ecomOrder"]["externalCreatedDate"] == "2024-01-03T05:00:00-05:00"
+    assert put["ecomOrder"]["connectionid"] == conn  # assumed (A9): the store stays
     assert [p["name"] for p in put["ecomOrderProducts"]] == ["Tea"]  # lines replaced
     assert client.get("/ecomOrders/99").json() == {
         "message": "No Result found for EcomOrder with id 99"
@@ -249,3 +262,75 @@ def test_what_is_stored_is_exposed() -> None:
         ("commerce-connectors", "shopify:acme.myshopify.com", "shopify:acme.myshopify.com")
     ]
     assert sim.connection("shopify:acme.myshopify.com") is not None
+
+
+def test_503_at_the_rate_limit_when_asked() -> None:
+    """Fact sheet §1.11: the API once answered 503 at the limit; a client must cope."""
+    clock = FakeClock()
+    sim = ActiveCampaignSimulator(clock=clock, rate_limit_status=503)
+    with api(sim) as c:
+        answers = [c.get("/contacts") for _ in range(6)]
+    assert [r.status_code for r in answers] == [200] * 5 + [503]
+    assert answers[5].headers["Retry-After"] == "1"
+    assert sim.rate_limited == 1
+    with pytest.raises(ValueError, match="429 or 503"):
+        ActiveCampaignSimulator(rate_limit_status=500)
+
+
+def test_the_sink_copes_with_503_at_the_rate_limit() -> None:
+    from commerce_connectors.testing.simulator import RateLimitBurst
+
+    sim, sink = pair()
+    sim.rate_limit_status = 503
+    sim.add_fault(RateLimitBurst(length=2, retry_after=1.0, route="/api/3/ecomOrders", on=(1,)))
+    assert sink.write(_batch(order("1"))).outcomes[0].action.value == "inserted"
+    assert sim.rate_limited == 2
+    assert [o["externalid"] for o in sim.orders()] == ["1"]  # looked up, never made twice
+
+
+def test_an_abandoned_date_in_the_future_is_refused(client: Any) -> None:
+    """The abandoned-cart guide: abandonedDate is set in the past."""
+    conn, customer = _store(client)
+    future = (NOW + dt.timedelta(minutes=1)).isoformat()
+    cart = _order(conn, customer, externalid=None, externalcheckoutid="c1", abandonedDate=future)
+    refused = client.post("/ecomOrders", json={"ecomOrder": cart})
+    assert (refused.status_code, _fields(refused)) == (422, ["abandonedDate"])
+    cart["abandonedDate"] = NOW.isoformat()  # now is not the future
+    stored = client.post("/ecomOrders", json={"ecomOrder": cart}).json()["ecomOrder"]
+    later = client.put(f"/ecomOrders/{stored['id']}", json={"ecomOrder": {"abandonedDate": future}})
+    assert (later.status_code, _fields(later)) == (422, ["abandonedDate"])
+
+
+def test_missing_referenced_ids(client: Any) -> None:
+    """Not documented for e-commerce objects (assumed, A6): 422 naming the field."""
+    conn, customer = _store(client)
+    orphan = {"connectionid": "99", "externalid": "8", "email": "b@c.co"}
+    response = client.post("/ecomCustomers", json={"ecomCustomer": orphan})
+    assert (response.status_code, _fields(response)) == (422, ["connectionid"])
+    response = client.post(
+        "/ecomOrders", json={"ecomOrder": _order(conn, customer, connectionid="99")}
+    )
+    assert (response.status_code, _fields(response)) == (422, ["connectionid"])
+    stored = client.post("/ecomOrders", json={"ecomOrder": _order(conn, customer)}).json()
+    response = client.put(
+        f"/ecomOrders/{stored['ecomOrder']['id']}", json={"ecomOrder": {"customerid": "99"}}
+    )
+    assert (response.status_code, _fields(response)) == (422, ["customerid"])
+    # Documented (AC-OAS contactTags): a missing contact is a 404.
+    tag = client.post("/contactTags", json={"contactTag": {"contact": "9", "tag": "1"}})
+    assert tag.status_code == 404
+
+
+ROOT = Path(__file__).parents[3]
+
+
+def test_every_assumption_of_the_simulator_is_documented() -> None:
+    """Each "assumed (An)" in the simulator has its row in the docs, and no row is stale."""
+    code = (ROOT / "src/commerce_connectors/testing/simulators/activecampaign.py").read_text()
+    docs = (ROOT / "docs/activecampaign.md").read_text()
+    in_code = set(re.findall(r"[Aa]ssumed \((A\d+)\)", code))
+    in_docs = set(re.findall(r"^\| (A\d+) \|", docs, flags=re.MULTILINE))
+    assert in_code, "no assumption marked in the simulator"
+    assert in_code == in_docs
+    # Every "assumed" in the code carries its number.
+    assert len(re.findall(r"[Aa]ssumed\b(?! \(A(?:\d+|<n>)\))", code)) == 0

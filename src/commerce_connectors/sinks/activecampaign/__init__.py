@@ -31,6 +31,8 @@ from ._payloads import (
     StoreInfo,
     UnrepresentableError,
     ac_datetime,
+    checkout_ids,
+    line_externalid,
     minor_units,
     order_body,
 )
@@ -53,6 +55,8 @@ __all__ = [
     "UnrepresentableError",
     "ac_datetime",
     "activecampaign_limiter",
+    "checkout_ids",
+    "line_externalid",
     "minor_units",
     "order_body",
     "parse_problems",

@@ -48,8 +48,10 @@ ORDER_CREATE_FIELDS: Final = (
     "connectionid",
     "customerid",
 )
-#: Order fields of ``PUT /ecomOrders/{id}`` (update): no source, connection,
-#: customer or creation date, which stay as created.
+#: Order fields of a plain ``PUT /ecomOrders/{id}`` (an order or cart changed at the
+#: store): the documented update body (AC-OAS ``update-order``) without source,
+#: connection, customer or creation date. Leaving ``source`` out keeps a later update
+#: (a refund synced as historical) from changing an order's automation source.
 ORDER_UPDATE_FIELDS: Final = (
     "externalid",
     "externalcheckoutid",
@@ -66,6 +68,17 @@ ORDER_UPDATE_FIELDS: Final = (
     "discountAmount",
     "currency",
     "orderNumber",
+)
+#: Order fields of the ``PUT`` that turns an abandoned cart into its order (the
+#: abandoned-cart guide's recovery): the order's whole body, its ``source``, placement
+#: date and customer included, as ActiveCampaign's own Magento module sends it
+#: (``Order/Model/OrderData/OrderDataSend.php``). The update takes "the same body" as a
+#: create (fact sheet §1.5); the connection stays as created.
+ORDER_CONVERT_FIELDS: Final = (
+    *ORDER_UPDATE_FIELDS,
+    "source",
+    "externalCreatedDate",
+    "customerid",
 )
 #: ``orderProducts[]`` fields; the first four are required.
 LINE_FIELDS: Final = (
@@ -98,6 +111,12 @@ ORDER_COMPARED_FIELDS: Final = (
 )
 #: Datetime fields, compared as instants (the account answers in its own time zone).
 DATE_FIELDS: Final = frozenset({"externalCreatedDate", "externalUpdatedDate", "abandonedDate"})
-#: Canonical ``extra`` keys that name the checkout an order came from (BigCommerce
-#: ``cart_id``; Shopify ``checkout_id`` / ``checkout_token`` when a parser keeps them).
-CHECKOUT_KEYS: Final = ("cart_id", "checkout_id", "checkout_token")
+#: Canonical ``Order.extra`` keys that name the checkout an order came from (Shopify
+#: ``checkout_id`` / ``checkout_token``; BigCommerce and Tiendanube ``cart_id`` where the
+#: platform gives it). Each may be absent.
+CHECKOUT_KEYS: Final = ("checkout_id", "checkout_token", "cart_id")
+#: Fields whose 422 means an id the sink cached is gone (the connection or the
+#: ecomCustomer was deleted in the account): forget it, look up again, retry once.
+REFERENCE_FIELDS: Final = frozenset({"connectionid", "customerid"})
+#: ``state`` of an abandoned cart in list answers (``filters[state]``).
+STATE_ABANDONED: Final = "2"

@@ -5,9 +5,14 @@ without HTTP. Two sources feed an order or cart body:
 
 * the **field map's output** (``item.fields``, in ActiveCampaign's field names)
   gives the descriptive values: ``orderNumber``, ``orderUrl``, ``shippingMethod``,
-  the discount code, and each line's ``externalid``, ``name``, ``category``, ``sku``,
-  ``description``, ``imageUrl`` (and ``productUrl`` if a map adds it); a field the
-  map drops is not sent;
+  the discount code, the lines (``orderProducts``) and each line's ``externalid``,
+  ``name``, ``category``, ``sku``, ``description``, ``imageUrl`` (and ``productUrl``
+  if a map adds it); a field the map drops is not sent (``fields=None``: no map,
+  every value from the record);
+* a line's ``externalid`` and ``name`` are required by ActiveCampaign: a line the map
+  gives none takes its product id, variant id, SKU, name or the line's own id, in
+  that order (:func:`line_externalid`; a missing name falls back to the SKU or that
+  id); a line with none of them is *refused*, never given a made-up id;
 * the **canonical record** gives what has one correct encoding: ids, the email,
   dates (ISO 8601 with offset, whole seconds) and every amount, converted from
   the exact :class:`~commerce_connectors.models.Money` to the currency's minor
@@ -23,7 +28,7 @@ Example:
     >>> order = Order("shopify", "shopify:acme", "1001", t, t, status="paid", raw_status="paid",
     ...               total=Money("3.500", "KWD"), email="ana@example.com",
     ...               lines=[LineItem("Tea", 2, Money("1.750", "KWD"), product_id="7")])
-    >>> body = order_body(order, {}, key="1001", email="ana@example.com").body
+    >>> body = order_body(order, None, key="1001", email="ana@example.com").body
     >>> body["totalPrice"], body["currency"], body["orderProducts"][0]["price"]
     (3500, 'KWD', 1750)
     >>> body["externalCreatedDate"]
@@ -51,8 +56,10 @@ __all__ = [
     "StoreInfo",
     "UnrepresentableError",
     "ac_datetime",
+    "checkout_ids",
     "compared_view",
     "digest",
+    "line_externalid",
     "minor_units",
     "order_body",
     "parse_instant",
@@ -188,27 +195,57 @@ def _mapped(fields: Mapping[str, Any], name: str) -> Any:
     return None if value == "" else value
 
 
+def line_externalid(line: LineItem, mapped: Mapping[str, Any] | None = None) -> str | None:
+    """The ``externalid`` of an ``orderProducts`` line, from data the line has, or ``None``.
+
+    ActiveCampaign requires one ("the id of the product in the external service"). The
+    map's value comes first; then what names the product, so that every order of it
+    shares the id: the product id, the variant id, the SKU, the line's name (a custom
+    line such as "Gift wrap" has no product id); last the line's own id at the platform
+    (unique to the line). Nothing is made up: a line with none of these has no id.
+
+    Example:
+        >>> from commerce_connectors.models import LineItem, Money
+        >>> line_externalid(LineItem("Gift wrap", 1, Money("2", "USD"), external_id="li-88"))
+        'Gift wrap'
+        >>> line_externalid(LineItem(None, 1, Money("2", "USD"), external_id="li-88"))
+        'li-88'
+        >>> line_externalid(LineItem(None, 1, Money("2", "USD"))) is None
+        True
+    """
+    for value in (
+        _mapped(mapped or {}, "externalid"),
+        line.product_id,
+        line.variant_id,
+        line.sku,
+        line.name,
+        line.external_id,
+    ):
+        if value is not None and str(value).strip():
+            return str(value)
+    return None
+
+
 def _line(
     line: LineItem,
-    mapped: Mapping[str, Any],
+    mapped: Mapping[str, Any] | None,
     n: int,
     currency: str,
     problems: list[FieldProblem],
     inexact: Inexact,
 ) -> dict[str, Any]:
     path = f"lines[{n}]"
-    externalid = (
-        _mapped(mapped, "externalid")
-        or line.product_id
-        or line.variant_id
-        or line.sku
-        or line.external_id
-        or f"line-{n + 1}"
-    )
+    externalid = line_externalid(line, mapped)
+    if externalid is None:
+        reason = (
+            "no product id, variant id, SKU, name or line id: ActiveCampaign requires "
+            "orderProducts[].externalid and none can be derived"
+        )
+        problems.append(FieldProblem(f"{path}.product_id", reason, None))
     out: dict[str, Any] = {
-        "externalid": str(externalid),
+        "externalid": externalid,
         # Required by ActiveCampaign: a line without a name shows its SKU or id.
-        "name": str(_mapped(mapped, "name") or line.name or line.sku or externalid),
+        "name": _mapped(mapped or {}, "name") or line.name or line.sku or externalid,
         "price": minor_units(
             line.unit_price, f"{path}.unit_price", problems, currency=currency, inexact=inexact
         ),
@@ -222,10 +259,13 @@ def _line(
         "productUrl": None,
     }
     for name, fallback in optional.items():
-        # A line the map produced says what to send; otherwise the record does.
-        value = _mapped(mapped, name) if mapped else fallback
+        # A line the map produced says what to send (a field it drops is not sent);
+        # without a map the record does.
+        value = fallback if mapped is None else _mapped(mapped, name)
         if value is not None:
             out[name] = str(value)
+    if out["name"] is not None:
+        out["name"] = str(out["name"])
     return out
 
 
@@ -245,9 +285,21 @@ class OrderBody:
     is_cart: bool = False
 
 
+def _record_fields(record: Order | Cart) -> dict[str, Any]:
+    """What the default field map gives, read from the record (``fields=None``)."""
+    if isinstance(record, Cart):
+        return {"orderUrl": record.recovery_url}
+    return {
+        "orderNumber": record.order_number,
+        "orderUrl": record.order_url,
+        "shippingMethod": record.shipping_method,
+        "discountCode": ", ".join(record.discount_codes) or None,
+    }
+
+
 def order_body(
     record: Order | Cart,
-    fields: Mapping[str, Any],
+    fields: Mapping[str, Any] | None,
     *,
     key: str,
     email: str,
@@ -257,7 +309,8 @@ def order_body(
 
     Args:
         record: the canonical order or cart.
-        fields: the field map's output for it (``item.fields``).
+        fields: the field map's output for it (``item.fields``): a field it lacks is
+            not sent (``orderProducts`` included). ``None``: no map, the record's values.
         key: its external id (``externalid`` of an order, ``externalcheckoutid`` of a cart).
         email: the buyer's normalised email.
         inexact: what to do with an amount finer than its currency's minor unit.
@@ -268,6 +321,7 @@ def order_body(
     problems: list[FieldProblem] = []
     currency = record.total.currency
     is_cart = isinstance(record, Cart)
+    mapped_fields = _record_fields(record) if fields is None else fields
     body: dict[str, Any] = {}
     if isinstance(record, Cart):
         body["externalcheckoutid"] = key
@@ -282,7 +336,7 @@ def order_body(
     body["externalCreatedDate"] = ac_datetime(record.created_at)
     body["externalUpdatedDate"] = ac_datetime(record.updated_at)
     for name in ("orderNumber", "orderUrl", "shippingMethod"):
-        value = _mapped(fields, name)
+        value = _mapped(mapped_fields, name)
         if value is not None:
             body[name] = str(value)
     if isinstance(record, Order):
@@ -294,7 +348,7 @@ def order_body(
         for name, (path, money) in amounts.items():
             if money is not None:
                 body[name] = minor_units(money, path, problems, currency=currency, inexact=inexact)
-        codes = _mapped(fields, "discountCode")
+        codes = _mapped(mapped_fields, "discountCode")
         discount = body.get("discountAmount")
         if codes is not None or (isinstance(discount, int) and discount > 0):
             # One entry: platforms give the discount total, not an amount per code.
@@ -305,21 +359,53 @@ def order_body(
                     "discountAmount": discount if isinstance(discount, int) else 0,
                 }
             ]
-    mapped_lines = fields.get("orderProducts")
-    if not isinstance(mapped_lines, list) or len(mapped_lines) != len(record.lines):
-        mapped_lines = [{} for _ in record.lines]
-    body["orderProducts"] = [
-        _line(line, mapped if isinstance(mapped, Mapping) else {}, n, currency, problems, inexact)
-        for n, (line, mapped) in enumerate(zip(record.lines, mapped_lines, strict=True))
-    ]
+    if fields is None or "orderProducts" in fields:
+        # A map that drops orderProducts sends no lines (an update then keeps the
+        # stored ones). A map output that does not line up with the record's lines
+        # (one per line) is not trusted: each line is read from the record.
+        mapped_lines: Sequence[Any] = [None] * len(record.lines)
+        given = None if fields is None else fields.get("orderProducts")
+        if isinstance(given, list) and len(given) == len(record.lines):
+            mapped_lines = given
+        body["orderProducts"] = [
+            _line(
+                line,
+                mapped if isinstance(mapped, Mapping) else None,
+                n,
+                currency,
+                problems,
+                inexact,
+            )
+            for n, (line, mapped) in enumerate(zip(record.lines, mapped_lines, strict=True))
+        ]
     if problems:
         raise UnrepresentableError(problems)
-    checkout_ids: tuple[str, ...] = ()
-    if isinstance(record, Order):
-        checkout_ids = tuple(
-            str(record.extra[k]) for k in CHECKOUT_KEYS if record.extra.get(k) not in (None, "")
-        )
-    return OrderBody(body, checkout_ids, is_cart)
+    return OrderBody(body, checkout_ids(record) if isinstance(record, Order) else (), is_cart)
+
+
+def checkout_ids(order: Order) -> tuple[str, ...]:
+    """The ids of the checkout an order says it came from (``Order.extra``), deduplicated.
+
+    Read defensively: each key may be absent, empty or not a string.
+
+    Example:
+        >>> import datetime as dt
+        >>> t = dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
+        >>> o = Order("shopify", "shopify:acme", "1", t, t, status="paid", raw_status="paid",
+        ...           total=Money("1", "USD"), extra={"checkout_id": 901, "checkout_token": ""})
+        >>> checkout_ids(o)
+        ('901',)
+    """
+    extra = order.extra if isinstance(order.extra, Mapping) else {}
+    found: list[str] = []
+    for key in CHECKOUT_KEYS:
+        value = extra.get(key)
+        if value is None or isinstance(value, (bool, Mapping, list, tuple)):
+            continue
+        text = str(value).strip()
+        if text and text not in found:
+            found.append(text)
+    return tuple(found)
 
 
 def _compared_value(name: str, value: Any) -> str | None:

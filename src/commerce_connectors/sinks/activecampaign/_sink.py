@@ -7,7 +7,8 @@ lookup-or-create because the API has no idempotency keys:
 * **connection**: one per synced store, ``service`` + ``externalid`` (our
   connection id), found again with ``GET /connections?filters[...]`` after a restart;
 * **contact** (``contact`` items): ``POST /contact/sync`` (email, first/last name,
-  phone), tags (``/tags`` found or created, ids cached, ``POST /contactTags``), the
+  phone), tags (``/tags`` found or created, ids cached; a contact found in the account
+  has its tags read once before any ``POST /contactTags``), the
   company as an account (``/accounts`` + ``/accountContacts``) and the configured
   list (``POST /contactLists``) only on consent and never for someone who
   unsubscribed;
@@ -16,12 +17,16 @@ lookup-or-create because the API has no idempotency keys:
 * **ecomOrder** (``order`` and ``cart`` items): looked up by ``externalid`` (orders)
   or ``externalcheckoutid`` (carts); created with ``source`` from the item's trigger
   decision (0 historical, 1 real time); updated with ``PUT`` only when it changed and
-  the incoming version is newer; an abandoned cart becomes its order by an update
-  that sets ``externalid``, never a second record.
+  the incoming version is newer (never changing ``source``); an abandoned cart
+  becomes its order by an update that sets ``externalid`` and carries the order's
+  whole body (``source`` and placement date included), never a second record,
+  whichever of the two is synced first.
 
 A create that fails with 400/422 is resolved by one lookup (the object already
 existed: link it, update it if needed); one that fails with 5xx or no answer is
-looked up before it is tried again, so a retry never makes a duplicate.
+looked up before it is tried again, so a retry never makes a duplicate. A 404, or a
+422 naming ``connectionid``/``customerid``, means an id the sink cached was deleted
+in the account: it is forgotten, found or made again, and the item retried once.
 
 What the sink learns (ids, what it last wrote) is cached for the life of the
 object, so a contact seen again costs no request and an unchanged order none;
@@ -91,14 +96,16 @@ from ._constants import (
     DEFAULT_SERVICE,
     LIST_SUBSCRIBE,
     ORDER_COMPARED_FIELDS,
+    ORDER_CONVERT_FIELDS,
     ORDER_UPDATE_FIELDS,
     PAGE_LIMIT,
+    REFERENCE_FIELDS,
+    STATE_ABANDONED,
     TOKEN_ENV,
 )
 from ._errors import ActiveCampaignErrorMapper, ActiveCampaignValidationError, RecordRejectedError
 from ._payloads import (
     Inexact,
-    OrderBody,
     StoreInfo,
     UnrepresentableError,
     compared_view,
@@ -206,8 +213,12 @@ class _Order:
     id: str
     updated_at: _dt.datetime | None
     digest: str | None
-    #: The object is another key's now (a cart that became an order): leave it alone.
-    frozen: bool = False
+    #: A cart's record that became this order (``externalid``): the order's now, so the
+    #: cart's item leaves it alone. ``None`` for an open cart (and for orders).
+    order: str | None = None
+    #: An order whose record is a cart the cart's item linked (``externalid`` set) before
+    #: the order's own data was written: its first write is the whole conversion.
+    converting: bool = False
 
 
 @attrs.define
@@ -215,7 +226,11 @@ class _ContactState:
     id: str
     contact: Contact | None
     core: dict[str, str]
+    #: Tag names attached (or found attached) by this process.
     tags: set[str] = attrs.field(factory=set)
+    #: Ids of the tags the contact has in the account; ``None`` until read
+    #: (``GET /contacts/{id}/contactTags``, on the first tag of a contact found there).
+    tag_ids: set[str] | None = None
     account: str | None = _UNKNOWN
     list_status: str | None = _UNKNOWN
 
@@ -287,6 +302,11 @@ class ActiveCampaignSink:
         rate_limiter: share one limiter between sinks writing to the same account.
         inexact: an amount finer than its currency's minor unit: ``"refuse"`` the
             record (default) or ``"round"`` it half-to-even.
+        match_carts_by_email: off (``None``) by default. When set, an order that names
+            no checkout (no ``checkout_id``, ``checkout_token`` or ``cart_id``) takes over
+            the one open cart of its store and email abandoned at most this long before
+            the order was placed, instead of becoming a record of its own. An email is
+            not a link: see "Abandoned carts that convert" in ``docs/activecampaign.md``.
         client: an :class:`httpx.Client` you own (not closed by the sink).
         transport: an httpx transport for a client the sink creates (a simulator's).
         timeout: request timeout in seconds.
@@ -311,6 +331,7 @@ class ActiveCampaignSink:
         requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND,
         rate_limiter: RateLimiter | None = None,
         inexact: Inexact = "refuse",
+        match_carts_by_email: _dt.timedelta | None = None,
         client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: float | None = None,
@@ -326,6 +347,10 @@ class ActiveCampaignSink:
             raise ConfigurationError(f"inexact is 'refuse' or 'round', got {inexact!r}")
         if not service.strip():
             raise ConfigurationError("service must not be empty")
+        if match_carts_by_email is not None and match_carts_by_email <= _dt.timedelta(0):
+            raise ConfigurationError(
+                f"match_carts_by_email must be a positive duration, got {match_carts_by_email}"
+            )
         self.api_url = _normalize_api_url(api_url)
         self._clock: Clock = clock if clock is not None else SystemClock()
         limiter = (
@@ -353,6 +378,7 @@ class ActiveCampaignSink:
         self._list_resolved = list_id is None and list_name is None
         self._stores = dict(stores or {})
         self._inexact: Inexact = inexact
+        self._cart_match = match_carts_by_email
         self._caps = SinkCapabilities(
             identity_kinds={IdentityKind.EMAIL},
             batch_size=1,
@@ -613,6 +639,10 @@ class ActiveCampaignSink:
             try:
                 return handler(item, batch)
             except ActiveCampaignValidationError as exc:
+                # A 422 naming connectionid/customerid: an id the sink cached was deleted
+                # in the account. Forget it, look it up (or create it) again, once.
+                if attempt == 1 and self._forget_references(item, exc):
+                    continue
                 return self._reject(item, self._problems_of(item, exc), exc)
             except (AuthenticationError, RetriableError, SinkError):
                 raise
@@ -625,6 +655,29 @@ class ActiveCampaignSink:
             except APIError as exc:
                 raise ActiveCampaignSinkError(f"writing {item.key}: {exc}", exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _forget_references(self, item: SinkItem, exc: ActiveCampaignValidationError) -> bool:
+        """Forget the cached ids a 422 says are gone; whether there were any."""
+        stale = {
+            p.field for p in exc.problems if p.field in REFERENCE_FIELDS and not p.is_duplicate
+        }
+        connection_id = item.key.connection_id
+        if not stale or not connection_id:
+            return False
+        _log.info(
+            "%s",
+            self.engine.redactor.text(
+                f"activecampaign: {', '.join(sorted(str(f) for f in stale))} of {item.key} "
+                "refused as unknown; looking it up again"
+            ),
+        )
+        if "connectionid" in stale:
+            # The connection went, and with it what the sink knew of its objects.
+            self._forget_connection(connection_id)
+        else:
+            for key in [k for k in self._customers if k[0] == connection_id]:
+                del self._customers[key]
+        return True
 
     def _forget(self) -> None:
         self._connections.clear()
@@ -889,6 +942,7 @@ class ActiveCampaignSink:
                 id=str(obj["id"]),
                 contact=None,
                 core={"email": email, **desired},
+                tag_ids=set(),  # created now: it has no tags yet
                 account=None,
                 list_status=None,
             )
@@ -974,18 +1028,42 @@ class ActiveCampaignSink:
         self._tags[folded] = str(found["id"])
         return self._tags[folded]
 
+    def _contact_tag_ids(self, state: _ContactState) -> set[str]:
+        """The ids of the tags the contact has in the account (read once per process)."""
+        if state.tag_ids is None:
+            response = self.engine.get(f"contacts/{state.id}/contactTags")
+            rows = response.body.get("contactTags") if isinstance(response.body, Mapping) else None
+            if not isinstance(rows, list):
+                raise MalformedResponseError(
+                    "GET contacts/{id}/contactTags: no 'contactTags' list in the answer",
+                    platform=_PLATFORM,
+                )
+            state.tag_ids = {
+                str(r.get("tag"))
+                for r in rows
+                if isinstance(r, Mapping) and str(r.get("contact", state.id)) == state.id
+            }
+        return state.tag_ids
+
     def _tag_contact(self, state: _ContactState, name: str) -> bool:
         if name in state.tags:
             return False
         tag_id = self._tag_id(name)
+        # A contact this process did not create may have the tag already (a restart, a
+        # form, another integration): read its tags before attaching any, rather than
+        # rely on an undocumented 200 for an existing link.
+        if tag_id in self._contact_tag_ids(state):
+            state.tags.add(name)
+            return False
         response = self.engine.post(
             "contactTags",
             json={"contactTag": {"contact": state.id, "tag": tag_id}},
             idempotent=True,
         )
         state.tags.add(name)
-        # 201: tagged now. 200: the contact already had it.
-        return response.status_code == 201
+        self._contact_tag_ids(state).add(tag_id)
+        # 201: tagged now. 200 (assumed by Sylius, not documented): it had it already.
+        return response.status_code != 200
 
     def _account_id(self, name: str) -> str:
         folded = name.casefold()
@@ -1300,8 +1378,10 @@ class ActiveCampaignSink:
         full = digest(body)
         state = self._orders.get(item.key)
         if state is not None:
-            if state.frozen or state.digest == full:
+            if state.order is not None or state.digest == full:
                 return ItemOutcome(item.key, WriteAction.UNCHANGED)
+            if state.converting:
+                return self._convert(item, conn, state.id, body, full, email)
             if not self._newer(record.updated_at, full, state.updated_at, state.digest):
                 return ItemOutcome(item.key, WriteAction.STALE, Reason.STALE_RECORD)
             self._put_order(state.id, body)
@@ -1311,12 +1391,16 @@ class ActiveCampaignSink:
         existing = (
             None if conn.created_here else self._find_order(conn, field, item.key.external_id)
         )
-        if existing is None and built.checkout_ids:
-            converted = self._convert_cart(item, conn, built, body, full)
-            if converted is not None:
-                return converted
         if existing is not None:
-            return self._update_found(item, existing, body, full)
+            return self._update_found(item, conn, existing, body, full, email)
+        if isinstance(record, Order):
+            # Before a new record: an abandoned cart of this order becomes it (the
+            # abandoned-cart guide's recovery), never a second record beside it.
+            cart = self._linked_cart(conn, built.checkout_ids)
+            if cart is None and not built.checkout_ids:
+                cart = self._cart_by_email(conn, email, record)
+            if cart is not None:
+                return self._convert(item, conn, str(cart["id"]), body, full, email, cart)
         customer_id = self._customer_for(
             conn, email, self._buyer_id(record), self._buyer_accepts(record)
         )
@@ -1333,24 +1417,48 @@ class ActiveCampaignSink:
             lambda: self._find_order(conn, field, item.key.external_id),
         )
         if how == "duplicate":
-            return self._update_found(item, found, body, full)
+            return self._update_found(item, conn, found, body, full, email)
         self._orders[item.key] = _Order(str(found["id"]), record.updated_at, full)
         return ItemOutcome(item.key, WriteAction.INSERTED)
 
+    @staticmethod
+    def _conversion_pending(record: Order, existing: Mapping[str, Any]) -> bool:
+        """Whether a found record is a cart linked to this order but not yet given its data.
+
+        A cart's item sets only ``externalid`` on the cart's record (the order's data is
+        not in the cart); the order's first write completes it. Until then the record
+        still carries the cart's creation date, not the order's placement date.
+        """
+        if _str(existing.get("externalcheckoutid")) is None:
+            return False
+        placed = parse_instant(existing.get("externalCreatedDate"))
+        return placed != record.created_at.replace(microsecond=0)
+
     def _update_found(
-        self, item: SinkItem, existing: Mapping[str, Any], body: Mapping[str, Any], full: str
+        self,
+        item: SinkItem,
+        conn: _Connection,
+        existing: Mapping[str, Any],
+        body: Mapping[str, Any],
+        full: str,
+        email: str,
     ) -> ItemOutcome:
         """An order or cart ActiveCampaign already has: leave it, or update it if older."""
         record = item.record
         assert isinstance(record, (Order, Cart))
         order_id = str(existing["id"])
-        if isinstance(record, Cart) and _str(existing.get("externalid")) is not None:
-            # The cart became an order: the object is the order's now.
-            self._orders[item.key] = _Order(order_id, None, None, frozen=True)
-            return ItemOutcome(item.key, WriteAction.UNCHANGED)
-        # Only what the account echoes back can be compared (a field it does not
-        # return would look changed on every run).
-        shown = [f for f in ORDER_COMPARED_FIELDS if f in existing]
+        if isinstance(record, Cart):
+            linked = _str(existing.get("externalid"))
+            if linked is not None:
+                # The cart became an order: the object is the order's now.
+                self._orders[item.key] = _Order(order_id, None, None, order=linked)
+                return ItemOutcome(item.key, WriteAction.UNCHANGED)
+        elif self._conversion_pending(record, existing):
+            return self._convert(item, conn, order_id, body, full, email)
+        # Only what the account echoes back, and what a PUT would set, can be compared (a
+        # field it does not return, or one the body does not carry, would look changed on
+        # every run: a converted cart keeps its externalcheckoutid and abandonedDate).
+        shown = [f for f in ORDER_COMPARED_FIELDS if f in existing and f in body]
         stored_view, new_view = compared_view(existing, shown), compared_view(body, shown)
         if stored_view == new_view:
             self._orders[item.key] = _Order(order_id, record.updated_at, full)
@@ -1366,79 +1474,138 @@ class ActiveCampaignSink:
         return ItemOutcome(item.key, WriteAction.UPDATED)
 
     def _cart_object(self, conn: _Connection, checkout_id: str) -> dict[str, Any] | None:
+        """The record of a cart (open or converted), from the cache or the account."""
         key = RecordKey(conn.externalid, "cart", checkout_id)
         cached = self._orders.get(key)
         if cached is not None:
-            return None if cached.frozen else {"id": cached.id, "externalcheckoutid": checkout_id}
+            return {"id": cached.id, "externalcheckoutid": checkout_id, "externalid": cached.order}
         if conn.created_here:
-            return None
+            return None  # this process made the connection: it knows every cart in it
         return self._find_order(conn, "externalcheckoutid", checkout_id)
 
-    def _convert_cart(
+    def _linked_cart(self, conn: _Connection, checkout_ids: Sequence[str]) -> dict[str, Any] | None:
+        """The open cart record of the checkout an order names, if one was written."""
+        for checkout_id in checkout_ids:
+            cart = self._cart_object(conn, checkout_id)
+            if cart is not None and _str(cart.get("externalid")) is None:
+                return cart
+        return None
+
+    def _cart_by_email(self, conn: _Connection, email: str, order: Order) -> dict[str, Any] | None:
+        """With ``match_carts_by_email``: the one open cart an order naming no checkout
+        may come from (same store and email, abandoned before the order, within the
+        window). Two candidates are ambiguous: no match.
+        """
+        window = self._cart_match
+        if window is None:
+            return None
+        if conn.created_here and not any(
+            k.connection_id == conn.externalid and k.kind == "cart" and v.order is None
+            for k, v in self._orders.items()
+        ):
+            return None  # this process made the connection and wrote no open cart in it
+        placed = order.created_at.replace(microsecond=0)
+        rows = self._list_call(
+            "ecomOrders",
+            "ecomOrders",
+            {
+                "filters[connectionid]": conn.id,
+                "filters[email]": email,
+                "filters[state]": STATE_ABANDONED,
+            },
+        )
+        candidates = []
+        for row in rows:
+            abandoned = parse_instant(row.get("abandonedDate"))
+            if (
+                str(row.get("connectionid")) == conn.id
+                and str(row.get("email", "")).lower() == email
+                and str(row.get("state")) == STATE_ABANDONED
+                and _str(row.get("externalid")) is None
+                and _str(row.get("externalcheckoutid")) is not None
+                and abandoned is not None
+                and placed - window <= abandoned <= placed
+            ):
+                candidates.append(row)
+        return candidates[0] if len(candidates) == 1 else None
+
+    def _convert(
         self,
         item: SinkItem,
         conn: _Connection,
-        built: OrderBody,
+        record_id: str,
         body: Mapping[str, Any],
         full: str,
-    ) -> ItemOutcome | None:
-        """An order whose checkout was written as an abandoned cart: the cart becomes it."""
+        email: str,
+        cart: Mapping[str, Any] | None = None,
+    ) -> ItemOutcome:
+        """Write an order onto the record of the abandoned cart it came from.
+
+        The abandoned-cart guide's recovery: an update of the cart's ecomOrder that sets
+        the order's ``externalid`` (its state becomes "recovered"). The update carries
+        the order's whole body, its ``source`` (whether "makes a purchase" fires),
+        placement date and customer included, as ActiveCampaign's Magento module does.
+        """
         record = item.record
         assert isinstance(record, Order)
-        for checkout_id in built.checkout_ids:
-            cart = self._cart_object(conn, checkout_id)
-            if cart is None or _str(cart.get("externalid")) is not None:
-                continue
-            # The abandoned-cart guide: update the cart, setting externalid.
-            self._put_order(str(cart["id"]), body)
-            self._orders[item.key] = _Order(str(cart["id"]), record.updated_at, full)
+        customer_id = self._customer_for(
+            conn, email, self._buyer_id(record), self._buyer_accepts(record)
+        )
+        data = {**body, "source": self._source(item), "customerid": customer_id}
+        update = {k: data[k] for k in ORDER_CONVERT_FIELDS if k in data}
+        self.engine.request("PUT", f"ecomOrders/{record_id}", json={"ecomOrder": update})
+        self._orders[item.key] = _Order(record_id, record.updated_at, full)
+        checkout_id = _str(cart.get("externalcheckoutid")) if cart is not None else None
+        if checkout_id is not None:
             self._orders[RecordKey(conn.externalid, "cart", checkout_id)] = _Order(
-                str(cart["id"]), None, None, frozen=True
+                record_id, None, None, order=item.key.external_id
             )
-            return ItemOutcome(item.key, WriteAction.INSERTED)
-        return None
+        return ItemOutcome(item.key, WriteAction.INSERTED)
 
     def _write_converted_cart(self, item: SinkItem, record: Cart, conn: _Connection) -> ItemOutcome:
         """A cart that became an order: one ActiveCampaign object for both, never two."""
         known = self._orders.get(item.key)
-        cart: Mapping[str, Any] | None
-        if known is not None:
-            if known.frozen:
-                return ItemOutcome(item.key, WriteAction.UNCHANGED)
-            cart = {"id": known.id}  # written by this sink as an abandoned cart
-        elif conn.created_here:
-            cart = None
-        else:
-            cart = self._find_order(conn, "externalcheckoutid", item.key.external_id)
+        if known is not None and known.order is not None:
+            return ItemOutcome(item.key, WriteAction.UNCHANGED)
+        cart = self._cart_object(conn, item.key.external_id)
+        linked = None if cart is None else _str(cart.get("externalid"))
+        if cart is not None and linked is not None:
+            # Its order took the record over already.
+            self._orders[item.key] = _Order(str(cart["id"]), None, None, order=linked)
+            return ItemOutcome(item.key, WriteAction.UNCHANGED)
         order_id = record.order_external_id
-        order = None
-        if order_id is not None:
-            cached = self._orders.get(RecordKey(conn.externalid, "order", order_id))
-            if cached is not None:
-                order = {"id": cached.id}
-            elif not conn.created_here:
-                order = self._find_order(conn, "externalid", order_id)
-        action = WriteAction.UNCHANGED
-        target = None if order is None else str(order["id"])
-        if cart is not None and target is not None and str(cart["id"]) != target:
-            # Written as two records before the link was known: keep the order's.
-            self.engine.request("DELETE", f"ecomOrders/{cart['id']}")
+        if order_id is None:
+            # Recovered, but the cart does not say by which order: the record stays an
+            # open cart, for the order that names this checkout to take it over.
+            return ItemOutcome(item.key, WriteAction.UNCHANGED)
+        order_key = RecordKey(conn.externalid, "order", order_id)
+        order: Mapping[str, Any] | None = None
+        cached = self._orders.get(order_key)
+        if cached is not None:
+            order = {"id": cached.id}
+        elif not conn.created_here:
+            order = self._find_order(conn, "externalid", order_id)
+        if cart is None:
+            # The cart was never written as abandoned: nothing to convert or retire.
+            if order is not None:
+                self._orders[item.key] = _Order(str(order["id"]), None, None, order=order_id)
+            return ItemOutcome(item.key, WriteAction.UNCHANGED)
+        cart_id = str(cart["id"])
+        if order is not None and str(order["id"]) != cart_id:
+            # Written as two records before the link was known (the order named no
+            # checkout): keep the order's, retire the open cart's.
+            self.engine.request("DELETE", f"ecomOrders/{cart_id}")
             message = f"cart {item.key.external_id} and order {order_id} were two records; merged"
             self._notices.append(SinkNotice("duplicate_cart_removed", message))
-            action = WriteAction.UPDATED
-        elif cart is not None and order_id is not None and _str(cart.get("externalid")) is None:
-            # The abandoned-cart guide: set the order's externalid on the cart.
-            self._put_order(str(cart["id"]), {"externalid": order_id})
-            target = str(cart["id"])
-            action = WriteAction.UPDATED
-            # The order's own item finds it here and writes the order's data over it.
-            self._orders[RecordKey(conn.externalid, "order", order_id)] = _Order(target, None, None)
-        elif cart is not None:
-            target = str(cart["id"])
-        if target is not None:
-            self._orders[item.key] = _Order(target, None, None, frozen=True)
-        # Neither written yet: the order's own item writes the sale, with its source.
-        return ItemOutcome(item.key, action)
+            self._orders[item.key] = _Order(str(order["id"]), None, None, order=order_id)
+            return ItemOutcome(item.key, WriteAction.UPDATED)
+        # The order is not written yet: the abandoned-cart guide's recovery, set the
+        # order's externalid on the cart. The order's own item then writes its data
+        # (source, placement date, lines) over it.
+        self._put_order(cart_id, {"externalid": order_id})
+        self._orders[item.key] = _Order(cart_id, None, None, order=order_id)
+        self._orders[order_key] = _Order(cart_id, None, None, converting=True)
+        return ItemOutcome(item.key, WriteAction.UPDATED)
 
     # ------------------------------------------------------------------ erase
 

@@ -16,9 +16,10 @@ under ``/api/3`` of an account's API URL:
   so a client's typo cannot go unnoticed);
 * validation as documented: required fields, integer amounts in minor units
   ``>= 0`` (32-bit), ``source`` 0 or 1, ``externalid`` or ``externalcheckoutid``,
-  ``abandonedDate`` required with ``externalcheckoutid``, the ecomCustomer and
-  connection must exist; errors as ``{"errors": [{"title", "detail", "code",
-  "source": {"pointer": "/data/attributes/<field>"}}]}`` (422), not-found as
+  ``abandonedDate`` required with ``externalcheckoutid`` and in the past (the
+  abandoned-cart guide), the ecomCustomer and connection must exist; errors as
+  ``{"errors": [{"title", "detail", "code", "source": {"pointer":
+  "/data/attributes/<field>"}}]}`` (422), not-found as
   ``{"message": "No Result found for ..."}`` (404);
 * duplicates refused with 422 (``code: duplicate``): a connection's ``service`` +
   ``externalid``, an ecomCustomer's ``externalid`` or ``email`` within a connection,
@@ -26,10 +27,14 @@ under ``/api/3`` of an account's API URL:
   a contact's email on ``POST /contacts``, an account contact;
 * order ``state``: 1 (completed) for an order, 2 (abandoned) for a cart, 3
   (recovered) once a cart is updated with an ``externalid``, as the abandoned-cart
-  guide describes; an update that carries ``orderProducts`` replaces the lines;
+  guide describes; an update takes the create's body ("the same body"), ``source``,
+  ``externalCreatedDate`` and ``customerid`` included; one that carries
+  ``orderProducts`` replaces the lines;
 * ``Api-Token`` authentication (401 otherwise) and the account's 5 requests per
   second: a sliding one-second window answered with ``RateLimit-Limit`` /
-  ``RateLimit-Remaining`` and, on 429, ``Retry-After`` in whole seconds;
+  ``RateLimit-Remaining`` and, on refusal, ``Retry-After`` in whole seconds; the
+  refusal is a 429, or a 503 with ``rate_limit_status=503`` (older reports of the
+  API answering 503 at the limit);
 * dates returned in the account's time zone (``-05:00`` as in every documented
   example), whole seconds; numbers in responses as ActiveCampaign writes them (ids
   as strings, amounts as integers).
@@ -37,7 +42,8 @@ under ``/api/3`` of an account's API URL:
 What is stored is exposed for tests (:meth:`ActiveCampaignSimulator.records`,
 :meth:`~ActiveCampaignSimulator.orders`, :meth:`~ActiveCampaignSimulator.contact`,
 :meth:`~ActiveCampaignSimulator.snapshot`), so a test can compare it with the shop it
-came from. Behaviour the documentation does not settle is marked "assumed" below.
+came from. Behaviour the documentation does not settle is marked "assumed (A<n>)"
+below; ``docs/activecampaign.md`` lists every such assumption.
 
 Example:
     >>> import httpx
@@ -91,6 +97,8 @@ _DEFAULT_LIMIT: Final = 20
 _MAX_LIMIT: Final = 100
 _INT32_MAX: Final = 2**31 - 1
 _ACCOUNT_TZ: Final = _dt.timezone(_dt.timedelta(hours=-5))
+# Assumed (A20): an email is checked with this loose pattern (none is documented); an
+# invalid one is a 422 naming the field.
 _EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # The filters[...] each list endpoint documents (AC v3 OpenAPI).
 _FILTERS: Final[Mapping[str, frozenset[str]]] = {
@@ -135,9 +143,9 @@ class ActiveCampaignRateLimit:
     """ActiveCampaign's per-account limit: ``limit`` requests in any ``window`` seconds.
 
     The documentation says "5 requests per second" without naming an algorithm;
-    a sliding window is the strictest reading (no burst above the limit in any
-    second), so a client that passes it passes the others. Every answer carries
-    ``RateLimit-Limit`` and ``RateLimit-Remaining``; a refusal adds
+    assumed (A1): a sliding window, the strictest reading (no burst above the limit
+    in any second), so a client that passes it passes the others. Every answer
+    carries ``RateLimit-Limit`` and ``RateLimit-Remaining``; a refusal adds
     ``Retry-After`` in whole seconds (at least 1).
 
     Example:
@@ -216,11 +224,15 @@ def _missing(resource: str, field: str) -> dict[str, Any]:
 
 
 def _duplicate(resource: str, field: str) -> _RefusedError:
+    # Assumed (A7): the body of a duplicate (422 or 400 is reported; no body is documented).
     title = f"The {resource} {field} already exists."
     return _RefusedError(422, {"errors": [_error(resource, field, title, "duplicate")]})
 
 
 def _not_found(what: str, id_text: str) -> _RefusedError:
+    # The documented 404 of a read ("No Result found for EcomOrderProduct with id {id}").
+    # Assumed (A15): a write naming a contact, list or account that does not exist
+    # (contactLists, accountContacts) gets the same 404.
     return _RefusedError(404, {"message": f"No Result found for {what} with id {id_text}"})
 
 
@@ -250,7 +262,7 @@ def _parse_date(value: Any) -> _dt.datetime | None:
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=_ACCOUNT_TZ)  # assumed: the account's time zone
+        parsed = parsed.replace(tzinfo=_ACCOUNT_TZ)  # assumed (A3): the account's zone
     return parsed
 
 
@@ -268,6 +280,9 @@ class ActiveCampaignSimulator(Simulator):
         duplicate_status: the status of a duplicate create (422; some integrations
             report seeing 400).
         account_timezone: the offset dates are returned in.
+        rate_limit_status: the status of a request refused by the rate limit (or an
+            injected ``RateLimitBurst``): 429 as documented, or 503 as the API once
+            answered (fact sheet §1.11), with the same headers.
 
     Attributes:
         api_url: the API URL to give a client, as a user copies it from the account's
@@ -288,7 +303,10 @@ class ActiveCampaignSimulator(Simulator):
         lists: Iterable[str] = DEFAULT_LISTS,
         duplicate_status: int = 422,
         account_timezone: _dt.timezone = _ACCOUNT_TZ,
+        rate_limit_status: int = 429,
     ) -> None:
+        if rate_limit_status not in (429, 503):
+            raise ValueError(f"rate_limit_status is 429 or 503, got {rate_limit_status}")
         super().__init__(
             clock=clock if clock is not None else FakeClock(),
             rate_limit=rate_limit if rate_limit is not None else ActiveCampaignRateLimit(),
@@ -300,6 +318,7 @@ class ActiveCampaignSimulator(Simulator):
         self.api_url = f"https://{account}.api-us1.com"
         self.duplicate_status = duplicate_status
         self.account_timezone = account_timezone
+        self.rate_limit_status = rate_limit_status
         self.resubscriptions = 0
         self._tables: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in _RESOURCES}
         self._next: dict[str, int] = dict.fromkeys(_RESOURCES, 1)
@@ -360,8 +379,10 @@ class ActiveCampaignSimulator(Simulator):
 
     @property
     def rate_limited(self) -> int:
-        """How many requests were answered 429 (by the rate limit or an injected burst)."""
-        return self.log.count_by_status().get(429, 0)
+        """How many requests the rate limit (or an injected burst) refused, 429 or 503."""
+        return len(self.log.filter(fault="rate_limited")) + len(
+            self.log.filter(fault="rate_limit_burst")
+        )
 
     def connection(self, externalid: str, service: str | None = None) -> dict[str, Any] | None:
         """The stored connection with this ``externalid`` (and ``service``)."""
@@ -476,10 +497,22 @@ class ActiveCampaignSimulator(Simulator):
             return {"errors": [{"title": message, "detail": "", "code": "invalid"}]}
         return {"message": message}
 
+    def error_response(self, status: int, message: str) -> httpx.Response:
+        """The simulator's own errors; a rate-limit refusal with ``rate_limit_status``.
+
+        The kit refuses at the rate limit (and for ``RateLimitBurst``) with 429, the
+        documented answer; with ``rate_limit_status=503`` the same refusal, headers
+        included, is a 503 (assumed (A2): the reports of a 503 at the limit do not say
+        which headers or body came with it).
+        """
+        if status == 429 and self.rate_limit_status == 503:
+            return super().error_response(503, "Service Unavailable")
+        return super().error_response(status, message)
+
     def before_request(
         self, request: httpx.Request, params: dict[str, str]
     ) -> httpx.Response | None:
-        """Refuse a missing or wrong ``Api-Token`` with 401 (body assumed)."""
+        """Refuse a missing or wrong ``Api-Token`` with 401 (assumed (A4): the body)."""
         if request.headers.get("Api-Token") != self.token:
             return json_response({"message": "An invalid API key was provided"}, 401)
         return None
@@ -490,6 +523,8 @@ class ActiveCampaignSimulator(Simulator):
         return self._date(self.clock.now())
 
     def _date(self, value: _dt.datetime) -> str:
+        # Assumed (A19): dates come back in the account's zone (every documented
+        # example has -05:00 or -06:00), whole seconds.
         return value.astimezone(self.account_timezone).replace(microsecond=0).isoformat()
 
     def _insert(self, resource: str, row: dict[str, Any]) -> dict[str, Any]:
@@ -582,6 +617,8 @@ class ActiveCampaignSimulator(Simulator):
                 continue
             field = m.group(1) if m.group(2) is None else f"{m.group(1)}[{m.group(2)}]"
             if m.group(1) not in allowed:
+                # Assumed (A17): an undocumented filter is refused (400), not ignored, so
+                # a client's typo cannot pass unnoticed.
                 raise _RefusedError(400, {"message": f"Unknown filter {name!r} for {resource}"})
             found[field] = value
         return found
@@ -730,6 +767,8 @@ class ActiveCampaignSimulator(Simulator):
         if problems:
             raise _RefusedError(422, {"errors": problems})
         conn = str(body.get("connectionid") or (row or {}).get("connectionid"))
+        # Assumed (A22): within a connection an ecomCustomer's externalid and its email
+        # (compared case-insensitively) are unique, as integrations' lookups imply.
         for other in self._tables["ecomCustomers"].values():
             if other["connectionid"] != conn or (row is not None and other["id"] == row["id"]):
                 continue
@@ -766,6 +805,8 @@ class ActiveCampaignSimulator(Simulator):
                 raise _RefusedError(422, {"errors": problems})
             conn = str(body["connectionid"])
             if _as_int(conn) not in self._tables["connections"]:
+                # Assumed (A6): an unknown connection is a 422 naming it (the documentation
+                # gives no answer for it; a 404 is documented only for a contactTag's contact).
                 raise _RefusedError(
                     422,
                     {
@@ -919,6 +960,12 @@ class ActiveCampaignSimulator(Simulator):
         has_date = _given(body.get("abandonedDate")) or bool((row or {}).get("abandonedDate"))
         if _given(body.get("externalcheckoutid")) and not has_date:
             problems.append(_missing("order", "abandonedDate"))
+        abandoned = _parse_date(body.get("abandonedDate"))
+        if abandoned is not None and abandoned > self.clock.now():
+            # The abandoned-cart guide: abandonedDate is set in the past. Assumed (A8):
+            # a date in the future is refused with a 422 naming it.
+            title = "The abandonedDate must be in the past."
+            problems.append(_error("order", "abandonedDate", title))
         if (
             "source" in body
             and body["source"] is not None
@@ -939,11 +986,13 @@ class ActiveCampaignSimulator(Simulator):
         self._validate_lines(body, problems)
         if problems:
             raise _RefusedError(422, {"errors": problems})
-        conn = str(body.get("connectionid") or (row or {}).get("connectionid"))
-        if creating:
-            if _as_int(conn) not in self._tables["connections"]:
-                title = "The connection was not found."
-                raise _RefusedError(422, {"errors": [_error("order", "connectionid", title)]})
+        # Assumed (A9): an update's connectionid is ignored; the record stays in its store.
+        conn = str((row or {}).get("connectionid") or body.get("connectionid"))
+        # Assumed (A6): an unknown connection or customer is a 422 naming the field.
+        if creating and _as_int(conn) not in self._tables["connections"]:
+            title = "The connection was not found."
+            raise _RefusedError(422, {"errors": [_error("order", "connectionid", title)]})
+        if creating or _given(body.get("customerid")):
             customer = self._tables["ecomCustomers"].get(_as_int(body["customerid"]) or 0)
             if customer is None or customer["connectionid"] != conn:
                 title = "The customer was not found for this connection."
@@ -1046,6 +1095,8 @@ class ActiveCampaignSimulator(Simulator):
                 "connectionid": str(body["connectionid"]),
                 "customerid": str(body["customerid"]),
                 "source": str(_as_int(body["source"])),
+                # Assumed (A21): an order is created completed (1), never pending (0)
+                # or waiting (4); a cart abandoned (2).
                 "state": 1 if _given(body.get("externalid")) else 2,
                 "createdDate": now,
                 "updatedDate": now,
@@ -1094,11 +1145,18 @@ class ActiveCampaignSimulator(Simulator):
             self._validate_order(body, row)
             self._check_refusals("ecomOrder", body)
             was_cart = not _given(row.get("externalid")) and _given(row.get("externalcheckoutid"))
-            # Only the fields the update operation documents; source, connection,
-            # customer and creation date stay as created.
-            self._apply_order(row, body, _ORDER_UPDATE_FIELDS)
+            # "The same body" as a create (fact sheet §1.5), as ActiveCampaign's Magento
+            # module sends it when a cart becomes its order: source, placement date and
+            # customer included. The connection stays (A9).
+            self._apply_order(row, body, _ORDER_FIELDS)
+            if "source" in body and body["source"] is not None:
+                row["source"] = str(_as_int(body["source"]))
+            if _given(body.get("customerid")):
+                row["customerid"] = str(body["customerid"])
             if was_cart and _given(row.get("externalid")):
                 row["state"] = 3  # recovered: "set the externalid" on the abandoned cart
+            # Assumed (A18): lines sent with an update replace the stored ones (the
+            # documented answer lists only the new rows; the prose does not say).
             self._store_lines(row, body)
             row["updatedDate"] = row["tstamp"] = self._now()
             return json_response(self._order_answer(row))
@@ -1143,7 +1201,7 @@ class ActiveCampaignSimulator(Simulator):
             if row is None:
                 row = self._insert("contacts", self._new_contact(str(email), body))
             else:
-                # Assumed: a field left out of the request keeps its value.
+                # Assumed (A5): a field left out of the request keeps its value.
                 for field in ("firstName", "lastName", "phone"):
                     if field in body and body[field] is not None:
                         row[field] = str(body[field])
@@ -1265,7 +1323,7 @@ class ActiveCampaignSimulator(Simulator):
             self._check_refusals("tag", body)
             for row in self._tables["tags"].values():
                 if row["tag"].lower() == str(body["tag"]).lower():
-                    raise _duplicate("tag", "tag")  # assumed: tag names are unique
+                    raise _duplicate("tag", "tag")  # assumed (A10): tag names are unique
             row = self._insert(
                 "tags",
                 {
@@ -1297,13 +1355,15 @@ class ActiveCampaignSimulator(Simulator):
                     },
                 )
             if tag_id not in self._tables["tags"]:
+                # Assumed (A16): an unknown tag answers like the documented unknown contact.
                 raise _RefusedError(
                     404,
                     {"errors": [{"status": 404, "title": "Not Found", "detail": "Tag not found"}]},
                 )
             for row in self._tables["contactTags"].values():
                 if (row["contact"], row["tag"]) == (str(contact_id), str(tag_id)):
-                    # Assumed from a mature integration: an existing link answers 200.
+                    # Assumed (A11), from a mature integration (Sylius), not documented:
+                    # an existing link answers 200.
                     return json_response({"contactTag": self._public(row)}, 200)
             row = self._insert(
                 "contactTags",
@@ -1332,7 +1392,7 @@ class ActiveCampaignSimulator(Simulator):
             for _, r in sorted(self._tables["lists"].items()):
                 name = r["name"].lower()
                 if "name" in f and f["name"].lower() not in name:
-                    continue  # assumed: like the other name searches, "contains"
+                    continue  # assumed (A12): like the other name searches, "contains"
                 if "name[eq]" in f and name != f["name[eq]"].lower():
                     continue
                 rows.append(self._public(r))
@@ -1397,7 +1457,7 @@ class ActiveCampaignSimulator(Simulator):
             self._check_refusals("account", body)
             for row in self._tables["accounts"].values():
                 if row["name"].lower() == str(body["name"]).lower():
-                    raise _duplicate("account", "name")  # assumed: account names are unique
+                    raise _duplicate("account", "name")  # assumed (A13): names are unique
             now = self._now()
             row = self._insert(
                 "accounts",
@@ -1444,7 +1504,7 @@ class ActiveCampaignSimulator(Simulator):
             contact = self._get("contacts", str(body["contact"]), "Subscriber")
             for row in self._tables["accountContacts"].values():
                 if row["contact"] == contact["id"]:
-                    # Assumed: a contact belongs to one account at a time.
+                    # Assumed (A14): a contact belongs to one account at a time.
                     raise _duplicate("accountContact", "contact")
             now = self._now()
             row = self._insert(
@@ -1498,7 +1558,7 @@ def _is_duplicate(body: Any) -> bool:
     )
 
 
-# The fields a create stores, and the ones the update operation documents.
+# The order fields a create or an update stores (besides source, connection and customer).
 _ORDER_FIELDS: Final = (
     "externalid",
     "externalcheckoutid",
@@ -1515,7 +1575,6 @@ _ORDER_FIELDS: Final = (
     "currency",
     "orderNumber",
 )
-_ORDER_UPDATE_FIELDS: Final = tuple(f for f in _ORDER_FIELDS if f != "externalCreatedDate")
 _LINE_FIELDS: Final = (
     "externalid",
     "name",
