@@ -139,7 +139,7 @@ def test_demo_runs_offline_and_prints_a_summary(tmp_path: Path) -> None:
         assert int(orders) > 0, name
         assert (carts != "—") == DEMO_ROWS[name], name  # carts where the platform lists them
         assert carts == "—" or int(carts) > 0, name
-    speeds = out.split("records read per run")[1]
+    speeds = out.split("records read per run")[1].split("into a CRM")[0]
     for line in speeds.splitlines():
         if line.startswith("toyshop "):
             assert line.endswith(" s, real")
@@ -148,6 +148,28 @@ def test_demo_runs_offline_and_prints_a_summary(tmp_path: Path) -> None:
     assert "API time simulated:" in out
     assert "real time (webhooks), tiendanube:" in out
     assert 'written firing "makes a purchase" (source 1)' in out
+    # Then the same platforms, smaller, into one simulated ActiveCampaign account.
+    crm = out.split("into a CRM")[1]
+    assert "ActiveCampaignSink" in crm
+    assert 'join "Master Contact List"' in crm
+    crm_rows = {
+        line.split()[0]: line.split()[1:9]
+        for line in crm.splitlines()
+        if line and line.split()[0] in DEMO_ROWS
+    }
+    assert sorted(crm_rows) == sorted(DEMO_ROWS)
+    for name, (contacts, on_list, orders, carts, fired, _dead, requests, api) in crm_rows.items():
+        assert int(contacts) > 0, name
+        assert int(orders) > 0, name
+        assert (carts != "—") == DEMO_ROWS[name], name
+        assert carts == "—" or int(carts) > 0, name
+        assert int(fired) > 0, name  # the orders placed after the historical sync
+        assert int(requests) > 0, name
+        assert float(api.replace(",", "")) > 0, name  # paced at 5 / s, on a fake clock
+        # The list takes an explicit yes only; Square records nothing but opt-outs.
+        assert (int(on_list) == 0) == name.startswith("square/"), name
+    assert "the account:" in crm
+    assert "requests paced at 5 / s" in crm
     other = tmp_path / "precious.db"
     other.write_text("not a demo")
     code, _, err = run("demo", "--db", str(other), "--no-progress")

@@ -203,7 +203,7 @@ def test_bigcommerce_and_square_syncs_against_served_simulators(
 def test_a_demo_source_that_cannot_be_built_is_reported_not_fatal(
     tmp_path: Path, monkeypatch
 ) -> None:
-    def needs_a_module(seed, clock, now):  # type: ignore[no-untyped-def]
+    def needs_a_module(seed, clock, now, scale=1.0):  # type: ignore[no-untyped-def]
         raise ModuleNotFoundError("the X simulator needs graphql-core", name="graphql")
 
     monkeypatch.setattr(

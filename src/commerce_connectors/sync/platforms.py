@@ -46,6 +46,7 @@ from .registry import (
     PlatformSpec,
     register_demo,
     register_platform,
+    scaled,
 )
 
 __all__: list[str] = []
@@ -219,7 +220,7 @@ register_platform(
 # -- demo stores -------------------------------------------------------------------------------
 
 
-def _shopify_demo(seed: int, clock: Clock, now: _dt.datetime) -> DemoStore:
+def _shopify_demo(seed: int, clock: Clock, now: _dt.datetime, scale: float = 1.0) -> DemoStore:
     """A Shopify shop: guests, refunds and cancellations, abandoned checkouts, accents."""
     from ..platforms.shopify import ShopifyConnector
 
@@ -235,10 +236,10 @@ def _shopify_demo(seed: int, clock: Clock, now: _dt.datetime) -> DemoStore:
     fake = FakeClock(wall_start=_FIXED_DATA_END)
     sim = ShopifySimulator(
         seed=seed + _SEED_OFFSETS["shopify"],
-        customers=400,
-        orders=1500,
-        products=60,
-        checkouts=80,
+        customers=scaled(400, scale),
+        orders=scaled(1500, scale),
+        products=scaled(60, scale),
+        checkouts=scaled(80, scale),
         guest_share=0.2,
         shop="maison-lea.myshopify.com",
         shop_name="Maison Léa",
@@ -300,7 +301,7 @@ def _shopify_demo(seed: int, clock: Clock, now: _dt.datetime) -> DemoStore:
     return DemoStore(connector=connector, activity=activity, close=connector.close, clock=fake)
 
 
-def _bigcommerce_demo(seed: int, clock: Clock, now: _dt.datetime) -> DemoStore:
+def _bigcommerce_demo(seed: int, clock: Clock, now: _dt.datetime, scale: float = 1.0) -> DemoStore:
     """A BigCommerce store: guest orders (not synced), every status, refunds, coupons."""
     from ..platforms.bigcommerce import BigCommerceConnector
     from ..testing.simulators.bigcommerce import BigCommerceSimulator, ConcurrentFakeClock
@@ -309,10 +310,10 @@ def _bigcommerce_demo(seed: int, clock: Clock, now: _dt.datetime) -> DemoStore:
     fake = ConcurrentFakeClock(wall_start=_FIXED_DATA_END)
     sim = BigCommerceSimulator(
         seed=seed + _SEED_OFFSETS["bigcommerce"],
-        customers=400,
-        orders=1200,
-        products=60,
-        carts=8,
+        customers=scaled(400, scale),
+        orders=scaled(1200, scale),
+        products=scaled(60, scale),
+        carts=scaled(8, scale),
         guest_share=0.2,
         clock=fake,
     )
@@ -343,7 +344,9 @@ def _bigcommerce_demo(seed: int, clock: Clock, now: _dt.datetime) -> DemoStore:
     return DemoStore(connector=connector, activity=activity, close=connector.close, clock=fake)
 
 
-def _square_demo(location: int, seed: int, clock: Clock, now: _dt.datetime) -> DemoStore:
+def _square_demo(
+    location: int, seed: int, clock: Clock, now: _dt.datetime, scale: float = 1.0
+) -> DemoStore:
     """One location of a Square seller (Downtown in USD, Shibuya in JPY, zero-decimal).
 
     Both locations' demo stores build the same seeded seller; each connection reads
@@ -356,9 +359,9 @@ def _square_demo(location: int, seed: int, clock: Clock, now: _dt.datetime) -> D
     sim = SquareSimulator(
         seed=seed + _SEED_OFFSETS["square"],
         locations=2,
-        customers=300,
-        payments=2400,
-        products=40,
+        customers=scaled(300, scale),
+        payments=scaled(2400, scale),
+        products=scaled(40, scale),
         clock=fake,
         now=now,
     )
@@ -387,7 +390,7 @@ def _square_demo(location: int, seed: int, clock: Clock, now: _dt.datetime) -> D
     return DemoStore(connector=connector, activity=activity, close=connector.close, clock=fake)
 
 
-def _tiendanube_demo(seed: int, clock: Clock, now: _dt.datetime) -> DemoStore:
+def _tiendanube_demo(seed: int, clock: Clock, now: _dt.datetime, scale: float = 1.0) -> DemoStore:
     """A Tiendanube store in ARS: multilingual catalogue, guests, abandoned checkouts."""
     from ..platforms.tiendanube import TiendanubeConnector
     from ..testing.simulators.tiendanube import TiendanubeSimulator
@@ -395,10 +398,10 @@ def _tiendanube_demo(seed: int, clock: Clock, now: _dt.datetime) -> DemoStore:
     fake = FakeClock(wall_start=now)
     sim = TiendanubeSimulator(
         seed=seed + _SEED_OFFSETS["tiendanube"],
-        customers=400,
-        orders=1500,
-        products=60,
-        checkouts=120,
+        customers=scaled(400, scale),
+        orders=scaled(1500, scale),
+        products=scaled(60, scale),
+        checkouts=scaled(120, scale),
         clock=fake,
     )
     connector = TiendanubeConnector(

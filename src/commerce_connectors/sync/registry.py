@@ -45,6 +45,7 @@ __all__ = [
     "platform_spec",
     "register_demo",
     "register_platform",
+    "scaled",
 ]
 
 
@@ -146,12 +147,24 @@ class DemoSource:
     Attributes:
         name: short name, shown in the summary table.
         label: what it is, for people.
-        build: ``(seed, clock, now) -> DemoStore`` with a seeded realistic store.
+        build: ``(seed, clock, now, scale) -> DemoStore`` with a seeded realistic
+            store; ``scale`` multiplies its size (1.0: the demo's full store; the
+            CRM step uses a smaller one of the same kind).
     """
 
     name: str
     label: str
-    build: Callable[[int, Clock, _dt.datetime], DemoStore]
+    build: Callable[[int, Clock, _dt.datetime, float], DemoStore]
+
+
+def scaled(count: int, scale: float) -> int:
+    """A demo store's size times ``scale``, at least 1.
+
+    Example:
+        >>> scaled(400, 0.1), scaled(3, 0.01)
+        (40, 1)
+    """
+    return max(1, round(count * scale))
 
 
 #: The shops the demo syncs, in order. Each platform connector adds one line.
@@ -177,15 +190,15 @@ def _toyshop_connector(options: Mapping[str, Any], token: str) -> Connector:
     )
 
 
-def _toyshop_demo(seed: int, clock: Clock, now: _dt.datetime) -> DemoStore:
+def _toyshop_demo(seed: int, clock: Clock, now: _dt.datetime, scale: float = 1.0) -> DemoStore:
     from ..testing.example_shop import ToyShopConnector, ToyShopSimulator
     from ..testing.simulator import TiendanubeRateLimit
 
     simulator = ToyShopSimulator(
         seed=seed,
-        customers=400,
-        orders=4000,
-        products=80,
+        customers=scaled(400, scale),
+        orders=scaled(4000, scale),
+        products=scaled(80, scale),
         clock=clock,
         # A Next-plan-sized bucket (Tiendanube x10), so the demo paces without waiting long.
         rate_limit=TiendanubeRateLimit(capacity=400, leak_rate=20),
