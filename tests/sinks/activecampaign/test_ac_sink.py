@@ -159,7 +159,7 @@ def test_a_422_on_one_order_affects_that_order_only() -> None:
 
 
 def test_an_unrepresentable_amount_is_refused_before_any_request() -> None:
-    sim, sink = pair()
+    sim, sink = pair(inexact="refuse")
     one(sink, order("warmup"))
     before = len(sim.log)
     outcome = one(sink, order("1", total="10.005"))
@@ -703,3 +703,11 @@ def test_a_cart_deleted_at_the_shop_leaves_activecampaign_and_a_second_delete_fi
     assert not sink.set_status(key, "deleted", at(2))
     assert not sink.set_status(RecordKey(CONN, "cart", "c2"), "recovered", at(2))
     assert {o.get("externalcheckoutid") for o in sim.orders()} == {"c2"}
+
+
+def test_a_sub_cent_amount_is_rounded_half_to_even_by_default() -> None:
+    sim, sink = pair()
+    assert one(sink, order("1", total="57.2350")).action is INSERTED
+    assert one(sink, order("2", total="57.2250")).action is INSERTED
+    totals = {o["externalid"]: int(o["totalPrice"]) for o in sim.orders()}
+    assert (totals["1"], totals["2"]) == (5724, 5722)

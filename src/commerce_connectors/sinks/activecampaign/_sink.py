@@ -300,8 +300,10 @@ class ActiveCampaignSink:
             with ``ContactLimitError`` (the account's total is read once, then counted).
         requests_per_second: the client-side pace (ActiveCampaign allows 5 per account).
         rate_limiter: share one limiter between sinks writing to the same account.
-        inexact: an amount finer than its currency's minor unit: ``"refuse"`` the
-            record (default) or ``"round"`` it half-to-even.
+        inexact: an amount finer than its currency's minor unit (BigCommerce keeps
+            four decimals; tax-inclusive stores have sub-cent ex-tax prices):
+            ``"round"`` it half-to-even to the minor unit ActiveCampaign stores
+            (default) or ``"refuse"`` the record (dead-lettered).
         match_carts_by_email: off (``None``) by default. When set, an order that names
             no checkout (no ``checkout_id``, ``checkout_token`` or ``cart_id``) takes over
             the one open cart of its store and email abandoned at most this long before
@@ -330,7 +332,7 @@ class ActiveCampaignSink:
         contact_limit: int | None = None,
         requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND,
         rate_limiter: RateLimiter | None = None,
-        inexact: Inexact = "refuse",
+        inexact: Inexact = "round",
         match_carts_by_email: _dt.timedelta | None = None,
         client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
