@@ -296,3 +296,15 @@ def test_since_must_be_aware_and_not_historical() -> None:
     report = engine.run(since=at(0))  # no checkpoint: an explicit since saves none (a gap)
     assert report.ok
     assert engine.state.checkpoints() == []
+
+
+def test_a_shopper_who_starts_a_checkout_is_a_contact_before_the_cart_is_abandoned() -> None:
+    clock = FakeClock(wall_start=at(10))
+    conn = ListConnector(carts=[cart("active", hours=9, email="Starter@Example.com")])
+    sink = MemorySink()
+    s = SyncEngine(conn, sink, MemoryStateStore(), clock=clock).run().stream(Stream.ABANDONED_CARTS)
+    assert s.skipped == {"cart_not_yet_abandoned": 1}
+    assert s.contacts_new == 1
+    snap = sink.snapshot()
+    assert RecordKey("", "contact", "starter@example.com") in snap
+    assert RecordKey(CONN, "cart", "active") not in snap

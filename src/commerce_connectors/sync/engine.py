@@ -612,7 +612,10 @@ class SyncEngine:
             verdict = cart_status(record, self.clock.now(), policy=self.rules.abandonment)
             if verdict.state is CartState.ACTIVE:
                 skipped[(verdict.reason or Reason.CART_NOT_YET_ABANDONED).value] += 1
-                return [], record.updated_at
+                # The shopper who started a checkout is a contact now; the cart itself
+                # waits for its abandonment delay.
+                contact_item, _ = self._contact_item(record)
+                return ([] if contact_item is None else [contact_item]), record.updated_at
             if verdict.state not in (CartState.ABANDONED, CartState.RECOVERED):
                 skipped[(verdict.reason or Reason.CART_DELETED).value] += 1
                 return [], None
