@@ -53,9 +53,12 @@ from ._shared import (
 
 __all__ = [
     "CHECKOUTS_QUERY",
+    "CHECKOUT_FIELDS",
     "CUSTOMERS_QUERY",
     "ORDERS_QUERY",
+    "ORDER_FIELDS",
     "PRODUCTS_QUERY",
+    "PRODUCT_FIELDS",
     "SHOP_QUERY",
     "VARIANTS_QUERY",
     "parse_checkout_node",
@@ -124,29 +127,25 @@ query Customers($first: Int!, $after: String, $query: String) {
     + _ADDRESS
 )
 
-#: Orders of every status (the GraphQL connection has no status default), with lines.
-ORDERS_QUERY: Final = (
+#: What is read of every order, by the stream and by id (webhooks). Its operation
+#: declares ``$lines``.
+ORDER_FIELDS: Final = (
     """
-query Orders($first: Int!, $after: String, $query: String, $lines: Int!) {
-  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+fragment OrderFields on Order {
+  id name email phone createdAt updatedAt cancelledAt cancelReason tags
+  displayFinancialStatus displayFulfillmentStatus customerAcceptsMarketing
+  discountCodes
+  totalPriceSet { ...Bag }
+  subtotalPriceSet { ...Bag }
+  totalDiscountsSet { ...Bag }
+  totalTaxSet { ...Bag }
+  totalShippingPriceSet { ...Bag }
+  shippingLine { title }
+  billingAddress { ...AddressFields }
+  customer { ...CustomerFields }
+  lineItems(first: $lines) {
     pageInfo { hasNextPage endCursor }
-    nodes {
-      id name email phone createdAt updatedAt cancelledAt cancelReason tags
-      displayFinancialStatus displayFulfillmentStatus customerAcceptsMarketing
-      discountCodes
-      totalPriceSet { ...Bag }
-      subtotalPriceSet { ...Bag }
-      totalDiscountsSet { ...Bag }
-      totalTaxSet { ...Bag }
-      totalShippingPriceSet { ...Bag }
-      shippingLine { title }
-      billingAddress { ...AddressFields }
-      customer { ...CustomerFields }
-      lineItems(first: $lines) {
-        pageInfo { hasNextPage endCursor }
-        nodes { ...LineFields }
-      }
-    }
+    nodes { ...LineFields }
   }
 }"""
     + _CUSTOMER
@@ -155,8 +154,31 @@ query Orders($first: Int!, $after: String, $query: String, $lines: Int!) {
     + _ORDER_LINE
 )
 
+#: Orders of every status (the GraphQL connection has no status default), with lines.
+ORDERS_QUERY: Final = (
+    """
+query Orders($first: Int!, $after: String, $query: String, $lines: Int!) {
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    pageInfo { hasNextPage endCursor }
+    nodes { ...OrderFields }
+  }
+}"""
+    + ORDER_FIELDS
+)
+
 _VARIANT: Final = """
 fragment VariantFields on ProductVariant { id title sku price }"""
+
+#: What is read of every product (stream and by id); its operation declares ``$variants``.
+PRODUCT_FIELDS: Final = (
+    """
+fragment ProductFields on Product {
+  id title handle productType descriptionHtml vendor status tags createdAt updatedAt
+  featuredMedia { preview { image { url } } }
+  variants(first: $variants) { pageInfo { hasNextPage endCursor } nodes { ...VariantFields } }
+}"""
+    + _VARIANT
+)
 
 #: The whole catalogue, products with their first variants and featured image.
 PRODUCTS_QUERY: Final = (
@@ -164,14 +186,30 @@ PRODUCTS_QUERY: Final = (
 query Products($first: Int!, $after: String, $query: String, $variants: Int!) {
   products(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
     pageInfo { hasNextPage endCursor }
-    nodes {
-      id title handle productType descriptionHtml vendor status tags createdAt updatedAt
-      featuredMedia { preview { image { url } } }
-      variants(first: $variants) { pageInfo { hasNextPage endCursor } nodes { ...VariantFields } }
-    }
+    nodes { ...ProductFields }
   }
 }"""
-    + _VARIANT
+    + PRODUCT_FIELDS
+)
+
+#: What is read of every abandoned checkout (stream and by id); its operation declares
+#: ``$lines``.
+CHECKOUT_FIELDS: Final = (
+    """
+fragment CheckoutFields on AbandonedCheckout {
+  id name createdAt updatedAt completedAt abandonedCheckoutUrl discountCodes
+  totalPriceSet { ...Bag }
+  billingAddress { ...AddressFields }
+  customer { ...CustomerFields }
+  lineItems(first: $lines) {
+    pageInfo { hasNextPage endCursor }
+    nodes { ...CheckoutLineFields }
+  }
+}"""
+    + _CUSTOMER
+    + _ADDRESS
+    + _BAG
+    + _CHECKOUT_LINE
 )
 
 #: Abandoned checkouts. ``AbandonedCheckoutSortKeys`` has no ``UPDATED_AT``: sorted by
@@ -181,22 +219,10 @@ CHECKOUTS_QUERY: Final = (
 query AbandonedCheckouts($first: Int!, $after: String, $query: String, $lines: Int!) {
   abandonedCheckouts(first: $first, after: $after, query: $query, sortKey: ID) {
     pageInfo { hasNextPage endCursor }
-    nodes {
-      id name createdAt updatedAt completedAt abandonedCheckoutUrl discountCodes
-      totalPriceSet { ...Bag }
-      billingAddress { ...AddressFields }
-      customer { ...CustomerFields }
-      lineItems(first: $lines) {
-        pageInfo { hasNextPage endCursor }
-        nodes { ...CheckoutLineFields }
-      }
-    }
+    nodes { ...CheckoutFields }
   }
 }"""
-    + _CUSTOMER
-    + _ADDRESS
-    + _BAG
-    + _CHECKOUT_LINE
+    + CHECKOUT_FIELDS
 )
 
 #: The rest of one product's variants, past the first page.

@@ -32,7 +32,16 @@ from ...models import Platform
 from ...protocols import Stream
 from . import constants as c
 from ._shared import PLATFORM_NAME, legacy_id
-from .graphql import _ADDRESS, _BAG, _CHECKOUT_LINE, _CUSTOMER, _ORDER_LINE, _VARIANT
+from .graphql import (
+    _ADDRESS,
+    _BAG,
+    _CHECKOUT_LINE,
+    _CUSTOMER,
+    _ORDER_LINE,
+    CHECKOUT_FIELDS,
+    ORDER_FIELDS,
+    PRODUCT_FIELDS,
+)
 from .rest import parse_cart
 from .webhooks import DEFAULT_TOPICS, PRIVACY_TOPICS, topic_enum, topic_name
 
@@ -61,32 +70,13 @@ __all__ = [
 # Each selection is the one its stream's query (graphql.py) asks of every node, field for
 # field: tests compare them, so a field added to a stream cannot be forgotten here.
 
-#: One order by id, as ``ORDERS_QUERY`` reads each node.
+#: One order by id, as ``ORDERS_QUERY`` reads each node (the same fragment).
 ORDER_QUERY: Final = (
     """
 query Order($id: ID!, $lines: Int!) {
-  order(id: $id) {
-    id name email phone createdAt updatedAt cancelledAt cancelReason tags
-    displayFinancialStatus displayFulfillmentStatus customerAcceptsMarketing
-    discountCodes
-    totalPriceSet { ...Bag }
-    subtotalPriceSet { ...Bag }
-    totalDiscountsSet { ...Bag }
-    totalTaxSet { ...Bag }
-    totalShippingPriceSet { ...Bag }
-    shippingLine { title }
-    billingAddress { ...AddressFields }
-    customer { ...CustomerFields }
-    lineItems(first: $lines) {
-      pageInfo { hasNextPage endCursor }
-      nodes { ...LineFields }
-    }
-  }
+  order(id: $id) { ...OrderFields }
 }"""
-    + _CUSTOMER
-    + _ADDRESS
-    + _BAG
-    + _ORDER_LINE
+    + ORDER_FIELDS
 )
 
 #: One customer by id, as ``CUSTOMERS_QUERY`` reads each node.
@@ -99,17 +89,13 @@ query Customer($id: ID!) {
     + _ADDRESS
 )
 
-#: One product by id, as ``PRODUCTS_QUERY`` reads each node.
+#: One product by id, as ``PRODUCTS_QUERY`` reads each node (the same fragment).
 PRODUCT_QUERY: Final = (
     """
 query Product($id: ID!, $variants: Int!) {
-  product(id: $id) {
-    id title handle productType descriptionHtml vendor status tags createdAt updatedAt
-    featuredMedia { preview { image { url } } }
-    variants(first: $variants) { pageInfo { hasNextPage endCursor } nodes { ...VariantFields } }
-  }
+  product(id: $id) { ...ProductFields }
 }"""
-    + _VARIANT
+    + PRODUCT_FIELDS
 )
 
 #: One abandoned checkout by id. The Admin API has no ``abandonedCheckout(id:)`` root
@@ -117,23 +103,9 @@ query Product($id: ID!, $variants: Int!) {
 CHECKOUT_QUERY: Final = (
     """
 query AbandonedCheckout($id: ID!, $lines: Int!) {
-  node(id: $id) {
-    ... on AbandonedCheckout {
-      id name createdAt updatedAt completedAt abandonedCheckoutUrl discountCodes
-      totalPriceSet { ...Bag }
-      billingAddress { ...AddressFields }
-      customer { ...CustomerFields }
-      lineItems(first: $lines) {
-        pageInfo { hasNextPage endCursor }
-        nodes { ...CheckoutLineFields }
-      }
-    }
-  }
+  node(id: $id) { ...CheckoutFields }
 }"""
-    + _CUSTOMER
-    + _ADDRESS
-    + _BAG
-    + _CHECKOUT_LINE
+    + CHECKOUT_FIELDS
 )
 
 #: The rest of one order's lines. One type per document: asking ``LineItem`` and
