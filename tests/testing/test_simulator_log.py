@@ -6,7 +6,9 @@ import httpx
 import pytest
 
 from commerce_connectors.clock import FakeClock
+from commerce_connectors.platforms.square import SquareConnector
 from commerce_connectors.testing.simulator import ConnectionReset, ErrorStatus, RequestLog
+from commerce_connectors.testing.simulators.square import SquareSimulator
 
 from .demo import MakeShop
 
@@ -106,3 +108,37 @@ def test_reset_starts_over() -> None:
     log.record(time=2.0, method="GET", path="/x")
     assert log.entries[0].seq == 1
     assert list(log) == log.entries
+
+
+def test_repeated_pages_of_post_paged_apis_are_told_apart_by_their_body(clock: FakeClock) -> None:
+    """Square's searches page with a cursor in the body: one method and path, many pages.
+    Only an identical body (key order aside) is a repeat."""
+    sim = SquareSimulator(
+        seed=1, customers=12, payments=0, products=0, max_page_size=5, clock=clock
+    )
+    with SquareConnector(
+        access_token=sim.token,
+        location_id=sim.locations[0].id,
+        transport=sim.transport(),
+        clock=clock,
+    ) as conn:
+        list(conn.iter_customers())
+        searches = sim.log.filter(method="POST", path="/v2/customers/search", status=200)
+        assert len(searches) == 3
+        assert sim.log.repeated() == []
+        # The first page once more, its keys in another order: a real repeat.
+        first = searches[0].json
+        conn.engine.post("/v2/customers/search", json=dict(reversed(list(first.items()))))
+    assert [e.seq for e in sim.log.repeated()] == [searches[0].seq]
+    assert searches[0].key[:3] == searches[1].key[:3]  # same method, path and (no) query
+
+
+def test_a_request_without_a_json_body_keys_on_method_path_and_query() -> None:
+    log = RequestLog()
+    log.record(time=0, method="GET", path="/a", query=(("b", "2"), ("a", "1")), status=200)
+    log.record(time=0, method="GET", path="/a", query=(("a", "1"), ("b", "2")), status=200)
+    log.record(time=0, method="POST", path="/a", json={"page": 1}, status=200)
+    log.record(time=0, method="POST", path="/a", json={"page": 2}, status=200)
+    assert log.entries[0].key == ("GET", "/a", (("a", "1"), ("b", "2")), None)
+    assert log.entries[2].key == ("POST", "/a", (), '{"page": 1}')
+    assert [e.seq for e in log.repeated()] == [1]

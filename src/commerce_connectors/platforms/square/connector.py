@@ -45,6 +45,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import attrs
 import httpx
@@ -71,6 +72,7 @@ from ...rules import Reason
 from ..base import BaseConnector, Fetched, Record
 from . import constants as c
 from . import realtime
+from ._ids import is_safe_id
 from .errors import InvalidCursorError, SquareErrorMapper
 from .parsers import (
     CatalogRef,
@@ -263,8 +265,10 @@ class SquareConnector(BaseConnector):
             it is the application owner's personal access token.
 
     Raises:
-        ConfigurationError: missing token or location, unknown environment, both
-            ``client`` and ``transport``, an empty ``webhook_token``.
+        ConfigurationError: missing token or location, a ``location_id`` or
+            ``merchant_id`` that is not a Square id (letters, digits, ``_``, ``-``),
+            unknown environment, both ``client`` and ``transport``, an empty
+            ``webhook_token``.
     """
 
     platform: ClassVar[Platform] = Platform.SQUARE
@@ -307,6 +311,19 @@ class SquareConnector(BaseConnector):
             raise ConfigurationError(
                 "a Square connection is one location: pass location_id "
                 "(list them with commerce_connectors.platforms.square.list_locations)"
+            )
+        # The location id goes into GET /v2/locations/{location_id}; the merchant id is
+        # compared with webhook payloads. Both must look like Square ids (letters,
+        # digits, "_" or "-"): "L1/../../evil" must never become a path on Square's host.
+        if not is_safe_id(location_id.strip()):
+            raise ConfigurationError(
+                f"location_id must be a Square location id (letters, digits, '_' or '-'), "
+                f"got {location_id!r}"
+            )
+        if merchant_id is not None and not is_safe_id(merchant_id):
+            raise ConfigurationError(
+                f"merchant_id must be a Square merchant id (letters, digits, '_' or '-'), "
+                f"got {merchant_id!r}"
             )
         self.engine = _make_engine(
             access_token=access_token,
@@ -360,7 +377,7 @@ class SquareConnector(BaseConnector):
     def location(self) -> SquareLocation:
         """The connection's location (fetched once: ``GET /v2/locations/{id}``)."""
         if self._location is None:
-            body = self.engine.get(f"/v2/locations/{self.location_id}").body
+            body = self.engine.get(f"/v2/locations/{quote(self.location_id, safe='')}").body
             payload = body.get("location") if isinstance(body, Mapping) else None
             self._location = parse_location(payload)
             if self._merchant_id is None:
@@ -752,8 +769,12 @@ class SquareConnector(BaseConnector):
             payment_id = tender.get("payment_id") if isinstance(tender, Mapping) else None
             if not isinstance(payment_id, str) or payment_id in payments:
                 continue
+            if not is_safe_id(payment_id):
+                # An order read through a webhook's id: its tenders must not pick a path.
+                logger.warning("square: tender payment id %r is not a Square id", payment_id[:40])
+                continue
             try:
-                body = self.engine.get(f"/v2/payments/{payment_id}").body
+                body = self.engine.get(f"/v2/payments/{quote(payment_id, safe='')}").body
             except NotFoundError:
                 logger.warning("square: tender payment %s not found", payment_id)
                 continue

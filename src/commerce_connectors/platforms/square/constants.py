@@ -8,6 +8,7 @@ and says so.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from typing import Final
 
 #: The ``Square-Version`` sent by default: the dated version of the API specification
@@ -22,6 +23,16 @@ PRODUCTION_BASE_URL: Final = "https://connect.squareup.com"
 SANDBOX_BASE_URL: Final = "https://connect.squareupsandbox.com"
 ENVIRONMENTS: Final = {"production": PRODUCTION_BASE_URL, "sandbox": SANDBOX_BASE_URL}
 
+# --- identifiers ---------------------------------------------------------------------------
+#: What a Square id the connector puts in a URL path looks like (locations, merchants,
+#: customers, orders, payments, webhook subscriptions). Square's ids are base-62 strings
+#: (``L88917AVBK2S5``, ``CAISENgvlJ6jLWAzERDzjyHVybY``), some with ``_`` or ``-``
+#: (``wbhk_…``, refund ids ``<payment id>_<suffix>``); the spec caps id fields at 255
+#: characters (``maxLength`` 32-255). Nothing else (no ``/``, ``.``, ``%``, ``?``) is ever
+#: part of one, so anything else is refused rather than sent: a value must never be
+#: able to change which path a request goes to.
+SAFE_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,255}")
+
 # --- page sizes ---------------------------------------------------------------------------
 #: ListPayments: default and maximum 100.
 PAYMENTS_PAGE_SIZE: Final = 100
@@ -30,8 +41,8 @@ CUSTOMERS_PAGE_SIZE: Final = 100
 #: SearchCatalogObjects: "max 1000 (advisory)"; 100 keeps responses (with related
 #: objects) small and is the ListCatalog page size.
 CATALOG_PAGE_SIZE: Final = 100
-#: BatchRetrieveOrders: order ids per call. Square's reference does not state a
-#: maximum in the fact sheet; 100 matches one ListPayments page.
+#: BatchRetrieveOrders: order ids per call; "A maximum of 100 orders can be retrieved per
+#: request" (the spec's ``BatchRetrieveOrdersRequest.order_ids``), one ListPayments page.
 ORDERS_BATCH_SIZE: Final = 100
 #: BatchRetrieveCatalogObjects: object ids per call (for line-item enrichment).
 CATALOG_BATCH_SIZE: Final = 100

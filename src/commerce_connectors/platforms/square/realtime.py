@@ -40,6 +40,7 @@ from ...errors import (
 from ...models import Platform
 from ...protocols import Stream
 from ..base import Record
+from ._ids import is_safe_id
 from .parsers import parse_customer
 from .webhooks import DEFAULT_TOPICS, TOPICS
 
@@ -172,6 +173,12 @@ def _application_calls() -> Iterator[None]:
 
 
 def _path(subscription_id: Any) -> str:
+    if not is_safe_id(subscription_id):
+        raise MalformedResponseError(
+            f"Square returned a webhook subscription id that is not an id: "
+            f"{str(subscription_id)[:40]!r}",
+            platform="square",
+        )
     return f"{SUBSCRIPTIONS_PATH}/{quote(str(subscription_id), safe='')}"
 
 
@@ -301,10 +308,19 @@ def records_for_event(conn: SquareConnector, event: WebhookEvent) -> list[Record
     return []
 
 
-def _get(conn: SquareConnector, path: str, key: str) -> Mapping[str, Any] | None:
-    """``body[key]`` of a GET, ``None`` on a 404 (the record is gone)."""
+def _get(
+    conn: SquareConnector, collection: str, record_id: str, key: str
+) -> Mapping[str, Any] | None:
+    """``body[key]`` of ``GET {collection}/{record_id}``, ``None`` on a 404 (the record is
+    gone) or when the id, which comes from a webhook payload, is not a Square id: a
+    payload never decides a path (``..`` or ``a/b`` would change which one)."""
+    if not is_safe_id(record_id):
+        logger.warning(
+            "square: event names %s id %r, not a Square id; ignored", key, record_id[:40]
+        )
+        return None
     try:
-        body = conn.engine.get(path).body
+        body = conn.engine.get(f"{collection}/{quote(record_id, safe='')}").body
     except NotFoundError:
         return None
     found = body.get(key) if isinstance(body, Mapping) else None
@@ -319,7 +335,7 @@ def _elsewhere(conn: SquareConnector, record: Mapping[str, Any]) -> bool:
 def _order(conn: SquareConnector, order_id: str | None) -> list[Record]:
     if order_id is None:
         return []
-    order = _get(conn, f"/v2/orders/{quote(order_id, safe='')}", "order")
+    order = _get(conn, "/v2/orders", order_id, "order")
     if order is None or _elsewhere(conn, order):
         return []
     payments = conn._payments_of(order, [])
@@ -336,7 +352,7 @@ def _payment_orders(conn: SquareConnector, payment_id: str | None) -> list[Recor
         return []
     # Fetched, not taken from the event: deliveries come late and out of order, and
     # the record must be the payment's current state.
-    payment = _get(conn, f"/v2/payments/{quote(payment_id, safe='')}", "payment")
+    payment = _get(conn, "/v2/payments", payment_id, "payment")
     if payment is None or _elsewhere(conn, payment):
         return []
     return _orders_of(conn, [payment], {})
@@ -369,7 +385,7 @@ def _customer(
     # the canonical record keeps only in extra): parsed as it is, no request.
     payload: Mapping[str, Any] | None = obj if obj.get("id") else None
     if payload is None and customer_id is not None:
-        payload = _get(conn, f"/v2/customers/{quote(customer_id, safe='')}", "customer")
+        payload = _get(conn, "/v2/customers", customer_id, "customer")
     if payload is None or not conn._keep_customer(payload):
         return []
     connection = conn.connection_id

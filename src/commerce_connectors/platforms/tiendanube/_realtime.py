@@ -47,7 +47,11 @@ def _subscription(item: Any) -> WebhookSubscription | None:
     if not isinstance(item, Mapping):
         return None
     wid, event, url = item.get("id"), item.get("event"), item.get("url")
-    if isinstance(wid, bool) or not isinstance(wid, (int, str)) or not str(wid).strip():
+    # "The unique numeric identifier for the Webhook": it goes into DELETE /webhooks/{id},
+    # so anything but ASCII digits is refused (the listing is then malformed).
+    if isinstance(wid, bool) or not isinstance(wid, (int, str)):
+        return None
+    if not c.NUMERIC_ID.fullmatch(str(wid)):
         return None
     if not isinstance(event, str) or not isinstance(url, str):
         return None
@@ -250,9 +254,18 @@ class TiendanubeRealtime:
         if not self.owns_event(event) or event.action is not WebhookAction.UPSERT:
             return []
         kind, record_id = event.kind, event.external_id
-        # Tiendanube ids are numbers: anything else cannot name a record (and must not
-        # reach the URL path).
-        if kind is None or kind not in _STREAMS or not record_id or not record_id.isdigit():
+        # Tiendanube ids are numbers in ASCII digits: anything else (a path, "..",
+        # full-width digits that str.isdigit() accepts) cannot name a record and must
+        # not reach the URL path. A payload never decides a path.
+        if kind is None or kind not in _STREAMS or not record_id:
+            return []
+        if not c.NUMERIC_ID.fullmatch(record_id):
+            logger.warning(
+                "tiendanube %s: %s event names a non-numeric id %r; ignored",
+                self.store_id,
+                event.topic,
+                record_id[:40],
+            )
             return []
         path = f"{_PATHS[kind]}/{record_id}"
         try:

@@ -127,12 +127,12 @@ def _page_number(request: Request) -> int:
 
 def _page_size(request: Request, default: int) -> int:
     raw = request.param("per_page") or dict(parse_qsl(urlsplit(request.url).query)).get("per_page")
-    return int(raw) if raw is not None and raw.isdigit() and int(raw) > 0 else default
+    return int(raw) if raw is not None and c.NUMERIC_ID.fullmatch(raw) and int(raw) > 0 else default
 
 
 def _total(response: JsonResponse) -> int | None:
     raw = response.headers.get(c.TOTAL_COUNT_HEADER)
-    return int(raw) if raw is not None and raw.strip().isdigit() else None
+    return int(raw) if raw is not None and c.NUMERIC_ID.fullmatch(raw.strip()) else None
 
 
 @attrs.frozen
@@ -307,10 +307,13 @@ class TiendanubeConnector(BaseConnector, TiendanubeRealtime):
                 '(an email address or a URL), e.g. user_agent="MyApp (dev@example.com)"; '
                 "the API answers 400 Bad Request without one"
             )
-        store = str(store_id).strip()
-        if not store.isdigit():
+        store = "" if isinstance(store_id, bool) else str(store_id).strip()
+        if not c.NUMERIC_ID.fullmatch(store):
+            # ASCII digits only: str.isdigit() would take "１２３" (full-width), which
+            # int() reads as 123 but which would go into the URL path as it is.
             raise ConfigurationError(
-                f"store_id must be the numeric store id (the OAuth user_id), got {store_id!r}"
+                "store_id must be the numeric store id (the OAuth user_id), in ASCII "
+                f"digits, got {store_id!r}"
             )
         if not c.API_VERSION_PATTERN.match(api_version):
             raise ConfigurationError(
@@ -642,7 +645,7 @@ class TiendanubeConnector(BaseConnector, TiendanubeRealtime):
             walk.last_window_ids = len(window_ids)
             if not capped or not seen:
                 return
-            following = {**params, **_next_window(seen)}
+            following = {**params, **_next_window(seen, c.WINDOW_FILTERS[path])}
             if following == window:
                 # More than a window of records share one second: no filter moves on.
                 raise PaginationLoopError(
@@ -656,7 +659,11 @@ def _position(item: Mapping[str, Any]) -> tuple[int | None, _dt.datetime | None]
     from ..._parsing import parse_datetime
 
     rid = item.get("id")
-    number = int(rid) if isinstance(rid, int) or (isinstance(rid, str) and rid.isdigit()) else None
+    number: int | None = None
+    if isinstance(rid, int) and not isinstance(rid, bool):
+        number = rid
+    elif isinstance(rid, str) and c.NUMERIC_ID.fullmatch(rid):
+        number = int(rid)
     try:
         created = parse_datetime(item.get("created_at"))
     except ValueError:
@@ -664,25 +671,35 @@ def _position(item: Mapping[str, Any]) -> tuple[int | None, _dt.datetime | None]
     return number, created
 
 
-def _next_window(seen: list[tuple[int | None, _dt.datetime | None]]) -> dict[str, Any]:
-    """The filter that continues a walk after its deepest allowed page."""
+def _next_window(
+    seen: list[tuple[int | None, _dt.datetime | None]],
+    allowed: frozenset[str] = frozenset({"since_id", "created_at_min", "created_at_max"}),
+) -> dict[str, Any]:
+    """The filter that continues a walk after its deepest allowed page.
+
+    ``allowed`` holds the filters the collection documents (checkouts have no
+    ``created_at_min``): an undocumented filter may be ignored by the API, and a walk
+    continued with an ignored filter reads the same window again.
+    """
     ids = [i for i, _ in seen if i is not None]
-    if len(ids) == len(seen) and ids == sorted(ids):
+    if "since_id" in allowed and len(ids) == len(seen) and ids == sorted(ids):
         return {"since_id": max(ids)}  # ascending ids: a keyset continues exactly
     stamps = [t for _, t in seen if t is not None]
     if not stamps:
         raise ConfigurationError("cannot continue past the result window without ids or dates")
     # The docs say "created after" / "before" (maybe strict): one second of overlap, so
     # records sharing the boundary second come again and are dropped as repeats.
-    if stamps == sorted(stamps):
+    if stamps == sorted(stamps) and "created_at_min" in allowed:
         # Oldest first (ids out of step with dates, e.g. imported records).
         return {"created_at_min": _iso(max(stamps) - _dt.timedelta(seconds=1))}
-    if stamps == sorted(stamps, reverse=True):
+    if stamps == sorted(stamps, reverse=True) and "created_at_max" in allowed:
         # Newest first: continue with what was created at or before the oldest seen.
         return {"created_at_max": _iso(min(stamps) + _dt.timedelta(seconds=1))}
-    # Any other order cannot be continued by a filter: fail loudly rather than drop.
+    # Any other order cannot be continued by a documented filter: fail loudly rather
+    # than drop records.
     raise MalformedResponseError(
-        "cannot continue past the result window: the listing is ordered neither by id "
-        "nor by creation date",
+        "cannot continue past the result window: the listing's order (ids "
+        f"{'ascending' if ids == sorted(ids) else 'unordered'}) matches none of the "
+        f"documented filters {sorted(allowed)}",
         platform="tiendanube",
     )

@@ -24,6 +24,11 @@ API_HOSTS: Final = {
     "nuvemshop": "https://api.nuvemshop.com.br",
 }
 
+#: What a Tiendanube id (store, order, customer, product, webhook) looks like: ASCII digits
+#: ("the unique numeric identifier"). ``str.isdigit`` is not enough: it accepts
+#: full-width and other Unicode digits ("１２３", "²"), which must never reach a URL path.
+NUMERIC_ID: Final = re.compile(r"[0-9]{1,19}")
+
 #: Largest ``per_page`` the API accepts; we always ask for it (the default is 30).
 MAX_PAGE_SIZE: Final = 200
 PAGE_SIZE: Final = MAX_PAGE_SIZE
@@ -46,6 +51,15 @@ CHECKOUT_LATE_APPEARANCE: Final = _dt.timedelta(hours=6)
 #: Re-read window for incremental syncs: the late appearance of checkouts plus a margin
 #: (the connector-wide overlap has to cover the slowest stream).
 DEFAULT_OVERLAP: Final = CHECKOUT_LATE_APPEARANCE + _dt.timedelta(minutes=5)
+#: The filters a walk may continue with past ``MAX_RESULT_WINDOW``, per collection: the
+#: ones each resource's "GET" parameter table documents (checkouts have no
+#: ``created_at_min``).
+WINDOW_FILTERS: Final[dict[str, frozenset[str]]] = {
+    "customers": frozenset({"since_id", "created_at_min", "created_at_max"}),
+    "orders": frozenset({"since_id", "created_at_min", "created_at_max"}),
+    "products": frozenset({"since_id", "created_at_min", "created_at_max"}),
+    "checkouts": frozenset({"since_id", "created_at_max"}),
+}
 #: How many extra walks repair a walk the store changed under (decision of ours).
 MAX_REPAIR_WALKS: Final = 2
 

@@ -10,18 +10,30 @@ Example:
     2
     >>> [(e.path, e.params) for e in log.repeated()]
     [('/orders', {'page': '1'})]
+
+POST-paged APIs (Square's searches, GraphQL) send the page in the body, so the body
+is part of what makes a request "the same page":
+
+    >>> log.record(time=1.0, method="POST", path="/search", json={"cursor": None}, status=200)
+    >>> log.record(time=1.1, method="POST", path="/search", json={"cursor": "c2"}, status=200)
+    >>> [e.path for e in log.repeated()]
+    ['/orders']
 """
 
 from __future__ import annotations
 
 import collections
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import attrs
 
-__all__ = ["LoggedRequest", "RequestLog"]
+__all__ = ["LoggedRequest", "RequestKey", "RequestLog"]
+
+#: ``(method, path, sorted query, canonical JSON body or None)``: see :attr:`LoggedRequest.key`.
+RequestKey = tuple[str, str, tuple[tuple[str, str], ...], str | None]
 
 
 @attrs.frozen
@@ -59,9 +71,15 @@ class LoggedRequest:
         return dict(self.query)
 
     @property
-    def key(self) -> tuple[str, str, tuple[tuple[str, str], ...]]:
-        """What identifies "the same page": method, path and the sorted query."""
-        return (self.method, self.path, tuple(sorted(self.query)))
+    def key(self) -> RequestKey:
+        """What identifies "the same page": method, path, the sorted query and the body.
+
+        The body is the JSON body in a canonical form (keys sorted), so that two
+        searches for different cursors differ and one re-sent with its keys in another
+        order does not; ``None`` without a JSON body (the log keeps only JSON bodies).
+        """
+        body = None if self.json is None else json.dumps(self.json, sort_keys=True, default=str)
+        return (self.method, self.path, tuple(sorted(self.query)), body)
 
 
 class RequestLog:
@@ -186,14 +204,15 @@ class RequestLog:
     def repeated(self, *, successful_only: bool = True) -> list[LoggedRequest]:
         """Pages fetched more than once: the first entry of each repeated request.
 
-        Two requests are "the same page" when method, path and query parameters
-        (order ignored) are equal. By default only 2xx answers count, because
-        retrying a 429, a 5xx or a reset is correct behaviour, while fetching a page
-        that was already *received* points to a pagination bug.
+        Two requests are "the same page" when method, path, query parameters (order
+        ignored) and JSON body (key order ignored) are equal: APIs that page with a
+        cursor in a POST body (Square's searches, GraphQL) send one path many times.
+        By default only 2xx answers count, because retrying a 429, a 5xx or a reset
+        is correct behaviour, while fetching a page that was already *received*
+        points to a pagination bug.
         """
-        counts: collections.Counter[tuple[str, str, tuple[tuple[str, str], ...]]]
-        counts = collections.Counter()
-        first: dict[tuple[str, str, tuple[tuple[str, str], ...]], LoggedRequest] = {}
+        counts: collections.Counter[RequestKey] = collections.Counter()
+        first: dict[RequestKey, LoggedRequest] = {}
         for e in self.entries:
             if successful_only and (e.status is None or not 200 <= e.status < 300):
                 continue

@@ -14,6 +14,10 @@
 * ``Authentication: bearer <token>`` (401 ``{"code", "message", "description"}``
   otherwise), a 400 without ``User-Agent``, the leaky bucket (40 at 2/s) with its
   ``x-rate-limit-*`` headers and 429, ``X-Main-Language`` on every answer;
+* only the fields the published docs show for each resource (checked in the tests
+  against ``shared/official-specs/tiendanube``; the exceptions and their reasons are
+  in ``docs/platforms/tiendanube.md``): consent fields only on the customer embedded
+  in an order, no ``billing_name`` or address ``name`` on customers;
 * the platform's quirks: multilingual product and category names, dates with and
   without a colon in the offset, ``completed_at`` as a PHP object in orders,
   ``"quantity": "1"`` and ``"variant_id": "169164456"`` as strings;
@@ -170,6 +174,9 @@ WEBHOOK_EVENTS = (
 #: The data-protection events, whose URLs are app settings (partner portal), not webhooks.
 PRIVACY_EVENTS = ("store/redact", "customers/redact", "customers/data_request")
 _SIGNATURE_HEADER = "X-Linkedstore-HMAC-SHA256"
+#: Customer fields the docs show only on the customer embedded in an order.
+_ORDER_CUSTOMER_ONLY = ("accepts_marketing", "accepts_marketing_updated_at")
+_ASCII_ID = re.compile(r"[0-9]{1,19}")
 #: Order field changes that fire an event of their own besides ``order/updated``.
 _ORDER_EVENTS = (
     ("payment_status", "paid", "order/paid"),
@@ -199,6 +206,12 @@ def _deliverable(url: Any) -> bool:
     if local or host.startswith("127."):
         return False
     return "tiendanube" not in host and "nuvemshop" not in host
+
+
+def _numeric_get(store: RecordStore, raw: str) -> StoredRecord | None:
+    """The record a path's id names: ASCII digits only, as on the platform (a 404 for
+    "１２", which ``str.isdigit`` and ``int`` would take for 12)."""
+    return store.get(int(raw)) if _ASCII_ID.fullmatch(raw) else None
 
 
 def _colon(value: _dt.datetime) -> str:
@@ -430,6 +443,8 @@ class TiendanubeSimulator(Simulator):
         return store.update(pid, data, updated_at=_seconds(updated))
 
     def _address(self, person: Any) -> dict[str, Any]:
+        # The fields of the customer examples' addresses (no "name": only an order's
+        # shipping_address has one).
         a = person.address
         return {
             "address": a.line1,
@@ -441,7 +456,6 @@ class TiendanubeSimulator(Simulator):
             "zipcode": a.postal_code,
             "country": a.country_code,
             "phone": a.phone,
-            "name": f"{person.first_name} {person.last_name}",
             "default": True,
         }
 
@@ -456,7 +470,6 @@ class TiendanubeSimulator(Simulator):
             "note": None,
             "default_address": {**address, "id": self._rng.randrange(10**6)},
             "addresses": [{**address, "id": self._rng.randrange(10**6)}],
-            "billing_name": address["name"],
             "billing_phone": address["phone"],
             "billing_address": address["address"],
             "billing_number": address["number"],
@@ -469,7 +482,8 @@ class TiendanubeSimulator(Simulator):
             "last_order_id": None,
             "extra": {},
         }
-        # Consent is documented on the customer embedded in orders only: some have it.
+        # Consent is documented on the customer embedded in orders only (order.md): some
+        # have it there; GET /customers leaves it out (see render).
         if self._rng.random() < 0.7:
             data["accepts_marketing"] = person.accepts_marketing
             data["accepts_marketing_updated_at"] = _no_colon(created)
@@ -897,6 +911,11 @@ class TiendanubeSimulator(Simulator):
             "created_at": fmt(record.created_at),
             "updated_at": fmt(record.updated_at),
         }
+        if collection == "customers":
+            # The customer resource's table and examples have no consent fields; only the
+            # customer embedded in an order shows them (order.md, GET /orders example).
+            for key in _ORDER_CUSTOMER_ONLY:
+                out.pop(key, None)
         if collection == "orders":
             out["completed_at"] = _php(record.created_at) if record.data.get("_paid") else None
             if out.get("customer"):
@@ -1057,7 +1076,7 @@ class TiendanubeSimulator(Simulator):
     @route("GET", "/{version}/{store_id}/webhooks/{id}")
     def get_webhook(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
         """``GET /webhooks/{id}``."""
-        record = self.webhook_store.get(int(params["id"])) if params["id"].isdigit() else None
+        record = _numeric_get(self.webhook_store, params["id"])
         if record is None:
             return json_response(self.error_body(404, None), 404)
         return json_response(self._fields(self.render_webhook(record), request.url.params))
@@ -1083,7 +1102,7 @@ class TiendanubeSimulator(Simulator):
     @route("PUT", "/{version}/{store_id}/webhooks/{id}")
     def update_webhook(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
         """``PUT /webhooks/{id}``: change its ``event`` and/or ``url`` (other fields ignored)."""
-        record = self.webhook_store.get(int(params["id"])) if params["id"].isdigit() else None
+        record = _numeric_get(self.webhook_store, params["id"])
         if record is None:
             return json_response(self.error_body(404, None), 404)
         body = self._json_body(request)
@@ -1099,7 +1118,7 @@ class TiendanubeSimulator(Simulator):
     @route("DELETE", "/{version}/{store_id}/webhooks/{id}")
     def delete_webhook(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
         """``DELETE /webhooks/{id}``: 200 ``{}``."""
-        record = self.webhook_store.get(int(params["id"])) if params["id"].isdigit() else None
+        record = _numeric_get(self.webhook_store, params["id"])
         if record is None:
             return json_response(self.error_body(404, None), 404)
         self.webhook_store.delete(record.id)
@@ -1114,9 +1133,9 @@ class TiendanubeSimulator(Simulator):
     def get_one(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
         """``GET /{collection}/{id}``."""
         collection = params["collection"]
-        if collection not in self.stores or not params["id"].isdigit():
+        if collection not in self.stores:
             return json_response(self.error_body(404, None), 404)
-        record = self.stores[collection].get(int(params["id"]))
+        record = _numeric_get(self.stores[collection], params["id"])
         if record is None or not self._visible(collection, record, self.now()):
             return json_response(self.error_body(404, None), 404)
         return json_response(self.render(collection, record))
@@ -1293,7 +1312,7 @@ class TiendanubeHarness:
         records = self.simulator.visible(collection)
         victim = records[len(records) // 2]
         broken: dict[str, dict[str, Any]] = {
-            "customers": {"accepts_marketing": "maybe"},
+            "customers": {"active": "maybe"},
             "orders": {"total": "12,34"},
             "products": {"name": 42},
             "checkouts": {"currency": "ZZZ"},
