@@ -6,6 +6,9 @@
   :func:`parse_cart` read the REST / webhook JSON shape (``orders/create`` …).
 * :func:`parse_customer_node`, :func:`parse_order_node`, :func:`parse_product_node`,
   :func:`parse_checkout_node` read the GraphQL nodes the connector's queries return.
+* :class:`BulkOptions` (``ShopifyConnector(bulk=…)``) reads histories through bulk
+  operations (:mod:`.bulk`); :class:`FileBulkJournal` lets a new process re-attach to
+  the operation a killed one started.
 
 Both shapes of the same data give equal canonical records, but for the checkout an
 order came from (``Order.extra["checkout_id"]`` / ``["checkout_token"]``), which only
@@ -26,6 +29,16 @@ from __future__ import annotations
 
 from . import constants
 from ._shared import CONSENT_STATES, ParseOptions, connection_id_for, enrich_lines, order_status
+from .bulk import (
+    BulkCanceledError,
+    BulkEntry,
+    BulkJournal,
+    BulkOperation,
+    BulkOptions,
+    BulkStats,
+    FileBulkJournal,
+    MemoryBulkJournal,
+)
 from .connector import ShopifyConnector, ShopifyErrorMapper, ShopInfo, normalize_shop_domain
 from .graphql import (
     parse_checkout_node,
@@ -41,6 +54,14 @@ API_VERSION = constants.API_VERSION
 __all__ = [
     "API_VERSION",
     "CONSENT_STATES",
+    "BulkCanceledError",
+    "BulkEntry",
+    "BulkJournal",
+    "BulkOperation",
+    "BulkOptions",
+    "BulkStats",
+    "FileBulkJournal",
+    "MemoryBulkJournal",
     "ParseOptions",
     "ShopInfo",
     "ShopifyConnector",

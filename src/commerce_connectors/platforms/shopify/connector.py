@@ -8,6 +8,12 @@ waits for the points a query needs, ``first`` is tuned from each answer's
 answer is retried after the time its numbers imply. GraphQL errors in a 200 answer
 are raised, never taken for empty data.
 
+With ``bulk=`` (:class:`~.bulk.BulkOptions`, or ``True`` for the defaults), historical reads
+and incremental windows of at least :data:`~.constants.BULK_THRESHOLDS` records go through
+a bulk operation instead (:mod:`.bulk`): one export job per stream, polled, its JSONL
+streamed and reassembled into the same nodes the pages return, parsed by the same
+mappers. Smaller windows keep the pages.
+
 It is also a :class:`~commerce_connectors.protocols.RealtimeConnector`: webhook
 subscriptions and the reading back of an event's record live in :mod:`.realtime`.
 """
@@ -53,6 +59,7 @@ from ...errors import (
 from ...models import Platform
 from ...protocols import InvalidRecordHandler, SourceRecord, Stream
 from ..base import BaseConnector, Fetched
+from . import bulk as _bulk
 from . import constants as c
 from . import realtime as _realtime
 from ._shared import DEFAULT_OPTIONS, PLATFORM_NAME, ParseOptions, connection_id_for
@@ -184,6 +191,11 @@ class ShopifyConnector(BaseConnector):
         on_event: called with each HTTP event (redacted).
         page_sizes: first ``first`` per stream name, before the cost figures tune it.
         on_invalid: receives each record that cannot be parsed.
+        bulk: read histories and large incremental windows through bulk operations:
+            ``True`` for the defaults, a :class:`~.bulk.BulkOptions` to choose the
+            thresholds, the journal that lets a new process re-attach to a running
+            operation (:class:`~.bulk.FileBulkJournal`), the polling; ``None`` (the
+            default for now) pages everything.
 
     Raises:
         ConfigurationError: a shop that is not a ``*.myshopify.com`` domain (without
@@ -220,6 +232,7 @@ class ShopifyConnector(BaseConnector):
         on_event: EventCallback | None = None,
         page_sizes: Mapping[str, int] | None = None,
         on_invalid: InvalidRecordHandler | None = None,
+        bulk: _bulk.BulkOptions | bool | None = None,
     ) -> None:
         domain = normalize_shop_domain(shop) if isinstance(shop, str) else ""
         if base_url is None and not c.SHOP_DOMAIN_PATTERN.fullmatch(domain):
@@ -263,6 +276,13 @@ class ShopifyConnector(BaseConnector):
             stream: min(c.MAX_PAGE_SIZE, (page_sizes or c.INITIAL_PAGE_SIZES)[stream.value])
             for stream in _QUERIES
         }
+        #: How bulk reads are done (``None``: every read pages).
+        self.bulk: _bulk.BulkOptions | None = (
+            _bulk.BulkOptions() if bulk is True else bulk if isinstance(bulk, _bulk.BulkOptions)
+            else None
+        )  # fmt: skip
+        #: What the bulk reads did (operations started, re-attached, polls, bytes …).
+        self.bulk_stats = _bulk.BulkStats()
         #: Problems worth telling the user that did not stop the sync (missing scopes…).
         self.warnings: list[str] = []
         self._shop_info: ShopInfo | None = None
@@ -397,8 +417,46 @@ class ShopifyConnector(BaseConnector):
         if stream is Stream.ORDERS:
             self._check_order_scope(since)
         parser = self._parser(stream)
-        for node in self._nodes(stream, since):
+        for node in self._select(stream, since):
             yield node, parser
+
+    def _select(
+        self, stream: Stream, since: _dt.datetime | None, *, catch_up: bool = True
+    ) -> Iterator[Any]:
+        """The nodes of ``stream`` since ``since``: by bulk operation or by pages.
+
+        A historical read is a bulk read (when ``bulk`` is on); an incremental one is
+        when a ``*Count`` query (1 point, limited to the threshold) finds at least the
+        stream's threshold of records in the window.
+        """
+        if self.bulk is None:
+            return self._nodes(stream, since)
+        search = search_filter("updated_at", since) if since is not None else None
+        threshold = self.bulk.threshold(stream)
+        found = _bulk.count(self, stream, search, None if since is None else threshold)
+        if since is not None and found < threshold:
+            logger.debug("%s: %d %s since %s: paged", self.shop, found, stream.value, since)
+            return self._nodes(stream, since)
+        return _bulk.read_nodes(self, stream, since, expected=found, catch_up=catch_up)
+
+    def cancel_bulk_operation(self, operation_id: str | None = None) -> _bulk.BulkOperation | None:
+        """Ask Shopify to cancel a bulk operation (default: this app's current one, if running).
+
+        A read waiting on it then raises :class:`~.bulk.BulkCanceledError`.
+
+        Returns:
+            The operation as the cancel answer reports it (usually ``CANCELING``), or
+            ``None`` when no operation of this app is running.
+
+        Raises:
+            ClientRequestError: Shopify refused (the operation is not running).
+        """
+        if operation_id is None:
+            found = _bulk.current(self)
+            if found is None or not found.running:
+                return None
+            operation_id = found.id
+        return _bulk.cancel(self, operation_id)
 
     def _parser(self, stream: Stream) -> Callable[[Any], Any]:
         shop, conn, options = self.shop, self.connection_id, self.options
@@ -418,12 +476,16 @@ class ShopifyConnector(BaseConnector):
             n, shop=shop, store_name=name, connection_id=conn, options=options
         )
 
-    def _nodes(self, stream: Stream, since: _dt.datetime | None) -> Iterator[Any]:
-        field, query, extra = _QUERIES[stream]
+    def _nodes(
+        self, stream: Stream, since: _dt.datetime | None, *, extra: str | None = None
+    ) -> Iterator[Any]:
+        """Page through ``stream``; ``extra`` is one more search term (``id:>123``)."""
+        field, query, sizes = _QUERIES[stream]
+        terms = (search_filter("updated_at", since) if since is not None else None, extra)
         variables: dict[str, Any] = {
             "first": self.page_sizes[stream],
-            "query": search_filter("updated_at", since) if since is not None else None,
-            **extra,
+            "query": " ".join(t for t in terms if t) or None,
+            **sizes,
         }
         request: Request | None = self._graphql_request(query, variables)
         paginator = GraphQLCursorPaginator(f"data.{field}.pageInfo")

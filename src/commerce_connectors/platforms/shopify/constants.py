@@ -57,3 +57,51 @@ DEFAULT_OVERLAP: Final = _dt.timedelta(minutes=5)
 
 #: GraphQL global id prefix: ``gid://shopify/Order/450789469``.
 GID_PREFIX: Final = "gid://shopify/"
+
+# -- bulk operations (bulk.py) --------------------------------------------------------------
+# [SH-BULK] https://shopify.dev/docs/api/usage/bulk-operations/queries (the guide);
+# [SH-BULKOP] the ``BulkOperation`` object and ``bulkOperationRunQuery`` in the published
+# Admin schema (shared/official-specs/shopify/admin_schema_2025-10.graphql);
+# [SH-GROUP] https://shopify.dev/changelog/optional-groupobjects-argument-in-bulk-operations-
+# mutations-that-offers-faster-and-more-reliable-job-execution and .../bulk-operations-group-
+# objects-default-changed-to-false (``groupObjects`` defaults to false from 2026-01).
+
+#: Records in an incremental window from which it is read by a bulk operation instead of
+#: pages, per stream. Chosen so that paging the window would cost about 10,000 points,
+#: i.e. 100 s of the Standard plan's 100 points/s restore rate [SH-LIM]: an order with its
+#: first lines costs ~41 points, a customer ~3.8, a product with its first variants ~10, a
+#: checkout with its first lines ~40. Below that, paging finishes sooner than an export job
+#: is queued, run and downloaded, and leaves the shop's single bulk-query slot free. A
+#: historical read (no ``since``) is always a bulk read when bulk reads are enabled.
+BULK_THRESHOLDS: Final = {
+    "customers": 2500,
+    "orders": 250,
+    "products": 1000,
+    "abandoned_carts": 250,
+}
+
+#: First and longest wait between two polls of a running operation (seconds). A poll is
+#: one ``node(id:)`` query of 1 point; waits grow by half each time, and never run past
+#: the time the operation's own progress says it needs.
+BULK_POLL_MIN: Final = 1.0
+BULK_POLL_MAX: Final = 30.0
+BULK_POLL_GROWTH: Final = 1.5
+
+#: How long to wait for another bulk query of this app to end before giving up with a
+#: retriable error: "You can run only one bulk operation of each type ... at a time per
+#: shop" [SH-BULK].
+BULK_WAIT_FOR_OTHER: Final = 3600.0
+
+#: Bulk operations tried per read when they fail with ``TIMEOUT`` or
+#: ``INTERNAL_SERVER_ERROR`` ("These errors might be intermittent, so you can try
+#: performing the same query again" [SH-BULKOP]); each resumes after the last complete
+#: record of the previous one's partial data. After the last, the rest is paged.
+BULK_ATTEMPTS: Final = 3
+
+#: ``url`` and ``partialDataUrl`` "expire 7 days after the operation completes / fails"
+#: [SH-BULKOP].
+BULK_RESULT_TTL: Final = _dt.timedelta(days=7)
+
+#: The user error code of a second bulk query while one runs [SH-BULKOP
+#: ``BulkOperationUserErrorCode.OPERATION_IN_PROGRESS``].
+BULK_IN_PROGRESS: Final = "OPERATION_IN_PROGRESS"

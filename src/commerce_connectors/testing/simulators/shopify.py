@@ -15,6 +15,16 @@ shop does, for tests, the demo and benchmarks:
   ``updated_at`` / ``created_at`` search filter (an unquoted timestamp keeps only its
   date, as Shopify's parser does);
 * a wrong ``X-Shopify-Access-Token`` gets Shopify's 401 body;
+* bulk query operations (``bulkOperationRunQuery``, ``node(id:)``/``currentBulkOperation``,
+  ``bulkOperationCancel``) go ``CREATED`` → ``RUNNING`` → ``COMPLETED`` / ``FAILED`` /
+  ``CANCELING`` → ``CANCELED``, and ``EXPIRED`` 7 days after completion, as simulated time
+  passes: they export :data:`BULK_EXPORT_RATE` objects per second (``objectCount`` counts
+  roots and children, ``rootObjectCount`` roots), one query operation runs at a time per
+  shop (``OPERATION_IN_PROGRESS``), the bulk query is validated by the same schema as
+  every query and checked against the documented restrictions, and the JSONL result (or
+  a failed operation's partial data, from :attr:`ShopifySimulator.bulk_failures`) is
+  served at a signed URL that refuses the access token and honours ``Range``;
+* ``customersCount`` & co. count what a connection's ``query`` matches;
 * webhook subscriptions (``webhookSubscriptions``, ``webhookSubscriptionCreate``,
   ``webhookSubscriptionDelete``) refuse what Shopify refuses with ``userErrors``
   (a blank or non-HTTPS address, a topic already subscribed at that address), and
@@ -48,6 +58,7 @@ Example:
 from __future__ import annotations
 
 import base64
+import bisect
 import datetime as _dt
 import hashlib
 import hmac
@@ -55,7 +66,7 @@ import json
 import random
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -102,8 +113,12 @@ from ..simulator import (
 from ..simulator.webhooks import WebhookOutbox
 
 __all__ = [
+    "BULK_EXPORT_RATE",
+    "BULK_RESULTS_PATH",
     "DEFAULT_SCOPES",
     "SCHEMA_SDL",
+    "BulkFailure",
+    "BulkJob",
     "CostReport",
     "ShopifyHarness",
     "ShopifySimulator",
@@ -122,6 +137,8 @@ scalar HTML
 scalar UnsignedInt64
 
 interface Node { id: ID! }
+
+interface DisplayableError { field: [String!] message: String! }
 
 type PageInfo {
   hasNextPage: Boolean!
@@ -392,9 +409,47 @@ type Shop implements Node {
 type AccessScope { handle: String! description: String! }
 type AppInstallation implements Node { id: ID! accessScopes: [AccessScope!]! }
 
+enum BulkOperationStatus { CANCELED CANCELING COMPLETED CREATED EXPIRED FAILED RUNNING }
+enum BulkOperationErrorCode { ACCESS_DENIED INTERNAL_SERVER_ERROR TIMEOUT }
+enum BulkOperationType { MUTATION QUERY }
+enum BulkOperationUserErrorCode { INVALID OPERATION_IN_PROGRESS }
+
+type BulkOperation implements Node {
+  completedAt: DateTime
+  createdAt: DateTime!
+  errorCode: BulkOperationErrorCode
+  fileSize: UnsignedInt64
+  id: ID!
+  objectCount: UnsignedInt64!
+  partialDataUrl: URL
+  query: String!
+  rootObjectCount: UnsignedInt64!
+  status: BulkOperationStatus!
+  type: BulkOperationType!
+  url: URL
+}
+type BulkOperationUserError implements DisplayableError {
+  code: BulkOperationUserErrorCode
+  field: [String!]
+  message: String!
+}
+type BulkOperationRunQueryPayload {
+  bulkOperation: BulkOperation
+  userErrors: [BulkOperationUserError!]!
+}
+type BulkOperationCancelPayload { bulkOperation: BulkOperation userErrors: [UserError!]! }
+
+enum CountPrecision { AT_LEAST EXACT }
+type Count { count: Int! precision: CountPrecision! }
+
 type QueryRoot {
   shop: Shop!
   currentAppInstallation: AppInstallation!
+  currentBulkOperation(type: BulkOperationType = QUERY): BulkOperation
+  customersCount(limit: Int = 10000, query: String): Count
+  ordersCount(limit: Int = 10000, query: String): Count
+  productsCount(limit: Int = 10000, query: String): Count
+  abandonedCheckoutsCount(limit: Int = 10000, query: String): Count
   node(id: ID!): Node
   customer(id: ID!): Customer
   order(id: ID!): Order
@@ -453,7 +508,7 @@ type QueryRoot {
   ): WebhookSubscriptionConnection!
 }
 
-type UserError { field: [String!] message: String! }
+type UserError implements DisplayableError { field: [String!] message: String! }
 
 enum WebhookSubscriptionFormat { JSON XML }
 enum WebhookSubscriptionSortKeys { CREATED_AT ID }
@@ -507,6 +562,8 @@ type WebhookSubscriptionDeletePayload {
 }
 
 type Mutation {
+  bulkOperationRunQuery(groupObjects: Boolean! = true, query: String!): BulkOperationRunQueryPayload
+  bulkOperationCancel(id: ID!): BulkOperationCancelPayload
   webhookSubscriptionCreate(
     topic: WebhookSubscriptionTopic!
     webhookSubscription: WebhookSubscriptionInput!
@@ -526,6 +583,8 @@ _SCHEMA: GraphQLSchema | None = None
 _EPOCH = _dt.datetime(2023, 1, 1, tzinfo=_dt.timezone.utc)
 _NOW = _dt.datetime(2024, 10, 1, tzinfo=_dt.timezone.utc)
 _FILTER = re.compile(r"\b(updated_at|created_at):(>=|<=|>|<)('([^']*)'|\"([^\"]*)\"|(\S+))")
+#: ``id:>123``, ``id:>=123``, ``id:<=123``, ``id:123``: "Filter by ``id`` range".
+_ID_FILTER = re.compile(r"(?<![\w.])id:(>=|<=|>|<)?(\d+)\b")
 _SORTS: Mapping[str, str] = {"UPDATED_AT": "updated_at", "CREATED_AT": "created_at"}
 #: "Only the last 60 days' worth of orders from a store are accessible from the Order
 #: resource by default" [SH-ORD]: without ``read_all_orders`` older orders are not
@@ -686,6 +745,240 @@ class CostReport:
         return self.actual / (self.restore_rate * self.elapsed)
 
 
+# -- bulk operations: the model ---------------------------------------------------------------
+
+#: Objects (root records and their child rows) a bulk query exports per second of the
+#: simulator's clock. Shopify documents no rate; reports of real exports run from a few
+#: hundred to a few thousand objects per second, so the model takes the low end, 500:
+#: 100,000 orders with 2.5 lines each (350,000 objects) take 11 min 40 s.
+BULK_EXPORT_RATE: Final = 500.0
+#: Seconds an operation stays ``CREATED`` (queued) before it runs (undocumented).
+BULK_START_DELAY: Final = 2.0
+#: Seconds between ``bulkOperationCancel`` and ``CANCELED`` (it is ``CANCELING`` meanwhile:
+#: "There may be a short delay from when a cancelation starts").
+BULK_CANCEL_DELAY: Final = 1.0
+#: "The URL expires 7 days after the operation completes" (``BulkOperation.url``).
+BULK_RESULT_TTL: Final = _dt.timedelta(days=7)
+#: Where the simulator serves result files (their URLs are signed, not authenticated).
+BULK_RESULTS_PATH: Final = "/bulk-operation-results"
+#: Root records rendered per GraphQL execution when a result file is written out.
+_BULK_CHUNK: Final = 100
+_BULK_RUNNING: Final = frozenset({"CREATED", "RUNNING", "CANCELING"})
+#: The QueryRoot connections a bulk query may export here, and their record store.
+_BULK_KINDS: Final[Mapping[str, str]] = {
+    "customers": "customers",
+    "orders": "orders",
+    "products": "products",
+    "abandonedCheckouts": "checkouts",
+}
+#: Nested connections → the REST list their children come from (for ``objectCount``).
+_BULK_CHILDREN: Final[Mapping[str, str]] = {"lineItems": "line_items", "variants": "variants"}
+
+
+@attrs.define
+class BulkFailure:
+    """A failure a bulk operation meets (fault injection: ``sim.bulk_failures.append(…)``).
+
+    Attributes:
+        error_code: ``TIMEOUT``, ``INTERNAL_SERVER_ERROR`` or ``ACCESS_DENIED``.
+        after_roots: root records exported before it fails: they make the partial data
+            (``partialDataUrl``; ``null`` when 0), the last one with part of its child rows
+            and a last line cut short, as an interrupted export leaves it.
+    """
+
+    error_code: str = "TIMEOUT"
+    after_roots: int = 0
+
+
+@attrs.define(eq=False)
+class BulkJob:
+    """One bulk query operation of the simulator (its state is computed from the clock).
+
+    Attributes:
+        number: the numeric tail of its ``gid://shopify/BulkOperation/…`` id.
+        query: the bulk query document, as given.
+        document: the parsed document.
+        root: the QueryRoot connection it exports.
+        kind: the record store of that connection.
+        records: the root records as they were when the operation was created, matched
+            and sorted: the export is that snapshot (records are immutable; a change
+            makes a new version), so ``objectCount`` is the file's row count.
+        cumulative: objects exported once root ``i`` is done (itself and its children).
+        started: simulator monotonic time of creation.
+        created_at: its ``createdAt``.
+        group_objects: the ``groupObjects`` argument (``false``: children come after the
+            roots of their chunk, not right below their parent).
+        failure: the failure it meets, if any.
+        canceled: monotonic time of ``bulkOperationCancel``, if any.
+    """
+
+    number: int
+    query: str
+    document: DocumentNode
+    root: str
+    kind: str
+    records: list[StoredRecord]
+    cumulative: list[int]
+    started: float
+    created_at: _dt.datetime
+    group_objects: bool = True
+    failure: BulkFailure | None = None
+    canceled: float | None = None
+
+    @property
+    def gid(self) -> str:
+        """Its global id."""
+        return _gid("BulkOperation", self.number)
+
+    @property
+    def ids(self) -> list[int]:
+        """The root records' ids, in export order."""
+        return [r.id for r in self.records]
+
+
+@attrs.frozen
+class _JobState:
+    status: str
+    roots: int
+    objects: int
+    error_code: str | None = None
+    ended: float | None = None  # monotonic time it completed or failed
+
+
+def _origin_of(info: Any) -> str:
+    context = getattr(info, "context", None)
+    origin = context.get("origin") if isinstance(context, Mapping) else None
+    return str(origin or "https://storage.googleapis.com")
+
+
+def _storage_error(status: int, code: str, message: str) -> httpx.Response:
+    """An error of the storage host serving result files (XML, as object stores answer)."""
+    body = f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code>"
+    body += f"<Message>{message}</Message></Error>"
+    return httpx.Response(status, headers={"Content-Type": "application/xml"}, content=body)
+
+
+def _bulk_restrictions(
+    document: DocumentNode,
+) -> tuple[str | None, dict[str, Any], list[str], list[str]]:
+    """Check a bulk query against the documented restrictions.
+
+    Returns ``(root field, its literal arguments, nested connection names, problems)``.
+    The restrictions are the guide's: one top-level field, which is a connection and
+    neither ``node`` nor ``nodes``; at most five connections, nested two levels deep at
+    most; no variables (a bulk query is sent as a string). Connections take no
+    ``first``/``last`` (Shopify pages them itself; its staff's answer on the community
+    forum to a refused bulk query: "remove the first: 10 from the collections
+    connection"). The messages are the simulator's.
+    """
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    problems: list[str] = []
+    if len(operations) != 1 or operations[0].operation is not OperationType.QUERY:
+        return None, {}, [], ["A bulk query must be one query operation."]
+    operation = operations[0]
+    if operation.variable_definitions:
+        problems.append("Bulk queries cannot declare variables.")
+    tops = [
+        f
+        for f in operation.selection_set.selections
+        if isinstance(f, FieldNode) and f.name.value != "__typename"
+    ]
+    if len(tops) != 1:
+        return None, {}, [], [*problems, "Bulk queries must select exactly one top-level field."]
+    top = tops[0]
+    if top.name.value in ("node", "nodes"):
+        problems.append("The top-level node and nodes fields can't be used in bulk queries.")
+    arguments = {a.name.value: value_from_ast_untyped(a.value, {}) for a in top.arguments or ()}
+    found: list[tuple[str, int]] = []
+    sch = schema()
+
+    def walk(parent: Any, selections: SelectionSetNode | None, depth: int) -> None:
+        for sel in selections.selections if selections else ():
+            if isinstance(sel, FieldNode):
+                name = sel.name.value
+                if name.startswith("__"):
+                    continue
+                kind = get_named_type(parent.fields[name].type)
+                if is_leaf_type(kind):
+                    continue
+                level = depth
+                if kind.name.endswith("Connection"):
+                    level = depth + 1
+                    found.append((name, level))
+                    paged = {a.name.value for a in sel.arguments or ()} & {"first", "last"}
+                    if paged:
+                        problems.append(
+                            f"The {name} connection cannot take {'/'.join(sorted(paged))} in "
+                            "a bulk query: bulk operations page connections themselves."
+                        )
+                walk(kind, sel.selection_set, level)
+            elif isinstance(sel, InlineFragmentNode):
+                condition = sel.type_condition.name.value if sel.type_condition else parent.name
+                walk(sch.get_type(condition), sel.selection_set, depth)
+            elif isinstance(sel, FragmentSpreadNode):
+                fragment = fragments[sel.name.value]
+                walk(sch.get_type(fragment.type_condition.name.value), fragment.selection_set,
+                     depth)  # fmt: skip
+
+    walk(sch.query_type, operation.selection_set, 0)
+    if not found or found[0] != (top.name.value, 1):
+        problems.append("Bulk queries must contain at least one connection, at the top level.")
+    if len(found) > 5:
+        problems.append(f"Bulk queries can contain at most 5 connections, not {len(found)}.")
+    if any(level > 2 for _, level in found):
+        problems.append("Bulk queries can nest connections two levels deep at most.")
+    nested = [name for name, level in found if level == 2]
+    return top.name.value, arguments, nested, problems
+
+
+def _bulk_rows(nodes: Sequence[Mapping[str, Any]], *, grouped: bool) -> list[str]:
+    """Executed root nodes → JSONL rows: connections become child rows with ``__parentId``."""
+    roots: list[str] = []
+    rows: list[str] = []
+    later: list[str] = []
+    for node in nodes:
+        row: dict[str, Any] = {}
+        children: list[Any] = []
+        for key, value in node.items():
+            if isinstance(value, Mapping) and ("edges" in value or "nodes" in value):
+                kids = value.get("nodes")
+                if kids is None:
+                    kids = [e.get("node") for e in value.get("edges") or []]
+                children.extend(k for k in kids if isinstance(k, Mapping))
+            else:
+                row[key] = value
+        line = _jsonl(row)
+        kids_rows = [_jsonl({**kid, "__parentId": node.get("id")}) for kid in children]
+        if grouped:
+            rows.append(line)
+            rows.extend(kids_rows)
+        else:
+            roots.append(line)
+            later.extend(kids_rows)
+    return rows if grouped else roots + later
+
+
+def _jsonl(row: Mapping[str, Any]) -> str:
+    return json.dumps(row, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+
+
+def _cut_last(rows: list[str]) -> list[str]:
+    """A failed export's end: its last record keeps half its child rows, then a cut line."""
+    roots = [i for i, row in enumerate(rows) if '"__parentId":' not in row]
+    if not roots:
+        return rows
+    last = roots[-1]
+    children = rows[last + 1 :]
+    kept = rows[: last + 1 + len(children) // 2]
+    if children:
+        cut = children[len(children) // 2]
+        kept.append(cut[: len(cut) // 2])  # no newline: the export stopped mid-line
+    return kept
+
+
 # -- REST shape → GraphQL types -------------------------------------------------------------
 
 
@@ -721,9 +1014,24 @@ def _uncursor(cursor: str) -> list[Any]:
     return value
 
 
-def _connection(items: Sequence[Any], first: int | None, after: str | None) -> dict[str, Any]:
-    """A connection over an in-memory list (line items, variants): index cursors."""
-    _check_first(first, None)
+def _in_bulk(info: Any) -> bool:
+    """Whether a resolver runs for a bulk operation's export (connections are not paged)."""
+    context = getattr(info, "context", None)
+    return isinstance(context, Mapping) and bool(context.get("bulk"))
+
+
+def _connection(
+    items: Sequence[Any], first: int | None, after: str | None, *, bulk: bool = False
+) -> dict[str, Any]:
+    """A connection over an in-memory list (line items, variants): index cursors.
+
+    In a bulk export the connection is not paged: every item, whatever ``first`` says
+    (a bulk query has no ``first``).
+    """
+    if bulk:
+        first, after = None, None
+    else:
+        _check_first(first, None)
     start = int(_uncursor(after)[0]) + 1 if after else 0
     size = first if first is not None else len(items)
     page = list(items[start : start + size])
@@ -871,6 +1179,11 @@ class ShopifySimulator(Simulator):
             configuration, not through the API).
         webhook_transport: the httpx transport deliveries are POSTed through (default:
             real HTTP); deliveries use the simulator's clock.
+        bulk_export_rate: objects (roots and children) a bulk query exports per second
+            of the simulator's clock (:data:`BULK_EXPORT_RATE`).
+        bulk_start_delay: seconds a bulk operation stays ``CREATED`` before it runs.
+        bulk_result_host: the host of the signed result URLs when the simulator is called
+            in-process (served on a socket, the results come from the server itself).
 
     Attributes:
         stores: the :class:`RecordStore` of each collection (``customers``, ``orders``,
@@ -880,6 +1193,9 @@ class ShopifySimulator(Simulator):
         webhooks: the queue of signed deliveries; :meth:`WebhookOutbox.flush` sends them.
         subscriptions: the webhook subscriptions made through the API, by numeric id.
         installed: ``False`` after :meth:`uninstall_app` (the token then gets 401s).
+        bulk_operations: every bulk query operation, by numeric id (see :class:`BulkJob`).
+        bulk_failures: failures the next bulk operations meet, first in first out (see
+            :class:`BulkFailure`).
     """
 
     def __init__(
@@ -904,6 +1220,9 @@ class ShopifySimulator(Simulator):
         client_secret: str = "shpss_simulated_fedcba9876543210",  # noqa: S107 - a fixture
         compliance_url: str | None = None,
         webhook_transport: httpx.BaseTransport | None = None,
+        bulk_export_rate: float = BULK_EXPORT_RATE,
+        bulk_start_delay: float = BULK_START_DELAY,
+        bulk_result_host: str = "storage.googleapis.com",
     ) -> None:
         super().__init__(clock=clock, faults=faults, seed=seed)
         self.shop = shop
@@ -938,6 +1257,14 @@ class ShopifySimulator(Simulator):
         self._refund_ids = 509562969
         self._data_requests = 9999
         self._uuids = random.Random(seed ^ 0x5EB400C5)
+        if bulk_export_rate <= 0 or bulk_start_delay < 0:
+            raise ValueError("bulk_export_rate must be positive, bulk_start_delay not negative")
+        self.bulk_export_rate = float(bulk_export_rate)
+        self.bulk_start_delay = float(bulk_start_delay)
+        self.bulk_result_host = bulk_result_host
+        self.bulk_operations: dict[int, BulkJob] = {}
+        self.bulk_failures: list[BulkFailure] = []
+        self._bulk_ids = 1_234_567_890
         self._generate(FakeData(seed), customers, orders, products, checkouts, guest_share)
 
     # -- REST-shape fixtures -----------------------------------------------------------------
@@ -1482,7 +1809,7 @@ class ShopifySimulator(Simulator):
             if isinstance(image, Mapping) and image.get("src")
             else None,
             "variants": lambda info, first=None, after=None, **_: _connection(
-                variants, first, after
+                variants, first, after, bulk=_in_bulk(info)
             ),
             **record.data.get("_graphql_overrides", {}),
         }
@@ -1534,7 +1861,9 @@ class ShopifySimulator(Simulator):
             "billingAddress": _address(rest.get("billing_address")),
             "shippingAddress": _address(rest.get("shipping_address")),
             "customer": self._customer_of(rest),
-            "lineItems": lambda info, first=None, after=None, **_: _connection(lines, first, after),
+            "lineItems": lambda info, first=None, after=None, **_: _connection(
+                lines, first, after, bulk=_in_bulk(info)
+            ),
             **record.data.get("_graphql_overrides", {}),
         }
 
@@ -1563,7 +1892,9 @@ class ShopifySimulator(Simulator):
             "billingAddress": _address(rest.get("billing_address")),
             "shippingAddress": _address(rest.get("shipping_address")),
             "customer": self._customer_of(rest),
-            "lineItems": lambda info, first=None, after=None, **_: _connection(lines, first, after),
+            "lineItems": lambda info, first=None, after=None, **_: _connection(
+                lines, first, after, bulk=_in_bulk(info)
+            ),
             **record.data.get("_graphql_overrides", {}),
         }
 
@@ -1586,10 +1917,7 @@ class ShopifySimulator(Simulator):
         ) -> dict[str, Any]:  # fmt: skip
             _check_first(first, last)
             sort = _SORTS.get(sortKey, "id")
-            filters: dict[str, Any] = _search_filters(query)
-            if kind == "orders" and "read_all_orders" not in self.scopes:
-                horizon = self.clock.now() - _RECENT_ORDERS
-                filters["where"] = lambda r: r.created_at >= horizon
+            filters = self._filters(kind, query)
             try:
                 page = store.page_by_cursor(
                     limit=max(1, first or 1), cursor=after, sort=sort,  # type: ignore[arg-type]
@@ -1613,11 +1941,37 @@ class ShopifySimulator(Simulator):
 
         return resolve
 
+    def _filters(self, kind: str, query: str | None) -> dict[str, Any]:
+        """Record-store filters for a connection's (or a count's) ``query`` search."""
+        filters: dict[str, Any] = _search_filters(query)
+        if kind == "orders" and "read_all_orders" not in self.scopes:
+            horizon = self.clock.now() - _RECENT_ORDERS
+            searched = filters.get("where")
+            filters["where"] = lambda r: (
+                r.created_at >= horizon and (searched is None or searched(r))
+            )
+        return filters
+
+    def _counter(self, kind: str) -> Callable[..., dict[str, Any]]:
+        """``ordersCount(query:, limit:)`` & co.: ``limit: null`` counts them all."""
+
+        def resolve(info: Any, limit: int | None = 10000, query: str | None = None,
+                    **_: Any) -> dict[str, Any]:  # fmt: skip
+            total = len(self.stores[kind].query(**self._filters(kind, query)))
+            if limit is not None and total > limit:
+                return {"count": limit, "precision": "AT_LEAST"}
+            return {"count": total, "precision": "EXACT"}
+
+        return resolve
+
     def _node(self, info: Any, id: str) -> dict[str, Any] | None:
         match = _GID_RE.match(id)
         if match is None:
             raise GraphQLError(f"Invalid global id '{id}'")
         kind, number = match.group(1), int(match.group(2))
+        if kind == "BulkOperation":
+            job = self.bulk_operations.get(number)
+            return self._job_node(job, _origin_of(info)) if job is not None else None
         table = {
             "Customer": ("customers", self._customer_record_node),
             "Order": ("orders", self.order_node),
@@ -1655,6 +2009,13 @@ class ShopifySimulator(Simulator):
             "webhookSubscriptions": self._subscriptions_page,
             "webhookSubscriptionCreate": self._subscription_create,
             "webhookSubscriptionDelete": self._subscription_delete,
+            "customersCount": self._counter("customers"),
+            "ordersCount": self._counter("orders"),
+            "productsCount": self._counter("products"),
+            "abandonedCheckoutsCount": self._counter("checkouts"),
+            "currentBulkOperation": self._bulk_current,
+            "bulkOperationRunQuery": self._bulk_run,
+            "bulkOperationCancel": self._bulk_cancel,
         }
 
     def _typed(self, kind: str) -> Callable[..., dict[str, Any] | None]:
@@ -1768,6 +2129,268 @@ class ShopifySimulator(Simulator):
             return {"deletedWebhookSubscriptionId": None, "userErrors": [_NO_SUBSCRIPTION]}
         return {"deletedWebhookSubscriptionId": id, "userErrors": []}
 
+    # -- bulk operations -----------------------------------------------------------------------
+
+    def _result_origin(self, request: httpx.Request) -> str:
+        """Where result files are served from: a storage host in-process, else the server."""
+        if request.url.host == self.shop:
+            return f"https://{self.bulk_result_host}"
+        return f"{request.url.scheme}://{request.url.netloc.decode('ascii')}"
+
+    def _job_state(self, job: BulkJob, now: float) -> _JobState:
+        """Where ``job`` stands at monotonic ``now``: it exports at the modelled rate."""
+        rate, start = self.bulk_export_rate, job.started + self.bulk_start_delay
+        total = job.cumulative[-1] if job.cumulative else 0
+
+        def exported(at: float) -> int:
+            return 0 if at < start else min(total, int(rate * (at - start)))
+
+        done_at = start + total / rate
+        fail_at: float | None = None
+        failure = job.failure
+        if failure is not None:
+            roots = min(failure.after_roots, len(job.records))
+            fail_at = start + (job.cumulative[roots - 1] if roots else 0) / rate
+        end = min(done_at, fail_at) if fail_at is not None else done_at
+        if job.canceled is not None and job.canceled < end:
+            objects = exported(job.canceled)
+            roots = bisect.bisect_right(job.cumulative, objects)
+            status = "CANCELING" if now < job.canceled + BULK_CANCEL_DELAY else "CANCELED"
+            return _JobState(status, roots, objects)
+        if failure is not None and fail_at is not None and now >= fail_at:
+            roots = min(failure.after_roots, len(job.records))
+            objects = job.cumulative[roots - 1] if roots else 0
+            return _JobState("FAILED", roots, objects, failure.error_code, fail_at)
+        if now >= done_at:
+            expired = self._wall(job, now) > self._wall(job, done_at) + BULK_RESULT_TTL
+            return _JobState("EXPIRED" if expired else "COMPLETED", len(job.records), total,
+                             ended=done_at)  # fmt: skip
+        objects = exported(now)
+        status = "CREATED" if now < start else "RUNNING"
+        return _JobState(status, bisect.bisect_right(job.cumulative, objects), objects)
+
+    def _wall(self, job: BulkJob, at: float) -> _dt.datetime:
+        return job.created_at + _dt.timedelta(seconds=at - job.started)
+
+    def _signature(self, name: str, expires: int) -> str:
+        message = f"{name}:{expires}".encode()
+        return hmac.new(self.client_secret.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+    def _result_url(self, origin: str, job: BulkJob, ended: float, partial: bool) -> str:
+        name = f"{job.number}{'-partial' if partial else ''}.jsonl"
+        expires = int((self._wall(job, ended) + BULK_RESULT_TTL).timestamp())
+        query = f"expires={expires}&signature={self._signature(name, expires)}"
+        return f"{origin}{BULK_RESULTS_PATH}/{name}?{query}"
+
+    def _job_node(self, job: BulkJob, origin: str) -> dict[str, Any]:
+        """``job`` as the ``BulkOperation`` object the API returns."""
+        state = self._job_state(job, self.clock.monotonic())
+        completed = state.status == "COMPLETED"
+        partial = (
+            state.status == "FAILED"
+            and state.roots > 0
+            and state.ended is not None
+            and self.clock.now() <= self._wall(job, state.ended) + BULK_RESULT_TTL
+        )
+        return {
+            "__typename": "BulkOperation",
+            "id": job.gid,
+            "type": "QUERY",
+            "status": state.status,
+            "errorCode": state.error_code,
+            "query": job.query,
+            "createdAt": _utc(job.created_at),
+            "completedAt": (
+                _utc(self._wall(job, state.ended))
+                if state.ended is not None and state.status in ("COMPLETED", "EXPIRED")
+                else None
+            ),
+            # UnsignedInt64 is serialised as a string, as Shopify does.
+            "objectCount": str(state.objects),
+            "rootObjectCount": str(state.roots),
+            # The size is known once the file is written; this simulator writes it when it
+            # is downloaded, so it reports none.
+            "fileSize": None,
+            # "Returns null when there's no data available."
+            "url": (
+                self._result_url(origin, job, state.ended, partial=False)
+                if completed and state.objects > 0 and state.ended is not None
+                else None
+            ),
+            "partialDataUrl": (
+                self._result_url(origin, job, state.ended, partial=True)
+                if partial and state.ended is not None
+                else None
+            ),
+        }
+
+    def _running_job(self) -> BulkJob | None:
+        now = self.clock.monotonic()
+        for job in self.bulk_operations.values():
+            if self._job_state(job, now).status in _BULK_RUNNING:
+                return job
+        return None
+
+    def _bulk_run(
+        self,
+        info: Any,
+        query: str,
+        groupObjects: bool = True,  # noqa: N803
+    ) -> dict[str, Any]:
+        """``bulkOperationRunQuery``: validate, check the restrictions, start the export."""
+
+        def refused(message: str, code: str = "INVALID") -> dict[str, Any]:
+            field = ["query"] if code == "INVALID" else None
+            error = {"field": field, "message": message, "code": code}
+            return {"bulkOperation": None, "userErrors": [error]}
+
+        running = self._running_job()
+        if running is not None:
+            # The wording third-party clients match on; the code is in the schema.
+            return refused(
+                "A bulk query operation for this app and shop is already in progress: "
+                f"{running.gid}.",
+                "OPERATION_IN_PROGRESS",
+            )
+        document, problems = self._document(query)
+        if document is None or problems:
+            return refused("Invalid bulk query: " + "; ".join(e.message for e in problems))
+        root, arguments, nested, problems_found = _bulk_restrictions(document)
+        if problems_found:
+            return refused(" ".join(problems_found))
+        kind = _BULK_KINDS.get(root or "")
+        if kind is None:
+            return refused(f"this simulator exports {', '.join(_BULK_KINDS)} only, not {root}")
+        sort = _SORTS.get(str(arguments.get("sortKey") or "ID"), "id")
+        records = self.stores[kind].query(
+            sort=sort,  # type: ignore[arg-type]
+            descending=bool(arguments.get("reverse")),
+            **self._filters(kind, arguments.get("query")),
+        )
+        cumulative: list[int] = []
+        objects = 0
+        for record in records:
+            objects += 1 + sum(len(record.data.get(_BULK_CHILDREN.get(n, n)) or ()) for n in nested)
+            cumulative.append(objects)
+        self._bulk_ids += 1
+        job = BulkJob(
+            number=self._bulk_ids, query=query, document=document, root=root or "", kind=kind,
+            records=records, cumulative=cumulative, started=self.clock.monotonic(),
+            created_at=self.clock.now(), group_objects=bool(groupObjects),
+            failure=self.bulk_failures.pop(0) if self.bulk_failures else None,
+        )  # fmt: skip
+        self.bulk_operations[job.number] = job
+        return {"bulkOperation": self._job_node(job, _origin_of(info)), "userErrors": []}
+
+    def _bulk_cancel(self, info: Any, id: str) -> dict[str, Any]:
+        """``bulkOperationCancel``: a running operation goes ``CANCELING``, then ``CANCELED``."""
+        match = _GID_RE.match(id)
+        job = (
+            self.bulk_operations.get(int(match.group(2)))
+            if match and match.group(1) == "BulkOperation"
+            else None
+        )
+        if job is None:
+            missing = {"field": ["id"], "message": "Bulk operation does not exist"}
+            return {"bulkOperation": None, "userErrors": [missing]}
+        state = self._job_state(job, self.clock.monotonic())
+        if state.status not in ("CREATED", "RUNNING"):
+            message = f"A bulk operation cannot be canceled when it is {state.status.lower()}"
+            return {"bulkOperation": self._job_node(job, _origin_of(info)),
+                    "userErrors": [{"field": ["id"], "message": message}]}  # fmt: skip
+        job.canceled = self.clock.monotonic()
+        return {"bulkOperation": self._job_node(job, _origin_of(info)), "userErrors": []}
+
+    def _bulk_current(self, info: Any, type: str = "QUERY") -> dict[str, Any] | None:
+        """``currentBulkOperation``: "the current app's most recent BulkOperation"."""
+        if type != "QUERY" or not self.bulk_operations:
+            return None
+        return self._job_node(self.bulk_operations[max(self.bulk_operations)], _origin_of(info))
+
+    def bulk_operation(self, id: str | int) -> dict[str, Any]:
+        """A bulk operation as the API would return it now (for tests: status, counts).
+
+        Raises:
+            KeyError: no such operation.
+        """
+        number = int(str(id).rsplit("/", 1)[-1])
+        return self._job_node(self.bulk_operations[number], f"https://{self.bulk_result_host}")
+
+    @route("GET", BULK_RESULTS_PATH + "/{name}")
+    def bulk_result(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
+        """Serve a result file (or a failed operation's partial data), written as it is read.
+
+        The URL's signature and expiry are checked as a storage host checks a signed URL;
+        ``Range: bytes=N-`` is honoured (206). The rows are rendered by the same schema
+        execution as every query, chunk by chunk, so the file is never held whole.
+        """
+        match = re.fullmatch(r"(\d+)(-partial)?\.jsonl", params["name"])
+        job = self.bulk_operations.get(int(match.group(1))) if match else None
+        try:
+            expires = int(request.url.params.get("expires", ""))
+        except ValueError:
+            expires = 0
+        signature = request.url.params.get("signature", "")
+        if (
+            match is None
+            or job is None
+            or not hmac.compare_digest(signature, self._signature(params["name"], expires))
+        ):
+            return _storage_error(403, "SignatureDoesNotMatch", "Access denied.")
+        if self.clock.now().timestamp() > expires:
+            return _storage_error(400, "ExpiredToken", "Invalid argument: the URL expired.")
+        state = self._job_state(job, self.clock.monotonic())
+        partial = match.group(2) is not None
+        if partial != (state.status == "FAILED") or state.status not in ("COMPLETED", "FAILED"):
+            return _storage_error(404, "NoSuchKey", "The specified key does not exist.")
+        skip = 0
+        ranged = re.fullmatch(r"bytes=(\d+)-", request.headers.get("Range", ""))
+        if ranged:
+            skip = int(ranged.group(1))
+        body = self._job_file(job, state.roots, partial=partial, skip=skip)
+        return httpx.Response(
+            206 if ranged else 200,
+            headers={"Content-Type": "application/jsonl"},
+            content=body,
+        )
+
+    def _job_file(self, job: BulkJob, roots: int, *, partial: bool, skip: int) -> Iterator[bytes]:
+        """The JSONL of ``job``'s first ``roots`` records, from byte ``skip``, lazily.
+
+        The records are the snapshot taken when the operation was created.
+        """
+        render = {
+            "customers": self._customer_record_node,
+            "orders": self.order_node,
+            "products": self.product_node,
+            "checkouts": self.checkout_node,
+        }[job.kind]
+        for start in range(0, roots, _BULK_CHUNK):
+            nodes = [render(r) for r in job.records[start : min(start + _BULK_CHUNK, roots)]]
+            connection = {
+                "edges": [{"cursor": "", "node": n} for n in nodes],
+                "nodes": nodes,
+                "pageInfo": {"hasNextPage": False, "hasPreviousPage": False,
+                             "startCursor": None, "endCursor": None},
+            }  # fmt: skip
+            root = {**self._root(), job.root: lambda info, _c=connection, **_: _c}
+            result = execute(schema(), job.document, root_value=root,
+                             context_value={"bulk": True})  # fmt: skip
+            assert isinstance(result, ExecutionResult)
+            data = (result.data or {}).get(job.root) or {}
+            executed = data.get("nodes")
+            if executed is None:
+                executed = [e.get("node") for e in data.get("edges") or []]
+            rows = _bulk_rows(executed, grouped=job.group_objects)
+            if partial and start + _BULK_CHUNK >= roots:
+                rows = _cut_last(rows)
+            chunk = "".join(rows).encode("utf-8")
+            if skip >= len(chunk):
+                skip -= len(chunk)
+                continue
+            yield chunk[skip:]
+            skip = 0
+
     # -- protocol -----------------------------------------------------------------------------
 
     def error_body(self, status: int, message: str) -> Any:
@@ -1780,6 +2403,13 @@ class ShopifySimulator(Simulator):
     def before_request(
         self, request: httpx.Request, params: dict[str, str]
     ) -> httpx.Response | None:
+        if request.url.path.startswith(BULK_RESULTS_PATH + "/"):
+            # A signed URL on a storage host: its signature is the credential. Shopify's
+            # token has no business there (the simulator refuses it, so a test shows the
+            # connector never sends it off the shop's domain).
+            if "X-Shopify-Access-Token" in request.headers:
+                return _storage_error(400, "InvalidArgument", "unexpected credentials")
+            return None
         if not self.installed or request.headers.get("X-Shopify-Access-Token") != self.token:
             return self.error_response(401, UNAUTHORIZED_MESSAGE)
         return None
@@ -1824,8 +2454,8 @@ class ShopifySimulator(Simulator):
             charge = self.cost.charge(now, requested)
             self.refused += 1
             return json_response(charge.body())
-        result = execute(schema(), document, root_value=self._root(),
-                         context_value={"version": params.get("version")},
+        context = {"version": params.get("version"), "origin": self._result_origin(request)}
+        result = execute(schema(), document, root_value=self._root(), context_value=context,
                          variable_values=variables, operation_name=operation)  # fmt: skip
         assert isinstance(result, ExecutionResult)  # no async resolvers here
         actual = min(requested, _children_cost(result.data or {}))
@@ -1907,6 +2537,20 @@ def _search_filters(query: str | None) -> dict[str, Any]:
             filters[f"{field}_max"] = moment
         else:
             filters[f"{field}_max"] = moment - step
+    low, high = 0, None
+    for op, number in _ID_FILTER.findall(query or ""):
+        value = int(number)
+        if op in (">", ">="):
+            low = max(low, value if op == ">" else value - 1)
+        elif op in ("<", "<="):
+            top = value - 1 if op == "<" else value
+            high = top if high is None else min(high, top)
+        else:
+            low, high = max(low, value - 1), value if high is None else min(high, value)
+    if low:
+        filters["since_id"] = low
+    if high is not None:
+        filters["where"] = lambda r, high=high: r.id <= high
     return filters
 
 
