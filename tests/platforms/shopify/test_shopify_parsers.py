@@ -17,6 +17,7 @@ from commerce_connectors.platforms.shopify import (
     enrich_lines,
     parse_cart,
     parse_customer,
+    parse_customer_node,
     parse_order,
     parse_order_node,
     parse_product,
@@ -237,6 +238,47 @@ def test_every_bad_field_is_reported_with_its_path() -> None:
     assert {"$.total_price", "$.created_at", "$.line_items[0].quantity"} <= paths
     assert info.value.payload is bad
     assert info.value.record_id == "450789469"
+
+
+@pytest.mark.parametrize("codes", ["TENOFF", 5, {"code": "TENOFF"}])
+def test_graphql_discount_codes_that_are_not_a_list_are_a_field_problem(codes: object) -> None:
+    # Fuzzing found iteration over an int (TypeError) and over a string's characters.
+    node = {
+        "id": "gid://shopify/Order/450789469",
+        "createdAt": "2024-04-02T13:59:11Z",
+        "updatedAt": "2024-04-02T13:59:11Z",
+        "totalPriceSet": {"shopMoney": {"amount": "10.00", "currencyCode": "EUR"}},
+        "discountCodes": codes,
+    }
+    with pytest.raises(InvalidRecordError) as info:
+        parse_order_node(node, shop=SHOP)
+    assert [p.path for p in info.value.problems] == ["$.discountCodes"]
+
+
+@pytest.mark.parametrize("gid", ["gid://shopify/Customer/", "gid://shopify/Customer/?x=1"])
+def test_a_global_id_without_its_number_is_a_field_problem(gid: str) -> None:
+    node = {"id": gid, "createdAt": "2024-04-02T13:59:11Z", "updatedAt": "2024-04-02T13:59:11Z"}
+    with pytest.raises(InvalidRecordError) as info:
+        parse_customer_node(node)
+    assert [p.path for p in info.value.problems] == ["$.id"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "path"),
+    [
+        ({"total_price": "-598.94"}, "$.total_price"),
+        ({"total_discounts": "-10.00"}, "$.total_discounts"),
+        ({"total_price": "1e30"}, "$.total_price"),
+        ({"line_items": [{"quantity": -1, "price": "1.00"}]}, "$.line_items[0].quantity"),
+        ({"line_items": [{"quantity": 1, "price": "-1.00"}]}, "$.line_items[0].price"),
+    ],
+)
+def test_negative_or_unbounded_order_amounts_are_field_problems(
+    changes: dict[str, object], path: str
+) -> None:
+    with pytest.raises(InvalidRecordError) as info:
+        parse_order(rest_order(**changes))
+    assert [p.path for p in info.value.problems] == [path]
 
 
 def test_graphql_node_errors_name_the_numeric_id() -> None:

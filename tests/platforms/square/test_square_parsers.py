@@ -151,7 +151,8 @@ def test_customer_reports_every_bad_field() -> None:
         (1500, "JPY", "1500"),
         (1599, "USD", "15.99"),
         (12345, "KWD", "12.345"),
-        (-250, "USD", "-2.50"),
+        (0, "USD", "0.00"),
+        (2**63 - 1, "USD", "92233720368547758.07"),
     ],
 )
 def test_minor_units_convert_exactly(units: int, currency: str, amount: str) -> None:
@@ -161,13 +162,30 @@ def test_minor_units_convert_exactly(units: int, currency: str, amount: str) -> 
 
 
 @given(
-    units=st.integers(min_value=-(10**15), max_value=10**15),
+    units=st.integers(min_value=0, max_value=2**63 - 1),
     currency=st.sampled_from(["JPY", "USD", "EUR", "KWD", "CLP", "BHD"]),
 )
 def test_money_round_trips_exactly(units: int, currency: str) -> None:
     p = parse_payment(payment(total_money={"amount": units, "currency": currency}))
     assert p.amount.to_minor_units() == units
     assert p.amount.currency == currency
+
+
+@pytest.mark.parametrize("units", [-250, -1, 2**63, 10**30])
+def test_negative_or_oversized_payment_amounts_are_field_problems(units: int) -> None:
+    # Square's Money.amount is int64, and a payment's amounts are never negative (refunds
+    # are PaymentRefund objects; refunded_money is a positive total): the sign policy.
+    with pytest.raises(InvalidRecordError) as exc:
+        parse_payment(payment(total_money={"amount": units, "currency": "USD"}))
+    assert [p.path for p in exc.value.problems] == ["$.total_money.amount"]
+
+
+def test_negative_line_quantities_are_field_problems() -> None:
+    bad = order()
+    bad["line_items"][0]["quantity"] = "-2"
+    with pytest.raises(InvalidRecordError) as exc:
+        parse_order(bad)
+    assert [p.path for p in exc.value.problems] == ["$.line_items[0].quantity"]
 
 
 def test_payment_falls_back_to_amount_money_and_to_the_orders_customer() -> None:
@@ -331,7 +349,7 @@ def test_bad_order_lists_every_problem_including_its_payments() -> None:
     assert paths == {
         "$.total_money.amount",
         "$.line_items[0].quantity",
-        "payments[0].total_money.currency",
+        "$payments[0].total_money.currency",
     }
     assert exc.value.record_id == "O1"
 
@@ -409,6 +427,37 @@ def test_product_without_related_objects_has_no_category_or_image() -> None:
     p = parse_product(_item())
     assert p.category is None
     assert p.image_url is None
+
+
+def test_variation_ordinals_of_mixed_types_sort_without_a_type_error() -> None:
+    # Fuzzing found sort() comparing "2" with 1 (TypeError). Ordinals are integers;
+    # digit strings are read as such, a missing one sorts as 0.
+    item = _item()
+    variations = item["item_data"]["variations"]
+    variations[0]["item_variation_data"]["ordinal"] = "2"
+    del variations[1]["item_variation_data"]["ordinal"]
+    p = parse_product(item, RELATED)
+    assert [v.external_id for v in p.variants] == ["V1", "V2"]
+    variations[0]["item_variation_data"]["ordinal"] = "first"
+    with pytest.raises(InvalidRecordError) as exc:
+        parse_product(item, RELATED)
+    assert [p.path for p in exc.value.problems] == [
+        "$.item_data.variations[0].item_variation_data.ordinal"
+    ]
+
+
+def test_related_objects_of_the_wrong_shape_are_ignored_not_a_crash() -> None:
+    related = [
+        {"type": "CATEGORY", "id": "CAT", "category_data": ["Beverages"]},
+        {"type": "IMAGE", "id": "IMG", "image_data": "https://img.test/tea.jpeg"},
+    ]
+    p = parse_product(_item(), related)
+    assert (p.category, p.image_url) == (None, None)
+    odd = _item()
+    odd["item_data"]["image_ids"] = "IMG"
+    refs = catalog_refs([odd, {"type": "ITEM", "id": "I2", "item_data": ["x"]}], related)
+    assert refs["V1"].image_url is None
+    assert "I2" not in {r.item_id for r in refs.values()}
 
 
 def test_non_item_objects_are_refused() -> None:

@@ -319,6 +319,62 @@ def test_product_languages_categories_variants_images() -> None:
     assert parse_product(PRODUCT, language="en", currency="BRL").description == "<p>Algodón</p>"
 
 
+@pytest.mark.parametrize("values", [5, "Azul", {"es": "Azul"}])
+def test_variant_values_that_are_not_a_list_are_a_field_problem(values: object) -> None:
+    # Fuzzing found iteration over an int (TypeError) and over a string's characters.
+    product = copy.deepcopy(PRODUCT)
+    product["variants"][0]["values"] = values
+    with pytest.raises(InvalidRecordError) as info:
+        parse_product(product, language="es", currency="BRL")
+    assert [p.path for p in info.value.problems] == ["$.variants[0].values"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "path"),
+    [
+        ("total", "-120.00", "$.total"),
+        ("total", "1e30", "$.total"),
+        ("total", "NaN", "$.total"),
+        ("subtotal", "-1", "$.subtotal"),
+        ("discount_coupon", "-10.00", "$.discount_coupon"),
+    ],
+)
+def test_negative_or_unbounded_checkout_amounts_are_field_problems(
+    field: str, value: str, path: str
+) -> None:
+    with pytest.raises(InvalidRecordError) as info:
+        parse_cart({**CHECKOUT, field: value})
+    assert [p.path for p in info.value.problems] == [path]
+
+
+@pytest.mark.parametrize(
+    ("changes", "path"),
+    [({"price": ""}, "$.price"), ({"total": ""}, "$.total"), ({"price": None}, "$.total")],
+)
+def test_an_empty_total_or_legacy_price_is_a_field_problem(
+    changes: dict[str, Any], path: str
+) -> None:
+    # Fuzzing found "price": "" (no "total") reaching an assert: the order had no total
+    # and no problem was recorded.
+    legacy = {k: v for k, v in ORDER.items() if k != "total"}
+    with pytest.raises(InvalidRecordError) as info:
+        parse_order({**legacy, **changes})
+    assert [p.path for p in info.value.problems] == [path]
+
+
+def test_negative_product_quantities_are_field_problems() -> None:
+    checkout = copy.deepcopy(CHECKOUT)
+    checkout["products"][0]["quantity"] = -2
+    with pytest.raises(InvalidRecordError) as info:
+        parse_cart(checkout)
+    assert [p.path for p in info.value.problems] == ["$.products[0].quantity"]
+
+
+def test_discounts_are_summed_exactly() -> None:
+    cart = parse_cart({**CHECKOUT, "discount": "1.10", "discount_coupon": "2.20"})
+    assert cart.extra["discount_total"].amount == Decimal("3.30")
+
+
 def test_localized_regional_keys_and_bad_shapes() -> None:
     assert localized({"pt_BR": "Bola"}, "pt") == "Bola"
     assert localized(None) is None

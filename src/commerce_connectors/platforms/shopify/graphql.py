@@ -273,9 +273,18 @@ def _reader(node: Any, kind: str) -> PayloadReader:
     return PayloadReader(node, platform=PLATFORM_NAME, kind=kind)
 
 
+def _gid_tail(r: PayloadReader, path: str = "id") -> str | None:
+    """The numeric tail of the required global id at ``path`` (a gid without one: a problem)."""
+    gid = r.text(path, required=True)
+    value = legacy_id(gid)
+    if gid is not None and value is None:
+        r.problem(path, f"global id without a resource id: {gid!r}", gid)
+    return value
+
+
 def _record_id(r: PayloadReader) -> str | None:
     """The record's numeric id (a top-level reader only): errors then name it, not the gid."""
-    value = legacy_id(r.id("id"))
+    value = _gid_tail(r)
     r.record_id = value
     return value
 
@@ -313,7 +322,7 @@ def _bag(
 def _customer(
     r: PayloadReader, connection_id: str, *, times: tuple[Any, Any] | None = None
 ) -> Customer | None:
-    external_id = legacy_id(r.text("id", required=True))
+    external_id = _gid_tail(r)
     if times is None:
         r.record_id = external_id
     created = r.datetime("createdAt", required=times is None)
@@ -363,7 +372,7 @@ def line_from_node(
 ) -> LineItem | None:
     """One ``LineItem`` / ``AbandonedCheckoutLineItem`` node (``None`` if unreadable)."""
     price = _bag(line, "originalUnitPriceSet", options, required=True)
-    quantity = line.integer("quantity", required=True)
+    quantity = line.integer("quantity", required=True, negative=False)
     if price is None or quantity is None:
         return None
     return LineItem(
@@ -451,7 +460,7 @@ def parse_order_node(
         options=options, created=created, updated=updated,
     )  # fmt: skip
     lines = _lines(r, options, keep_id=True)
-    codes = r.raw("discountCodes", [])
+    codes = r.array("discountCodes")
     cancel_reason = r.text("cancelReason")
     discount_total = _bag(r, "totalDiscountsSet", options)
     subtotal = _bag(r, "subtotalPriceSet", options)
@@ -585,7 +594,7 @@ def parse_checkout_node(
         accepts=None, options=options, created=created, updated=updated,
     )  # fmt: skip
     lines = _lines(r, options, keep_id=False)
-    codes = r.raw("discountCodes", [])
+    codes = r.array("discountCodes")
     r.check()
     assert external_id is not None
     assert created is not None

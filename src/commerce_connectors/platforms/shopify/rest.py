@@ -147,7 +147,7 @@ def _lines(r: PayloadReader, currency: str | None, options: ParseOptions) -> tup
     lines: list[LineItem] = []
     for line in r.children("line_items"):
         price = _money(line, "price", currency, options, required=True)
-        quantity = line.integer("quantity", required=True)
+        quantity = line.integer("quantity", required=True, negative=False)
         if price is None or quantity is None:
             continue
         lines.append(

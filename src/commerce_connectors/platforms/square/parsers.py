@@ -366,9 +366,10 @@ def _parse_payments(
             parsed.append(parse_payment(payment, order, connection_id=connection_id))
         except InvalidRecordError as exc:
             # Reported under a pseudo-path outside the order object, since the payments
-            # are fetched separately: "payments[0].total_money.amount".
+            # are fetched separately: "$payments[0].total_money.amount" (as BigCommerce's
+            # sub-resources: "$products[1].price_inc_tax").
             for problem in exc.problems:
-                path = f"payments[{index}]{problem.path[1:]}"
+                path = f"$payments[{index}]{problem.path[1:]}"
                 r.problems.append(FieldProblem(path, problem.reason, problem.value))
     parsed.sort(key=lambda p: (p.created_at, p.external_id))
     return parsed
@@ -569,10 +570,18 @@ def _related(related_objects: Iterable[Any] | Mapping[str, Any]) -> dict[str, Ma
     return {str(o["id"]): o for o in related_objects if isinstance(o, Mapping) and "id" in o}
 
 
+def _get_in(obj: Any, *keys: str) -> Any:
+    """``obj[k1][k2]…``, or None when a step is missing or not an object."""
+    for key in keys:
+        if not isinstance(obj, Mapping):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
 def _image_url(related: Mapping[str, Mapping[str, Any]], ids: Sequence[str]) -> str | None:
     for image_id in ids:
-        image = related.get(image_id)
-        url = image.get("image_data", {}).get("url") if image else None
+        url = _get_in(related.get(image_id), "image_data", "url")
         if isinstance(url, str) and url:
             return url
     return None
@@ -587,9 +596,13 @@ def _category_id(r: PayloadReader) -> str | None:
 
 
 def _variations(r: PayloadReader) -> list[PayloadReader]:
-    readers = list(r.children("item_data.variations"))
-    readers.sort(key=lambda v: v.raw("item_variation_data.ordinal", 0) or 0)
-    return [v for v in readers if v.raw("is_deleted") is not True]
+    """The item's live variations by ``ordinal`` (an integer; missing sorts as 0).
+
+    The sort is stable, so variations with equal ordinals keep the payload's order.
+    """
+    live = [v for v in r.children("item_data.variations") if v.raw("is_deleted") is not True]
+    ordinals = [v.integer("item_variation_data.ordinal") or 0 for v in live]
+    return [v for _, v in sorted(zip(ordinals, live, strict=True), key=lambda pair: pair[0])]
 
 
 def parse_product(
@@ -644,11 +657,8 @@ def parse_product(
             )
         )
     category_id = _category_id(r)
-    category_obj = related.get(category_id) if category_id else None
-    category = None
-    if category_obj is not None:
-        name = category_obj.get("category_data", {}).get("name")
-        category = name if isinstance(name, str) and name else None
+    name = _get_in(related.get(category_id) if category_id else None, "category_data", "name")
+    category = name if isinstance(name, str) and name else None
     image_url = _image_url(related, _strings(r, "item_data.image_ids")) or next(
         (v.image_url for v in variants if v.image_url), None
     )
@@ -707,33 +717,38 @@ def catalog_refs(
     related.update({str(o["id"]): o for o in objs if "id" in o})
     refs: dict[str, CatalogRef] = {}
 
+    def text(value: Any) -> str | None:
+        return value if isinstance(value, str) and value else None
+
+    def ids(value: Any) -> list[str]:
+        return [str(i) for i in value] if isinstance(value, list) else []
+
     def item_info(item: Mapping[str, Any] | None) -> tuple[str | None, ...]:
         if item is None:
             return (None, None, None, None)
-        data = item.get("item_data") or {}
+        data = _get_in(item, "item_data")
+        data = data if isinstance(data, Mapping) else {}
         r = _reader(item, "product")
         cat_id = _category_id(r)
-        cat = related.get(cat_id) if cat_id else None
-        cat_name = (cat.get("category_data") or {}).get("name") if cat else None
-        desc = data.get("description_plaintext") or data.get("description")
+        cat_name = _get_in(related.get(cat_id) if cat_id else None, "category_data", "name")
         return (
-            data.get("name"),
-            desc if isinstance(desc, str) else None,
-            cat_name if isinstance(cat_name, str) else None,
-            _image_url(related, [str(i) for i in data.get("image_ids") or ()]),
+            text(data.get("name")),
+            text(data.get("description_plaintext")) or text(data.get("description")),
+            text(cat_name),
+            _image_url(related, ids(data.get("image_ids"))),
         )
 
     def add(variation: Mapping[str, Any], item: Mapping[str, Any] | None) -> None:
-        vdata = variation.get("item_variation_data") or {}
+        vdata = _get_in(variation, "item_variation_data")
+        vdata = vdata if isinstance(vdata, Mapping) else {}
         item_id = vdata.get("item_id") or (item.get("id") if item else None)
         if item is None and item_id:
             item = related.get(str(item_id))
         name, desc, cat, image = item_info(item)
-        image = _image_url(related, [str(i) for i in vdata.get("image_ids") or ()]) or image
-        sku = vdata.get("sku")
+        image = _image_url(related, ids(vdata.get("image_ids"))) or image
         refs[str(variation["id"])] = CatalogRef(
             item_id=str(item_id) if item_id else None,
-            sku=sku if isinstance(sku, str) and sku else None,
+            sku=text(vdata.get("sku")),
             item_name=name,
             description=desc,
             category=cat,
@@ -746,7 +761,8 @@ def catalog_refs(
         if obj.get("type") == "ITEM_VARIATION":
             add(obj, None)
         elif obj.get("type") == "ITEM":
-            for v in (obj.get("item_data") or {}).get("variations") or ():
+            variations = _get_in(obj, "item_data", "variations")
+            for v in variations if isinstance(variations, list) else ():
                 if isinstance(v, Mapping) and "id" in v:
                     add(v, obj)
     return refs

@@ -37,7 +37,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from ..._parsing import PayloadReader
+from ..._parsing import MAX_INTEGER, PayloadReader
 from ...models import (
     Address,
     Cart,
@@ -82,8 +82,10 @@ def _connection(payload: Any, given: str | None) -> str:
         return given
     # Orders and checkouts carry their store id; customers and products do not.
     store = payload.get("store_id") if isinstance(payload, Mapping) else None
-    if isinstance(store, (str, int)) and not isinstance(store, bool) and str(store).strip():
-        return connection_id_for(str(store).strip())
+    if isinstance(store, int) and not isinstance(store, bool) and abs(store) <= MAX_INTEGER:
+        return connection_id_for(str(store))
+    if isinstance(store, str) and store.strip():
+        return connection_id_for(store.strip())
     return _NAME
 
 
@@ -413,14 +415,7 @@ def _coupons(r: PayloadReader) -> tuple[str, ...]:
 def _discount(r: PayloadReader, currency: str | None) -> Money | None:
     # "discount" (promotions), "discount_coupon" and "discount_gateway" are listed side by
     # side in orders and checkouts; the total discount is their sum.
-    parts = [r.money(p, currency) for p in ("discount", "discount_coupon", "discount_gateway")]
-    known = [p for p in parts if p is not None]
-    if not known:
-        return None
-    total = known[0]
-    for part in known[1:]:
-        total = total + part
-    return total
+    return r.money_sum(("discount", "discount_coupon", "discount_gateway"), currency)
 
 
 def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -510,11 +505,12 @@ def parse_order(
     created = r.datetime("created_at", required=True)
     updated = r.datetime("updated_at", required=True)
     currency = r.currency("currency")
-    total = r.money("total", currency)
-    if total is None and r.raw("total") is None:
-        total = r.money("price", currency)  # the oldest single-order payloads
-        if total is None and r.raw("price") is None:
-            r.problem("total", "required amount is missing", None)
+    # The oldest single-order payloads have "price" and no "total". Either is required:
+    # an empty one ("price": "") is a problem, not a missing total the parser trips on.
+    if r.raw("total") is None and r.raw("price") is not None:
+        total = r.money("price", currency, required=True)
+    else:
+        total = r.money("total", currency, required=True)
     status, payment, shipping = (
         r.text("status"),
         r.text("payment_status"),
@@ -763,7 +759,7 @@ def parse_product(
     variants: list[ProductVariant] = []
     for variant in r.children("variants"):
         vid = variant.text("id", required=True)
-        values = [localized(v, language) for v in (variant.raw("values") or [])]
+        values = [localized(v, language) for v in variant.array("values")]
         price = variant.money("price", code) if code else None
         if code is None:
             variant.decimal("price")  # still validated
