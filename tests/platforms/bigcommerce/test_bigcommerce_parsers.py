@@ -168,6 +168,48 @@ def test_a_zero_discount_keeps_the_four_decimal_scale() -> None:
     assert str(order.discount_total.amount) == "0.0000"
 
 
+@pytest.mark.parametrize(
+    ("changes", "path"),
+    [
+        # orders.v2.oas2.yml: totals, prices and discounts "can't be negative".
+        ({"total_inc_tax": "-1.0000"}, "$.total_inc_tax"),
+        ({"discount_amount": "-5.0000"}, "$.discount_amount"),
+        ({"coupon_discount": "-5.0000"}, "$.coupon_discount"),
+        ({"total_inc_tax": "1e30"}, "$.total_inc_tax"),
+        ({"total_inc_tax": "Infinity"}, "$.total_inc_tax"),
+    ],
+)
+def test_negative_or_unbounded_order_amounts_are_field_problems(
+    changes: dict[str, Any], path: str
+) -> None:
+    with pytest.raises(InvalidRecordError) as caught:
+        parse_order(v2_order(**changes), connection_id=CONN)
+    assert [p.path for p in caught.value.problems] == [path]
+
+
+def test_negative_line_quantities_and_prices_are_field_problems() -> None:
+    with pytest.raises(InvalidRecordError) as caught:
+        parse_order(
+            v2_order(),
+            products=[
+                {"id": 1, "quantity": -1, "price_inc_tax": "1.0000"},
+                {"id": 2, "quantity": 1, "price_inc_tax": "-1.0000"},
+            ],
+            connection_id=CONN,
+        )
+    assert [p.path for p in caught.value.problems] == [
+        "$products[0].quantity",
+        "$products[1].price_inc_tax",
+    ]
+
+
+def test_the_discount_is_the_sum_of_both_discounts() -> None:
+    order = parse_order(
+        v2_order(discount_amount="1.5000", coupon_discount="2.2500"), connection_id=CONN
+    )
+    assert order.discount_total == Money(Decimal("3.7500"), "EUR")
+
+
 @pytest.mark.parametrize(("status_id", "expected"), sorted(ORDER_STATUSES.items()))
 def test_every_status_id_maps(status_id: int, expected: OrderStatus) -> None:
     assert parse_order(v2_order(status_id=status_id), connection_id=CONN).status is expected

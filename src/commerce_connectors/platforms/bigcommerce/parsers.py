@@ -10,8 +10,10 @@ The shapes differ by API version, and the parsers follow them exactly:
 * v2 orders: money as **4-decimal strings** (``"361.9500"``), dates in
   **RFC 2822** (``"Wed, 10 Jan 2018 21:05:30 +0000"``), guests with
   ``customer_id`` 0 and their email only in ``billing_address.email``. Line
-  items, shipping addresses and coupons are separate sub-resources, passed to
-  :func:`parse_order` alongside the order.
+  items and shipping methods come inside the order when it was listed with
+  ``include=consignments.line_items&consignment_structure=object`` (its
+  consignments), or from the sub-resources passed to :func:`parse_order`
+  alongside it; coupons are always a sub-resource.
 * v3 customers, catalog and carts: money as **JSON numbers** (read through
   their shortest ``repr``, so ``7.95`` is ``Decimal('7.95')``, never a binary
   float), dates in ISO 8601. v3 catalog prices carry no currency: the store's
@@ -39,7 +41,6 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
 from ..._parsing import PayloadReader
@@ -48,7 +49,6 @@ from ...models import (
     Cart,
     Customer,
     LineItem,
-    Money,
     Order,
     OrderStatus,
     Platform,
@@ -57,7 +57,14 @@ from ...models import (
 )
 from .constants import GUEST_CUSTOMER_ID, MARKETING_CONSENT, ORDER_STATUSES, PLATFORM_NAME
 
-__all__ = ["parse_cart", "parse_customer", "parse_order", "parse_product"]
+__all__ = [
+    "consignment_lines",
+    "consignment_shipping",
+    "parse_cart",
+    "parse_customer",
+    "parse_order",
+    "parse_product",
+]
 
 _PLATFORM = Platform.BIGCOMMERCE
 _DEFAULT_CONNECTION = "bigcommerce"
@@ -324,7 +331,7 @@ def _order_line(
     images: Mapping[str, str],
 ) -> LineItem | None:
     price = line.money("price_inc_tax", currency, required=True)
-    quantity = line.integer("quantity", required=True)
+    quantity = line.integer("quantity", required=True, negative=False)
     total = line.money("total_inc_tax", currency)
     product_id = _id_or_none(line, "product_id")
     if price is None or quantity is None:
@@ -341,6 +348,112 @@ def _order_line(
         external_id=line.text("id"),
         total=total,
     )
+
+
+#: The consignment lists of ``orderConsignment_Get`` (orders.v2.oas2.yml): pickups,
+#: shipping, downloads (digital products) and the e-mails of gift certificates.
+CONSIGNMENT_KINDS = ("pickups", "shipping", "downloads", "email.gift_certificates")
+
+
+def _consignments(payload: Any) -> list[tuple[str, Mapping[str, Any]]] | None:
+    """Every consignment of an order as ``(JSON path, consignment)``, or ``None``.
+
+    ``None`` when the order carries no consignment object: it was listed without
+    ``include=consignments`` (``consignments`` is then a ``{url, resource}`` link) or
+    without ``consignment_structure=object``.
+    """
+    raw = payload.get("consignments") if isinstance(payload, Mapping) else None
+    if not isinstance(raw, Mapping) or "url" in raw or "resource" in raw:
+        return None
+    found: list[tuple[str, Mapping[str, Any]]] = []
+    for kind in CONSIGNMENT_KINDS:
+        node: Any = raw
+        for key in kind.split("."):
+            node = node.get(key) if isinstance(node, Mapping) else None
+        if isinstance(node, list):
+            found.extend(
+                (f"consignments.{kind}[{n}]", item)
+                for n, item in enumerate(node)
+                if isinstance(item, Mapping)
+            )
+    return found
+
+
+def consignment_lines(payload: Any) -> list[tuple[str, Any]] | None:
+    """The line items an order's consignments carry, as ``(JSON path, line item)``.
+
+    With ``include=consignments.line_items&consignment_structure=object``, each
+    consignment's ``line_items`` is the list of its order products: the very objects
+    ``GET /orders/{id}/products`` lists. They are returned from every kind of
+    consignment (:data:`CONSIGNMENT_KINDS`), each line once, ordered by line ``id`` (the
+    order ``/products`` lists them in); a line without an integer id comes last.
+
+    Returns ``None`` when the payload does not carry the lines: no consignment object,
+    or a consignment whose ``line_items`` are ``{url, resource}`` links (listed with
+    ``include=consignments`` only) or not a list. Whether every line of the order is
+    there is the caller's question (the connector compares the quantities with
+    ``items_total``).
+
+    Example:
+        >>> order = {"consignments": {
+        ...     "shipping": [{"line_items": [{"id": 12, "quantity": 1}]}],
+        ...     "downloads": [{"line_items": [{"id": 11, "quantity": 2}]}],
+        ...     "pickups": [], "email": {"gift_certificates": []}}}
+        >>> [(path, line["id"]) for path, line in consignment_lines(order)]
+        [('consignments.downloads[0].line_items[0]', 11), ('consignments.shipping[0].line_items[0]', 12)]
+        >>> consignment_lines({"consignments": {"url": "https://...", "resource": "/orders/1/consignments"}}) is None
+        True
+    """  # noqa: E501
+    return _lines_of(_consignments(payload))
+
+
+def _lines_of(
+    consignments: list[tuple[str, Mapping[str, Any]]] | None,
+) -> list[tuple[str, Any]] | None:
+    """:func:`consignment_lines` of consignments already found."""
+    if consignments is None:
+        return None
+    lines: dict[Any, tuple[str, Any]] = {}
+    for path, consignment in consignments:
+        items = consignment.get("line_items", [])
+        if not isinstance(items, list):
+            return None
+        for n, item in enumerate(items):
+            if not isinstance(item, Mapping) or "resource" in item or "url" in item:
+                return None  # a link to the line, not the line
+            key = item.get("id")
+            if isinstance(key, bool) or not isinstance(key, int):
+                key = (path, n)  # no usable id: kept, never merged with another
+            lines.setdefault(key, (f"{path}.line_items[{n}]", item))
+    return [
+        lines[key]
+        for key in sorted(lines, key=lambda k: (0, k, "") if isinstance(k, int) else (1, 0, k))
+    ]
+
+
+def consignment_shipping(payload: Any) -> list[tuple[str, Any]] | None:
+    """An order's shipping consignments, as ``(JSON path, consignment)``; ``None`` without
+    a consignment object.
+
+    A shipping consignment is the shipping address with its ``shipping_method`` and its
+    line items: what ``GET /orders/{id}/shipping_addresses`` lists, one per address.
+
+    Example:
+        >>> consignment_shipping({"consignments": {"shipping": [{"id": 9,
+        ...     "shipping_method": "Flat Rate"}], "pickups": []}})
+        [('consignments.shipping[0]', {'id': 9, 'shipping_method': 'Flat Rate'})]
+    """
+    return _of_kind(_consignments(payload), "shipping")
+
+
+def _of_kind(
+    consignments: list[tuple[str, Mapping[str, Any]]] | None, kind: str
+) -> list[tuple[str, Any]] | None:
+    """The consignments of one kind (``shipping``, ``pickups`` ...) among those found."""
+    if consignments is None:
+        return None
+    prefix = f"consignments.{kind}["
+    return [(p, item) for p, item in consignments if p.startswith(prefix)]
 
 
 def parse_order(
@@ -362,15 +475,26 @@ def parse_order(
     missing).
     ``discount_total`` is ``discount_amount + coupon_discount``: in the documented
     example both are subtracted from the total. The shipping method comes from the
-    shipping addresses (several methods are joined with ``", "``); the discount codes
-    from the coupons. ``extra["cart_id"]`` is the order's ``cart_id`` ("the cart ID from
-    which this order originated"), the v3 cart UUID that is that cart's
-    :func:`parse_cart` ``external_id``.
+    shipping addresses (several methods are joined with ``", "``), then the pickup
+    consignments' ``pickup_method_display_name``; the discount codes from the coupons.
+    ``extra["cart_id"]`` is the order's ``cart_id`` ("the cart ID from which this order
+    originated"), the v3 cart UUID that is that cart's :func:`parse_cart`
+    ``external_id``.
+
+    **Consignments.** An order listed with
+    ``include=consignments.line_items&consignment_structure=object`` carries its lines
+    and shipping addresses in ``consignments`` (pickups, shipping, downloads, gift
+    certificates: :func:`consignment_lines`, :func:`consignment_shipping`). When
+    ``products`` (or ``shipping_addresses``) is ``None``, they are read from there, with
+    problems reported at their place in the payload
+    (``$.consignments.shipping[0].line_items[1].price_inc_tax``); a list passed in wins.
 
     Args:
         payload: the v2 order object exactly as the API returned it (kept as ``raw``).
-        products: the ``/orders/{id}/products`` list (the line items).
-        shipping_addresses: the ``/orders/{id}/shipping_addresses`` list.
+        products: the ``/orders/{id}/products`` list (the line items); ``None``: the
+            lines of the order's consignments, if it carries them.
+        shipping_addresses: the ``/orders/{id}/shipping_addresses`` list; ``None``: the
+            order's shipping consignments, if it carries them.
         coupons: the ``/orders/{id}/coupons`` list.
         product_categories: product id → category name, for the lines' ``category``.
         product_images: product id → image URL, for the lines' ``image_url``.
@@ -407,8 +531,9 @@ def parse_order(
     total = r.money("total_inc_tax", currency, required=True)
     status_id = r.integer("status_id", required=True)
     customer_id = r.integer("customer_id")
-    discount = r.decimal("discount_amount")
-    coupon_discount = r.decimal("coupon_discount")
+    # In the documented example both are subtracted from the total: the order's
+    # discount is their sum (a present "0.0000" keeps its scale).
+    discount_total = r.money_sum(("discount_amount", "coupon_discount"), currency)
     subtotal = r.money("subtotal_inc_tax", currency)
     shipping_total = r.money("shipping_cost_inc_tax", currency)
     tax_total = r.money("total_tax", currency)
@@ -420,16 +545,32 @@ def parse_order(
 
     categories = product_categories or {}
     images = product_images or {}
+    consignments = _consignments(payload)
+    line_readers = (
+        [_sub_reader(item, r, f"$products[{n}]") for n, item in enumerate(products)]
+        if products is not None
+        else [r.child(path) for path, _ in _lines_of(consignments) or ()]
+    )
     lines: list[LineItem] = []
-    for index, item in enumerate(products or ()):
-        line = _order_line(
-            _sub_reader(item, r, f"$products[{index}]"), currency, categories, images
-        )
+    for line_reader in line_readers:
+        line = _order_line(line_reader, currency, categories, images)
         if line is not None:
             lines.append(line)
+    address_readers = (
+        [
+            _sub_reader(item, r, f"$shipping_addresses[{n}]")
+            for n, item in enumerate(shipping_addresses)
+        ]
+        if shipping_addresses is not None
+        else [r.child(path) for path, _ in _of_kind(consignments, "shipping") or ()]
+    )
     methods: list[str] = []
-    for index, item in enumerate(shipping_addresses or ()):
-        method = _sub_reader(item, r, f"$shipping_addresses[{index}]").text("shipping_method")
+    for address in address_readers:
+        method = address.text("shipping_method")
+        if method is not None and method not in methods:
+            methods.append(method)
+    for path, _ in _of_kind(consignments, "pickups") or ():
+        method = r.text(f"{path}.pickup_method_display_name")
         if method is not None and method not in methods:
             methods.append(method)
     codes: list[str] = []
@@ -444,12 +585,6 @@ def parse_order(
     assert updated is not None
     assert total is not None
     assert currency is not None
-    discount_total: Money | None = None
-    if discount is not None or coupon_discount is not None:
-        # "is not None", not "or": Decimal("0.0000") is falsy, and its scale must stay.
-        manual = discount if discount is not None else Decimal(0)
-        coupon = coupon_discount if coupon_discount is not None else Decimal(0)
-        discount_total = Money(manual + coupon, currency)
     extra: dict[str, Any] = {"status_id": status_id}
     for key in ("payment_status", "payment_method", "channel_id", "order_source"):
         value = r.raw(key)
@@ -613,7 +748,7 @@ _ITEM_KINDS = ("physical_items", "digital_items", "custom_items", "gift_certific
 
 
 def _cart_line(item: PayloadReader, kind: str, currency: str | None) -> LineItem | None:
-    quantity = item.integer("quantity", required=True)
+    quantity = item.integer("quantity", required=True, negative=False)
     if kind == "gift_certificates":
         price = item.money("amount", currency, required=True)
         total = None
