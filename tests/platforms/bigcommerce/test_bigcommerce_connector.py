@@ -58,8 +58,14 @@ def test_cassettes_hold_no_credentials() -> None:
 
 
 def test_orders_contract_from_cassette() -> None:
+    # The recording is of the sub-request path (orders without consignments, each with
+    # its /products, /shipping_addresses and /coupons). The embedded path's fallback to
+    # those sub-requests is tested in test_bigcommerce_embedded_orders.py.
     since = dt.datetime(2024, 10, 4, tzinfo=UTC)
-    with recorder.use_cassette("orders_incremental.yaml") as tape, cassette_connector() as conn:
+    with (
+        recorder.use_cassette("orders_incremental.yaml") as tape,
+        cassette_connector(embed_order_lines=False) as conn,
+    ):
         orders = list(conn.iter_orders(since=since))
         assert tape.all_played
     assert [o.external_id for o in orders] == ["7002", "7003"]
@@ -229,24 +235,8 @@ def test_429_without_headers_backs_off_progressively() -> None:
     assert waits[0] >= 0.5  # from the 1 s rate-limit base delay, jittered by up to half
 
 
-def test_500_is_retried_at_least_a_minute_apart() -> None:
-    # BigCommerce's status codes page, on 500: "Re-attempt the request three to five
-    # times, with increasing delays of at least a minute between attempts".
-    clock = ConcurrentFakeClock()
-    sim = BigCommerceSimulator(
-        seed=1,
-        orders=5,
-        clock=clock,
-        quota=0,
-        faults=[ErrorStatus(status=500, on=(1, 2, 3), route="/stores/{store_hash}/v2/store")],
-    )
-    with make(sim, clock) as conn:
-        assert conn.store_info()["name"] == "Simulated Store"
-        assert conn.stats.retries == 3
-    assert [e.status for e in sim.log.entries] == [500, 500, 500, 200]
-    assert len(clock.sleeps) == 3
-    assert all(wait >= 60.0 for wait in clock.sleeps)
-    assert sum(clock.sleeps) <= conn.engine.retry.max_total_wait
+# A 500 that repeats is retried at least a minute apart, gateway errors within seconds:
+# test_bigcommerce_retry.py.
 
 
 def test_429_with_window_headers_waits_the_reset_time() -> None:
@@ -346,6 +336,7 @@ def test_sub_requests_really_run_concurrently() -> None:
         transport=httpx.MockTransport(handler),
         clock=clock,
         concurrency=4,
+        embed_order_lines=False,  # several sub-requests per order, to overlap
     ) as conn:
         assert {o.external_id for o in conn.iter_orders()} == sim.expected_order_ids()
     assert sorted(crossed) == [0, 1, 2, 3]

@@ -128,6 +128,8 @@ class BigCommerceRealtime:
 
         def _keep(self, order: Any) -> bool: ...
 
+        def _order_params(self) -> dict[str, str]: ...
+
         def _order_page(
             self, orders: Sequence[Any], *, keep_all: bool = False
         ) -> Iterator[Fetched]: ...
@@ -245,8 +247,9 @@ class BigCommerceRealtime:
     def records_for_event(self, event: WebhookEvent) -> list[SourceRecord]:
         """Fetch the current record an event is about, parsed as the streams parse it.
 
-        * orders (``UPSERT``): ``GET /v2/orders/{id}`` and its line items, shipping
-          addresses and coupons: the same :class:`~commerce_connectors.models.Order`
+        * orders (``UPSERT``): ``GET /v2/orders/{id}`` with its consignments (line items,
+          shipping addresses) and, for an order with a coupon discount, its coupons: the
+          same :class:`~commerce_connectors.models.Order`
           ``iter_orders`` gives. An order the streams skip (status 0 "Incomplete"
           unless ``include_incomplete``; archived with ``include_archived=False``) gives
           ``[]``, counted in ``skipped``.
@@ -296,7 +299,7 @@ class BigCommerceRealtime:
         if not order_id.isdigit():
             return []  # v2 order ids are integers: no such order
         try:
-            order = self.engine.get(f"{c.V2}/orders/{order_id}").body
+            order = self.engine.get(f"{c.V2}/orders/{order_id}", params=self._order_params()).body
         except NotFoundError:
             return []
         if not self._keep(order):

@@ -6,9 +6,11 @@ one :class:`~commerce_connectors._http.WindowQuotaLimiter` shared by every
 stream and worker thread, so the store's window quota (150 or 450 requests per
 30 s, shared by every app) is respected whatever runs at once.
 
-Orders need sub-requests (line items, shipping addresses, coupons): they run
-on a small thread pool, inside the same quota. The pool only hides network
-latency; the limiter decides how fast requests go.
+Orders are listed with their consignments (``include=consignments.line_items``), which
+carry each order's line items and shipping addresses inside the list page; the few
+sub-requests left (coupons, and lines or addresses a page cannot answer for) run on a
+small thread pool, inside the same quota. The pool only hides network latency; the
+limiter decides how fast requests go.
 """
 
 from __future__ import annotations
@@ -20,12 +22,11 @@ import functools
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import httpx
 
 from ..._http import (
-    BIGCOMMERCE_WAIT_HEADERS,
     DEFAULT_USER_AGENT,
     DefaultErrorMapper,
     HeaderTokenAuth,
@@ -34,7 +35,6 @@ from ..._http import (
     PageNumberPaginator,
     Request,
     RetryPolicy,
-    WaitHeader,
     WindowQuotaLimiter,
 )
 from ..._http import constants as _hc
@@ -54,21 +54,20 @@ from ...protocols import InvalidRecordHandler, Stream
 from ..base import BaseConnector, Fetched
 from . import constants as c
 from ._realtime import BigCommerceRealtime
+from ._retry import BigCommerceRetryPolicy
 from ._subscribers import ConsentLookup, Page, subscriber_key
-from .parsers import parse_cart, parse_customer, parse_order, parse_product
+from .parsers import (
+    consignment_lines,
+    consignment_shipping,
+    parse_cart,
+    parse_customer,
+    parse_order,
+    parse_product,
+)
 
 __all__ = ["BigCommerceConnector", "BigCommerceErrorMapper"]
 
 _T = TypeVar("_T")
-
-#: On a 429 the window's reset time is the exact wait ("on 429, wait
-#: X-Rate-Limit-Time-Reset-Ms"); X-Retry-After is the same rounded up to whole seconds,
-#: so it comes second. A 429 with neither header is platform load: the policy then
-#: backs off progressively from ``rate_limit_base_delay``.
-_WAIT_HEADERS: tuple[WaitHeader, ...] = (
-    WaitHeader(_hc.BIGCOMMERCE_TIME_RESET_MS_HEADER, "milliseconds", rate_limit_only=True),
-    *(h for h in BIGCOMMERCE_WAIT_HEADERS if h.name != _hc.BIGCOMMERCE_TIME_RESET_MS_HEADER),
-)
 
 _UNSUPPORTED_CARTS = (
     "BigCommerce has no endpoint that lists carts or abandoned carts. Subscribe to the "
@@ -124,17 +123,11 @@ class BigCommerceErrorMapper:
 
 
 def _default_retry() -> RetryPolicy:
-    # BigCommerce on a 500: "Re-attempt the request three to five times, with increasing
-    # delays of at least a minute between attempts" (API status codes). With a jitter of
-    # half, a base of two minutes draws the first wait in [60, 120] s, and the total
-    # budget leaves room for all four waits, so none is cut below a minute. 429s keep
-    # their own path: the window's reset time, or a short progressive backoff.
-    return RetryPolicy(
-        wait_headers=_WAIT_HEADERS,
-        base_delay=c.SERVER_ERROR_BASE_DELAY_SECONDS,
-        max_delay=c.SERVER_ERROR_MAX_DELAY_SECONDS,
-        max_total_wait=c.SERVER_ERROR_MAX_TOTAL_WAIT_SECONDS,
-    )
+    # Transient failures (502/503/504, timeouts, a first 500) are retried within seconds;
+    # a 500 that repeats waits at least a minute, increasing, as BigCommerce asks ("three
+    # to five times, with increasing delays of at least a minute"). 429s keep their own
+    # path: the window's reset time, or a short progressive backoff. See _retry.py.
+    return BigCommerceRetryPolicy()
 
 
 def _floor_seconds(value: _dt.datetime) -> _dt.datetime:
@@ -184,6 +177,55 @@ def _email(record: Any) -> Any:
     return record.get("email") if isinstance(record, Mapping) else None
 
 
+def _count(value: Any) -> Decimal | None:
+    """A count the API wrote as a JSON number (or a numeric string); ``None`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def _embedded_lines(order: Mapping[str, Any]) -> list[Any] | None:
+    """The order's line items from its consignments, when they are all there.
+
+    "All there" is checked, not assumed: the lines' quantities must add up to the order's
+    ``items_total`` ("the total number of items in the order"). Anything else (no
+    consignments, links instead of lines, a quantity that is not an integer, another
+    total) sends the order to ``/orders/{id}/products``, which is always complete.
+    """
+    found = consignment_lines(order)
+    if found is None:
+        return None
+    lines = [line for _, line in found]
+    quantities = [line.get("quantity") for line in lines]
+    if any(isinstance(q, bool) or not isinstance(q, int) for q in quantities):
+        return None
+    total = _count(order.get("items_total"))
+    return lines if total is not None and total == sum(quantities) else None
+
+
+def _embedded_shipping(order: Mapping[str, Any]) -> bool:
+    """Whether the order's shipping consignments are all its shipping addresses
+    (as many as its ``shipping_address_count``)."""
+    found = consignment_shipping(order)
+    count = _count(order.get("shipping_address_count"))
+    return found is not None and count is not None and count == len(found)
+
+
+class _OrderJob(NamedTuple):
+    """One order of a page and what its parser will get."""
+
+    order: Any
+    products: cf.Future[list[Any]]
+    shipping: cf.Future[list[Any]]
+    coupons: cf.Future[list[Any]]
+    lines_inside: bool = False  # the lines are the order's consignments' (complete)
+    shipping_inside: bool = False  # so are the shipping addresses
+
+
 def _resolved(value: _T) -> cf.Future[_T]:
     future: cf.Future[_T] = cf.Future()
     future.set_result(value)
@@ -196,8 +238,10 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
     Streams:
 
     * **orders** of every status, sorted by ``date_modified`` ascending, with
-      ``min_date_modified`` for incremental syncs, each with its line items,
-      shipping method and coupons (sub-requests run concurrently). Status 0
+      ``min_date_modified`` for incremental syncs, each with its line items and
+      shipping method from its consignments (``include=consignments.line_items``, in the
+      list page) and its coupon codes (``/orders/{id}/coupons``, only for orders with a
+      coupon discount; sub-requests run concurrently). Status 0
       ("Incomplete": checkout never completed) is skipped unless
       ``include_incomplete=True``; archived (``is_deleted``) orders are yielded with
       ``extra["is_deleted"] = True`` unless ``include_archived=False``. Skips are
@@ -207,7 +251,9 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
       ``read_subscribers``). Incremental passes also yield the customers whose
       subscription changed since ``since`` although their profile did not.
     * **products** from ``/v3/catalog/products?include=variants,images``, category
-      names resolved from ``/v3/catalog/categories``.
+      names resolved from the category trees (``/v3/catalog/trees/categories``: every
+      storefront's tree, where the deprecated ``/v3/catalog/categories`` only knows the
+      default storefront's).
     * **abandoned carts**: BigCommerce cannot list them;
       :meth:`iter_abandoned_carts` raises
       :class:`~commerce_connectors.errors.UnsupportedStreamError`. Use :meth:`get_cart`
@@ -238,6 +284,13 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
             (Standard/Plus 150, Pro 450).
         safety_margin: requests left unused in each window for the store's other apps.
         concurrency: worker threads for per-order sub-requests (1: none, all inline).
+        embed_order_lines: list orders with their consignments
+            (``include=consignments.line_items&consignment_structure=object``), which
+            carry the line items and shipping addresses: about one request per page of
+            orders instead of two per order. ``False`` fetches ``/orders/{id}/products``
+            and ``/shipping_addresses`` for every order, as before; both give the same
+            orders (except pickups: see ``docs/platforms/bigcommerce.md``). Lines or
+            addresses a page does not fully answer for are fetched either way.
         page_size: records per page (at most 250).
         include_incomplete: also yield status 0 "Incomplete" orders (asked for
             explicitly with ``status_id=0``, since the default listing may omit them).
@@ -251,8 +304,10 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
             modified since ``since``. ``False`` leaves every customer's consent unknown.
         currency: the store's currency for catalog prices; ``None`` reads it once from
             ``/v2/store``.
-        retry: the retry policy (default: BigCommerce wait headers, 5 attempts, server
-            errors retried at least a minute apart as BigCommerce asks).
+        retry: the retry policy (default: a
+            :class:`~commerce_connectors.platforms.bigcommerce.BigCommerceRetryPolicy`:
+            BigCommerce's wait headers, transient failures retried within seconds, a
+            repeated 500 retried at least a minute apart as BigCommerce asks).
         stats: HTTP counters to update (default: a new :class:`HttpStats`).
         on_event: receives each HTTP event (URLs redacted).
         user_agent: the ``User-Agent`` header; BigCommerce asks integrations to
@@ -279,6 +334,10 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
     )
     unsupported: ClassVar[Mapping[Stream, str]] = {Stream.ABANDONED_CARTS: _UNSUPPORTED_CARTS}
     default_overlap: ClassVar[_dt.timedelta] = _dt.timedelta(minutes=c.DEFAULT_OVERLAP_MINUTES)
+    #: The walks here drop their own repeats (the orders walk its boundary second; v3
+    #: walks page in an order edits cannot change), so the base class's repeat filter is
+    #: a safety net only; a short one keeps a long read's memory flat.
+    dedup_window: ClassVar[int] = c.DEDUP_WINDOW
 
     def __init__(
         self,
@@ -292,6 +351,7 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
         quota: int = _hc.BIGCOMMERCE_QUOTA,
         safety_margin: int = 2,
         concurrency: int = c.DEFAULT_CONCURRENCY,
+        embed_order_lines: bool = True,
         page_size: int = c.MAX_PAGE_SIZE,
         include_incomplete: bool = False,
         include_archived: bool = True,
@@ -317,6 +377,7 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
         self.store_hash = store_hash
         self.page_size = page_size
         self.concurrency = concurrency
+        self.embed_order_lines = embed_order_lines
         self.include_incomplete = include_incomplete
         self.include_archived = include_archived
         self.resolve_line_categories = resolve_line_categories
@@ -397,13 +458,13 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
         )
 
     def get_order(self, order_id: int | str) -> Order | None:
-        """Fetch one order with its sub-resources (``GET /v2/orders/{id}``); ``None`` if absent.
+        """Fetch one order (``GET /v2/orders/{id}``, with its consignments); ``None`` if absent.
 
         Raises:
             InvalidRecordError: the order cannot be parsed.
         """
         try:
-            response = self.engine.get(f"{c.V2}/orders/{order_id}")
+            response = self.engine.get(f"{c.V2}/orders/{order_id}", params=self._order_params())
         except NotFoundError:
             return None
         payload, parser = next(iter(self._order_page([response.body], keep_all=True)))
@@ -558,13 +619,20 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
                     yield record, functools.partial(parser, subscriber=consent.get(_email(record)))
 
     def _categories(self) -> dict[str, str]:
+        """Category id → name, over every category tree (every storefront) of the store.
+
+        ``GET /v3/catalog/trees/categories`` without a ``tree_id:in`` filter lists the
+        categories of all trees; ids are unique in the store, and a product's
+        ``categories`` may name any of them. The deprecated ``/v3/catalog/categories``
+        only knows the default storefront's tree, so a multi-storefront store's other
+        categories would have no name.
+        """
         names: dict[str, str] = {}
-        for records in self._walk(
-            f"{c.V3}/catalog/categories", {"limit": c.MAX_PAGE_SIZE}, v3=True
-        ):
+        params = {"include_fields": "category_id,name", "limit": c.MAX_PAGE_SIZE}
+        for records in self._walk(f"{c.V3}/{c.TREE_CATEGORIES_PATH}", params, v3=True):
             for category in records:
-                if isinstance(category, Mapping) and category.get("id") is not None:
-                    names[str(category["id"])] = str(category.get("name") or "")
+                if isinstance(category, Mapping) and category.get("category_id") is not None:
+                    names[str(category["category_id"])] = str(category.get("name") or "")
         return names
 
     def _store_currency(self) -> str:
@@ -622,15 +690,24 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
         newest ``date_modified`` seen so far (sent back exactly as the API wrote it). The
         boundary second is served again and dropped here; a modified order is met again
         later with its new date. Only when a whole page shares one second does the walk
-        step through page numbers within that second.
+        step through page numbers within that second. The walk ends on a short page:
+        with ``include``, shorter than the longest page served (or empty), so a store
+        that serves fewer orders per page than asked costs one more request, never a
+        missed order.
         """
         seen: dict[Any, Any] = {}  # order id -> date_modified already yielded in this walk
         page = 1
+        # The page size the store really serves. Whether BigCommerce serves fewer orders
+        # per page with `include` (as v3 products do with some includes) is not
+        # documented: with it, the largest page seen is the page size, so a capped page
+        # is not taken for the last (at worst one more request per walk).
+        served = 0 if self.embed_order_lines else self.page_size
         while True:
             params: dict[str, Any] = {
                 "sort": "date_modified:asc",
                 "limit": self.page_size,
                 "page": page,
+                **self._order_params(),
                 **extra,
             }
             if cursor is not None:
@@ -645,7 +722,8 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
                 if isinstance(order, Mapping):
                     seen[order.get("id")] = order.get("date_modified")
             yield from self._order_page(fresh)
-            if len(records) < self.page_size:
+            served = max(served, len(records))
+            if not records or len(records) < served:
                 return
             newest = _newest(records)
             if newest is None:
@@ -655,6 +733,7 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
                     method="GET",
                     url=self.engine.redactor.url(self.engine.url_for(f"{c.V2}/orders")),
                 )
+            records = fresh = []  # let this page go before the next one is read
             if cursor is not None and _same_second(newest, cursor):
                 page += 1  # a whole page within one second: count pages inside it
             else:
@@ -662,6 +741,10 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
                 # Only the boundary second can be served again: forget the rest, so a walk
                 # over a large store keeps constant memory.
                 seen = {k: v for k, v in seen.items() if _same_second(v, cursor)}
+
+    def _order_params(self) -> dict[str, str]:
+        """What ``/v2/orders`` (and ``/v2/orders/{id}``) are asked to include."""
+        return dict(c.ORDER_INCLUDE) if self.embed_order_lines else {}
 
     def _one_page(self, path: str, params: Mapping[str, Any]) -> list[Any]:
         """One page of a v2 listing (204 No Content and an empty array are both empty)."""
@@ -718,51 +801,67 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
         return records
 
     def _order_page(self, orders: Sequence[Any], *, keep_all: bool = False) -> Iterator[Fetched]:
-        """Fetch the sub-resources of one page of orders concurrently; yield the orders."""
+        """Yield one page of orders, each with a parser that has what the order needs.
+
+        Lines and shipping addresses come from the order's consignments when it carries
+        them all (:func:`_embedded_lines`, :func:`_embedded_shipping`); otherwise, and for
+        coupon codes, the order's sub-resources are fetched, concurrently. Requests the
+        order says are empty are not made: no shipping address
+        (``shipping_address_count`` 0), no coupon (``coupon_discount`` 0).
+        """
         kept = list(orders) if keep_all else [o for o in orders if self._keep(o)]
         pending: list[cf.Future[list[Any]]] = []
-        jobs: list[tuple[Any, cf.Future[list[Any]], cf.Future[list[Any]], cf.Future[list[Any]]]]
-        jobs = []
+        jobs: list[_OrderJob] = []
         empty: cf.Future[list[Any]] = _resolved([])
         try:
             for order in kept:
                 order_id = order.get("id") if isinstance(order, Mapping) else None
                 if not isinstance(order_id, int) or isinstance(order_id, bool):
-                    jobs.append((order, empty, empty, empty))
+                    jobs.append(_OrderJob(order, empty, empty, empty))
                     continue
                 base = f"{c.V2}/orders/{order_id}"
-                products = self._submit(functools.partial(self._sub_list, f"{base}/products"))
-                # Skip sub-requests the order says are empty: a digital order has no
-                # shipping address, and most orders have no coupon.
-                shipping = (
-                    empty
-                    if order.get("shipping_address_count") == 0
-                    else self._submit(
+                embedded = _embedded_lines(order) if self.embed_order_lines else None
+                if embedded is not None:
+                    products, lines_inside = _resolved(embedded), True
+                else:
+                    products = self._submit(functools.partial(self._sub_list, f"{base}/products"))
+                    lines_inside = False
+                    pending.append(products)
+                shipping_inside = self.embed_order_lines and _embedded_shipping(order)
+                if shipping_inside or order.get("shipping_address_count") == 0:
+                    shipping = empty  # a digital or pickup order has no shipping address
+                else:
+                    shipping = self._submit(
                         functools.partial(self._sub_list, f"{base}/shipping_addresses")
                     )
+                    pending.append(shipping)
+                # Coupon codes are nowhere in the order: line items' applied_discounts name
+                # product coupons only, not shipping or free-shipping ones (coupon types
+                # 3 and 4), so the coupons are read whenever the order has a coupon discount.
+                if _is_zero(order.get("coupon_discount", "1")):
+                    coupons = empty
+                else:
+                    coupons = self._submit(functools.partial(self._sub_list, f"{base}/coupons"))
+                    pending.append(coupons)
+                jobs.append(
+                    _OrderJob(order, products, shipping, coupons, lines_inside, shipping_inside)
                 )
-                coupons = (
-                    empty
-                    if _is_zero(order.get("coupon_discount", "1"))
-                    else self._submit(functools.partial(self._sub_list, f"{base}/coupons"))
-                )
-                pending.extend((products, shipping, coupons))
-                jobs.append((order, products, shipping, coupons))
-            lines = {id(order): products.result() for order, products, _, _ in jobs}
+            lines = {id(job.order): job.products.result() for job in jobs}
             categories, images = self._resolve_lines(lines.values())
             store_name = self._store_name()
-            for order, _products, shipping, coupons in jobs:
+            for job in jobs:
                 parser = functools.partial(
                     parse_order,
-                    products=lines[id(order)],
-                    shipping_addresses=shipping.result(),
-                    coupons=coupons.result(),
+                    # None: the parser reads them from the order's consignments.
+                    products=None if job.lines_inside else lines[id(job.order)],
+                    shipping_addresses=None if job.shipping_inside else job.shipping.result(),
+                    coupons=job.coupons.result(),
                     product_categories=categories,
                     product_images=images,
                     store_name=store_name,
                     connection_id=self.connection_id,
                 )
-                yield order, parser
+                yield job.order, parser
         finally:
             # On an error (or a consumer that stops early) nothing keeps running behind it.
             for future in pending:
@@ -785,7 +884,9 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
                 chunk = ordered[start : start + c.MAX_PAGE_SIZE]
                 params = {
                     "id:in": ",".join(chunk),
-                    "include_fields": "id,categories",
+                    # "The ID and the specified fields will be returned": `id` itself is
+                    # not an accepted value (products_catalog.v3.yml include_fields enum).
+                    "include_fields": "categories",
                     "include": "primary_image",
                     "limit": c.MAX_PAGE_SIZE,
                 }

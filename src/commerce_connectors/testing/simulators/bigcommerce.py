@@ -7,12 +7,18 @@
   connector asks (``sort=date_modified:asc``, ``min_date_modified`` in RFC 2822
   or ISO 8601, ``status_id``…), with ``204 No Content`` past the last page (or
   an empty array, ``empty_page="[]"``); the order sub-resources ``products``,
-  ``shipping_addresses`` and ``coupons``; ``/orders/{id}``; ``/store``;
+  ``shipping_addresses``, ``coupons`` and ``consignments``; ``/orders/{id}``;
+  ``/store``; ``include=consignments.line_items|consignments|fees`` with
+  ``consignment_structure=object`` on ``/orders`` and ``/orders/{id}``, as
+  orders.v2.oas2.yml describes it (pickups, shipping, downloads and gift-certificate
+  consignments, line items inside or as links);
 * v3 ``/customers`` (``include=addresses``, ``date_modified:min``, ``id:in``,
   ``email:in``…),
   ``/catalog/products`` (``include=variants,images,primary_image``,
-  ``include_fields``, ``id:in``), ``/catalog/categories`` and ``/carts/{id}``,
-  each with ``meta.pagination``, and ``/catalog/products/{id}``;
+  ``include_fields``, ``id:in``), ``/catalog/trees`` and ``/catalog/trees/categories``
+  (two storefronts' trees), the deprecated ``/catalog/categories`` (the default
+  storefront's tree only) and ``/carts/{id}``, each with ``meta.pagination``, and
+  ``/catalog/products/{id}``;
 * v3 ``/customers/subscribers`` (the newsletter list) with every filter of the
   reference (``email``, ``first_name``, ``last_name``, ``source``, ``order_id``,
   ``id``, ``id:in``, ``date_created`` and ``date_modified`` with ``:min``/``:max``),
@@ -131,6 +137,43 @@ _STATUSES: tuple[tuple[int, str, int], ...] = (
     (14, "Partially Refunded", 3),
 )
 _SHIPPING = ("Flat Rate", "Free Shipping", "UPS Ground", "USPS Priority", "Pickup In Store")
+#: The store's one pickup location (``pickupConsignmentLocation_Get``).
+_PICKUP_LOCATION: Mapping[str, Any] = {
+    "id": 1,
+    "name": "Main Street Store",
+    "code": "MAIN-1",
+    "address_line_1": "123 Main Street",
+    "address_line_2": "Suite 101",
+    "city": "Austin",
+    "state": "Texas",
+    "postal_code": "78726",
+    "country_alpha2": "US",
+    "email": "pickup@example.com",
+    "phone": "+1 512-555-0100",
+}
+#: What a shipping consignment repeats of its shipping address (shippingConsignment_Get).
+_SHIPPING_CONSIGNMENT = frozenset(
+    {
+        "id",
+        "first_name",
+        "last_name",
+        "company",
+        "street_1",
+        "street_2",
+        "city",
+        "zip",
+        "country",
+        "country_iso2",
+        "state",
+        "email",
+        "phone",
+        "shipping_method",
+        "items_total",
+        "items_shipped",
+    }
+)
+#: ``include`` values of GET /v2/orders (orders.v2.oas2.yml ``order_includes``).
+_ORDER_INCLUDES = frozenset({"consignments", "consignments.line_items", "fees"})
 
 #: The scopes the webhooks reference (webhooks.v3.yml) documents; others are refused.
 WEBHOOK_SCOPES: frozenset[str] = frozenset(
@@ -295,13 +338,22 @@ class BigCommerceSimulator(Simulator):
         webhook_transport: an httpx transport for the deliveries (default: real HTTP).
         abandon_after: how long a cart must stay unchanged before :meth:`tick` fires
             ``store/cart/abandoned`` (BigCommerce: one hour).
+        mixed_fulfilment: also generate orders collected in store (a pickup
+            consignment), split between two shipping addresses, with a download next
+            to physical items, or with a gift certificate (see :meth:`add_order`).
+            Without it, an order is digital or ships to one address, as before.
+        coupon_share: the share of generated orders with a coupon (10 % off).
 
     Attributes:
         customers, orders, products: the :class:`RecordStore` of each resource.
         subscribers: the :class:`RecordStore` of the newsletter list (one subscriber
             per e-mail address, compared without regard to case).
         order_products, order_shipping, order_coupons: sub-resources by order id.
-        categories: category id → name.
+        order_consignments: each order's consignments by kind (``pickups``,
+            ``shipping``, ``downloads``, ``gift_certificates``), lines named by id.
+        categories: category id → name, every category tree's (the default
+            storefront's tree 1, and tree 2 of a second storefront).
+        category_trees, category_tree: the trees, and each category's tree.
         carts: cart id → v3 cart object.
         hooks: webhook id → hook object, as ``/v3/hooks`` returns it.
         webhooks: the :class:`~commerce_connectors.testing.simulator.webhooks.WebhookOutbox`
@@ -332,6 +384,8 @@ class BigCommerceSimulator(Simulator):
         store_id: str = "1000421",
         webhook_transport: httpx.BaseTransport | None = None,
         abandon_after: _dt.timedelta = ABANDON_AFTER,
+        mixed_fulfilment: bool = False,
+        coupon_share: float = 0.2,
     ) -> None:
         limiter = rate_limit
         if limiter is None and quota > 0:
@@ -350,6 +404,14 @@ class BigCommerceSimulator(Simulator):
         self.order_products: dict[int, list[dict[str, Any]]] = {}
         self.order_shipping: dict[int, list[dict[str, Any]]] = {}
         self.order_coupons: dict[int, list[dict[str, Any]]] = {}
+        self.order_consignments: dict[int, dict[str, list[dict[str, Any]]]] = {}
+        #: Category tree id -> tree (``id``, ``name``, ``channels``), as /v3/catalog/trees.
+        self.category_trees: dict[int, dict[str, Any]] = {
+            1: {"id": 1, "name": "Default storefront", "channels": [1]},
+            2: {"id": 2, "name": "Outlet storefront", "channels": [2]},
+        }
+        #: Category id -> the tree it belongs to (every id of ``categories`` is here).
+        self.category_tree: dict[int, int] = {}
         self.carts: dict[str, dict[str, Any]] = {}
         self._version: str | None = None
         self._ids = 0
@@ -365,6 +427,12 @@ class BigCommerceSimulator(Simulator):
         self._refunds = 0
         #: Carts whose current quiet spell was already reported abandoned.
         self._abandoned: set[str] = set()
+        # Consignment shapes (pickups, split shipments, downloads, gift certificates) and
+        # the second storefront's categories draw from their own random stream, so the
+        # rest of the generated store is what it was before they existed.
+        self._shape = random.Random(f"bigcommerce-consignments:{seed}")
+        self.mixed_fulfilment = mixed_fulfilment
+        self.coupon_share = coupon_share
         self._generate(customers, orders, products, carts, guest_share, archived_share)
         # Its own random stream, so the rest of the generated store is what it always was.
         self._generate_subscribers(random.Random(f"bigcommerce-subscribers:{seed}"))
@@ -387,6 +455,7 @@ class BigCommerceSimulator(Simulator):
             ("Shop All", "Kitchen", "Apparel", "Home & Garden", "Stationery", "Décor")
         ):
             self.categories[18 + n] = name
+            self.category_tree[18 + n] = 1
         category_ids = sorted(self.categories)
         for _ in range(products):
             created = fake.timestamp(_EPOCH, _NOW)
@@ -397,6 +466,18 @@ class BigCommerceSimulator(Simulator):
                 created_at=created,
                 updated_at=fake.timestamp(created, _NOW),
             )
+        # A second storefront (multi-storefront store) with its own category tree: some
+        # products are also in its categories, which only the category trees API names.
+        for n, name in enumerate(("Outlet", "Last Chance")):
+            self.categories[40 + n] = name
+            self.category_tree[40 + n] = 2
+        for product in self.products.query(sort="id"):
+            if self._shape.random() < 0.3:
+                extra = 40 + self._shape.randrange(2)
+                categories = [*product.data["categories"], extra]
+                self.products.update(
+                    product.id, {"categories": categories}, updated_at=product.updated_at
+                )
         people: list[StoredRecord] = []
         for _ in range(customers):
             person = fake.person()
@@ -615,6 +696,10 @@ class BigCommerceSimulator(Simulator):
         archived: bool = False,
         created_at: _dt.datetime | None = None,
         cart_id: str | None = None,
+        pickup: bool | None = None,
+        shipments: int | None = None,
+        digital_items: int | None = None,
+        gift_certificates: int | None = None,
     ) -> StoredRecord:
         """Create an order (a guest's when ``buyer`` is ``None``) with its sub-resources.
 
@@ -622,6 +707,13 @@ class BigCommerceSimulator(Simulator):
         and a later ``date_modified``; with it (an order placed now, say), both are
         ``created_at``. ``cart_id`` records the cart it came from. Fires
         ``store/order/created`` (BigCommerce fires it for incomplete orders too).
+
+        How it is fulfilled (its consignments): one in ten orders is digital (its lines
+        are downloads); the others ship their physical lines to ``shipments`` addresses
+        (1 unless drawn; several split the lines), or are collected in store
+        (``pickup=True``); ``digital_items`` downloadable lines and ``gift_certificates``
+        gift certificates (25, 50 or 100, e-mailed) can come on top. ``None`` draws each
+        (with ``mixed_fulfilment``) or leaves it out (without).
         """
         fake = self._fake
         catalogue = list(catalogue) if catalogue is not None else list(self.products)
@@ -699,12 +791,63 @@ class BigCommerceSimulator(Simulator):
                     "is_refunded": status_id == 4,
                     "applied_discounts": [],
                     "product_options": [],
+                    "order_address_id": 0,
+                    "order_pickup_method_id": 0,
                     "line": k,
                 }
             )
         digital = fake._chance(0.1)
-        shipping = Decimal(0) if digital else Decimal(fake.price("0.00", "15.00"))
-        coupon = (subtotal * Decimal("0.1")).quantize(_FOUR) if fake._chance(0.2) else Decimal(0)
+        shape = self._shape
+        mixed = self.mixed_fulfilment
+        if pickup is None:
+            pickup = mixed and not digital and shape.random() < 0.05
+        if shipments is None:
+            shipments = 2 if mixed and len(lines) >= 2 and shape.random() < 0.1 else 1
+        if digital_items is None:
+            digital_items = 1 if mixed and not digital and shape.random() < 0.06 else 0
+        if gift_certificates is None:
+            gift_certificates = 1 if mixed and shape.random() < 0.05 else 0
+        if digital:
+            for line in lines:
+                line["type"] = "digital"
+        for _ in range(digital_items if catalogue else 0):
+            product = catalogue[shape.randrange(len(catalogue))]
+            price = Decimal(repr(product.data["price"]))
+            subtotal += price
+            lines.append(
+                self._line(
+                    product_id=product.id,
+                    variant_id=product.data["base_variant_id"],
+                    name=f"{product.data['name']} (download)",
+                    sku="",
+                    kind="digital",
+                    price=price,
+                    quantity=1,
+                    refunded=status_id == 4,
+                )
+            )
+        for _ in range(gift_certificates):
+            amount = Decimal(shape.choice(("25", "50", "100")))
+            subtotal += amount
+            gift = self._line(
+                product_id=0,
+                variant_id=0,
+                name=f"${amount} Gift Certificate",
+                sku="",
+                kind="giftcertificate",
+                price=amount,
+                quantity=1,
+                refunded=status_id == 4,
+            )
+            gift["gift_certificate_id"] = 7000 + len(self.orders) * 10 + len(lines)
+            lines.append(gift)
+        physical = [line for line in lines if line["type"] == "physical"]
+        ways = max(1, min(shipments, len(physical)))
+        groups = [] if pickup else [g for g in (physical[n::ways] for n in range(ways)) if g]
+        drawn = Decimal(0) if digital else Decimal(fake.price("0.00", "15.00"))
+        shipping = Decimal(0) if pickup or not groups else drawn
+        has_coupon = fake._chance(self.coupon_share)  # one draw whatever the share
+        coupon = (subtotal * Decimal("0.1")).quantize(_FOUR) if has_coupon else Decimal(0)
         manual = Decimal("1.0000") if fake._chance(0.05) else Decimal(0)
         total = subtotal + shipping - coupon - manual
         refunded = (
@@ -728,6 +871,7 @@ class BigCommerceSimulator(Simulator):
             "total_inc_tax": _money(total),
             "total_tax": "0.0000",
             "items_total": sum(int(line["quantity"]) for line in lines),
+            "items_shipped": 0,
             "payment_method": "Credit Card",
             "payment_status": "declined" if status_id == 6 else "captured",
             "refunded_amount": _money(Decimal(refunded)),
@@ -736,7 +880,8 @@ class BigCommerceSimulator(Simulator):
             "default_currency_code": self.currency,
             "discount_amount": _money(manual),
             "coupon_discount": _money(coupon),
-            "shipping_address_count": 0 if digital else 1,
+            "shipping_address_count": len(groups),
+            "order_is_digital": not physical,
             "is_deleted": archived,
             "is_email_opt_in": fake._chance(0.4),
             "order_source": "www",
@@ -750,26 +895,42 @@ class BigCommerceSimulator(Simulator):
         for n, line in enumerate(lines):
             line["id"] = record.id * 10 + n
             line["order_id"] = record.id
-            del line["line"]
+            line.pop("line", None)
         self.order_products[record.id] = lines
-        self.order_shipping[record.id] = (
-            []
-            if digital
-            else [
+        # The first method draws from the data stream as it always did (for every order
+        # that is not digital), a second address's from the shape stream.
+        methods = [] if digital else [_SHIPPING[fake._int(0, len(_SHIPPING) - 1)]]
+        while len(methods) < len(groups):
+            methods.append(_SHIPPING[shape.randrange(len(_SHIPPING))])
+        addresses: list[dict[str, Any]] = []
+        for n, group in enumerate(groups):
+            address_id = record.id * 10 + n
+            cost = shipping if n == 0 else Decimal(0)
+            for line in group:
+                line["order_address_id"] = address_id
+            addresses.append(
                 {
-                    "id": record.id,
+                    "id": address_id,
                     "order_id": record.id,
                     **{k: billing[k] for k in ("first_name", "last_name", "company", "email")},
                     "street_1": billing["street_1"],
+                    "street_2": billing["street_2"],
                     "city": billing["city"],
+                    "state": billing["state"],
                     "zip": billing["zip"],
+                    "country": billing["country"],
                     "country_iso2": billing["country_iso2"],
                     "phone": billing["phone"],
-                    "shipping_method": _SHIPPING[fake._int(0, len(_SHIPPING) - 1)],
-                    "base_cost": _money(shipping),
-                    "cost_inc_tax": _money(shipping),
+                    "shipping_method": methods[n],
+                    "base_cost": _money(cost),
+                    "cost_inc_tax": _money(cost),
+                    "items_total": sum(int(line["quantity"]) for line in group),
+                    "items_shipped": 0,
                 }
-            ]
+            )
+        self.order_shipping[record.id] = addresses
+        self.order_consignments[record.id] = self._consignments(
+            record.id, lines, addresses, groups, pickup=pickup, billing=billing
         )
         self.order_coupons[record.id] = (
             [
@@ -799,6 +960,91 @@ class BigCommerceSimulator(Simulator):
                 created_at=created,
             )
         return record
+
+    @staticmethod
+    def _line(
+        *,
+        product_id: int,
+        variant_id: int,
+        name: str,
+        sku: str,
+        kind: str,
+        price: Decimal,
+        quantity: int,
+        refunded: bool,
+    ) -> dict[str, Any]:
+        """One order product (``orderProducts``); ``id`` and ``order_id`` are set later."""
+        return {
+            "id": 0,
+            "product_id": product_id,
+            "variant_id": variant_id,
+            "name": name,
+            "sku": sku,
+            "type": kind,
+            "base_price": _money(price),
+            "price_ex_tax": _money(price),
+            "price_inc_tax": _money(price),
+            "price_tax": "0.0000",
+            "total_ex_tax": _money(price * quantity),
+            "total_inc_tax": _money(price * quantity),
+            "quantity": quantity,
+            "is_refunded": refunded,
+            "applied_discounts": [],
+            "product_options": [],
+            "order_address_id": 0,
+            "order_pickup_method_id": 0,
+        }
+
+    def _consignments(
+        self,
+        order_id: int,
+        lines: Sequence[dict[str, Any]],
+        addresses: Sequence[dict[str, Any]],
+        groups: Sequence[Sequence[dict[str, Any]]],
+        *,
+        pickup: bool,
+        billing: Mapping[str, Any],
+    ) -> dict[str, list[dict[str, Any]]]:
+        """An order's consignments, each naming its lines by id (``line_ids``).
+
+        Shipping: one per shipping address, with that address's lines. Pickup: the
+        physical lines collected in store. Downloads: one for every digital line (the
+        reference allows at most one). Gift certificates: one e-mail per certificate.
+        """
+        shipping = [
+            {**address, "line_ids": [line["id"] for line in group]}
+            for address, group in zip(addresses, groups, strict=True)
+        ]
+        pickups: list[dict[str, Any]] = []
+        physical = [line["id"] for line in lines if line["type"] == "physical"]
+        if pickup and physical:
+            for line in lines:
+                if line["type"] == "physical":
+                    line["order_pickup_method_id"] = 1
+            pickups.append(
+                {
+                    "id": order_id,
+                    "pickup_method_id": 1,
+                    "pickup_method_display_name": "Pick Up In Store",
+                    "collection_instructions": "Bring your order number and an ID.",
+                    "collection_time_description": "9am - 6pm",
+                    "location": dict(_PICKUP_LOCATION),
+                    "line_ids": physical,
+                }
+            )
+        digital = [line["id"] for line in lines if line["type"] == "digital"]
+        downloads = [{"recipient_email": billing["email"], "line_ids": digital}] if digital else []
+        gifts = [
+            {"recipient_email": f"gift.{line['id']}@example.org", "line_ids": [line["id"]]}
+            for line in lines
+            if line["type"] == "giftcertificate"
+        ]
+        return {
+            "pickups": pickups,
+            "shipping": shipping,
+            "downloads": downloads,
+            "gift_certificates": gifts,
+        }
 
     def add_cart(
         self,
@@ -1146,19 +1392,90 @@ class BigCommerceSimulator(Simulator):
 
     # ------------------------------------------------------------------ rendering
 
-    def render_order(self, record: StoredRecord) -> dict[str, Any]:
-        """The v2 order object for a stored order."""
+    def render_order(
+        self, record: StoredRecord, *, include: Iterable[str] = (), structure: str | None = None
+    ) -> dict[str, Any]:
+        """The v2 order object for a stored order.
+
+        ``include`` holds the ``include`` values asked for (``consignments``,
+        ``consignments.line_items``, ``fees``) and ``structure`` the
+        ``consignment_structure``: with ``object``, ``consignments`` is the order's
+        consignment object (line items inside with ``consignments.line_items``, as
+        ``{url, resource}`` links with ``consignments``); without it the include is not
+        honoured (the reference says it "should be specified along with" them).
+        """
         base = f"https://api.bigcommerce.com/stores/{self.store_hash}/v2/orders/{record.id}"
         resources = {
             name: {"url": f"{base}/{name}", "resource": f"/orders/{record.id}/{name}"}
             for name in ("products", "shipping_addresses", "coupons")
         }
-        return {
+        out = {
             "id": record.id,
             **record.data,
             "date_created": _rfc2822(record.created_at),
             "date_modified": _rfc2822(record.updated_at),
             **resources,
+        }
+        wanted = set(include)
+        if structure == "object" and wanted & {"consignments", "consignments.line_items"}:
+            out["consignments"] = self.render_consignments(
+                record.id, line_items="consignments.line_items" in wanted
+            )
+        if "fees" in wanted:
+            out["fees"] = []
+        return out
+
+    def render_consignments(self, order_id: int, *, line_items: bool) -> dict[str, Any]:
+        """An order's consignments (``orderConsignment_Get``), lines embedded or linked."""
+        base = f"https://api.bigcommerce.com/stores/{self.store_hash}/v2/orders/{order_id}"
+        products = {line["id"]: line for line in self.order_products.get(order_id, [])}
+
+        def items(ids: Iterable[int]) -> list[dict[str, Any]]:
+            if line_items:
+                return [dict(products[i]) for i in ids]
+            return [
+                {"url": f"{base}/products/{i}", "resource": f"/orders/{order_id}/products/{i}"}
+                for i in ids
+            ]
+
+        shapes = self.order_consignments.get(order_id) or {}
+        shipping = []
+        for consignment in shapes.get("shipping", []):
+            address = {k: v for k, v in consignment.items() if k in _SHIPPING_CONSIGNMENT}
+            cost = float(Decimal(consignment["cost_inc_tax"]))
+            shipping.append(
+                {
+                    **address,
+                    "form_fields": [],
+                    "line_items": items(consignment["line_ids"]),
+                    "base_cost": cost,
+                    "cost_ex_tax": cost,
+                    "cost_inc_tax": cost,
+                    "cost_tax": 0,
+                    "shipping_quotes": {
+                        "url": f"{base}/consignments/shipping/{consignment['id']}/shipping_quotes",
+                        "resource": (
+                            f"/orders/{order_id}/consignments/shipping/"
+                            f"{consignment['id']}/shipping_quotes"
+                        ),
+                    },
+                }
+            )
+
+        def linked(kind: str) -> list[dict[str, Any]]:
+            return [
+                {
+                    **{k: v for k, v in c.items() if k != "line_ids"},
+                    "line_items": items(c["line_ids"]),
+                }
+                for c in shapes.get(kind, [])
+            ]
+
+        return {
+            "pickups": linked("pickups"),
+            "shipping": shipping,
+            "downloads": linked("downloads"),
+            "email": {"gift_certificates": linked("gift_certificates")},
         }
 
     def render_customer(self, record: StoredRecord, *, addresses: bool) -> dict[str, Any]:
@@ -1332,6 +1649,9 @@ class BigCommerceSimulator(Simulator):
         sorts = {"id": "id", "date_modified": "updated_at", "date_created": "created_at"}
         if sort_field not in sorts:
             return self.error_response(400, f"Invalid sort field {sort_field!r}.")
+        include = self._order_include(q)
+        if isinstance(include, httpx.Response):
+            return include
 
         def where(r: StoredRecord) -> bool:
             d = r.data
@@ -1342,21 +1662,53 @@ class BigCommerceSimulator(Simulator):
                 and ("max_id" not in q or r.id <= int(q["max_id"]))
             )
 
+        filtered = any(k in q for k in ("status_id", "customer_id", "min_id", "max_id"))
         records = self.orders.query(
-            where=where,
+            where=where if filtered else None,  # a large store is listed often: skip no-ops
             sort=sorts[sort_field],  # type: ignore[arg-type]
             descending=direction == "desc",
             **bounds,
         )
-        return self._v2_list(records, q, self.render_order)
+        structure = q.get("consignment_structure")
+        return self._v2_list(
+            records, q, lambda r: self.render_order(r, include=include, structure=structure)
+        )
+
+    def _order_include(self, q: httpx.QueryParams) -> set[str] | httpx.Response:
+        """The ``include`` values asked for (comma-separated); 400 for one not documented."""
+        wanted = {v.strip() for v in q.get("include", "").split(",") if v.strip()}
+        unknown = wanted - _ORDER_INCLUDES
+        if unknown:
+            return self.error_response(400, f"Invalid include {sorted(unknown)}.")
+        structure = q.get("consignment_structure")
+        if structure is not None and structure != "object":
+            return self.error_response(400, f"Invalid consignment_structure {structure!r}.")
+        return wanted
 
     @route("GET", "/stores/{store_hash}/v2/orders/{order_id}")
     def get_order(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
-        """One v2 order."""
+        """One v2 order (``include`` and ``consignment_structure`` as for the list)."""
         record = self.orders.get(int(params["order_id"])) if params["order_id"].isdigit() else None
         if record is None:
             return self.error_response(404, "The requested resource was not found.")
-        return json_response(self.render_order(record))
+        include = self._order_include(request.url.params)
+        if isinstance(include, httpx.Response):
+            return include
+        structure = request.url.params.get("consignment_structure")
+        return json_response(self.render_order(record, include=include, structure=structure))
+
+    @route("GET", "/stores/{store_hash}/v2/orders/{order_id}/consignments")
+    def order_consignments_get(
+        self, request: httpx.Request, params: dict[str, str]
+    ) -> httpx.Response:
+        """An order's consignments (``include=consignments.line_items`` embeds the lines)."""
+        oid = params["order_id"]
+        if not oid.isdigit() or self.orders.get(int(oid)) is None:
+            return self.error_response(404, "The requested resource was not found.")
+        wanted = request.url.params.get("include", "").split(",")
+        return json_response(
+            self.render_consignments(int(oid), line_items="consignments.line_items" in wanted)
+        )
 
     def _sub(
         self, table: Mapping[int, list[dict[str, Any]]], request: httpx.Request, oid: str
@@ -1553,12 +1905,102 @@ class BigCommerceSimulator(Simulator):
 
     @route("GET", "/stores/{store_hash}/v3/catalog/categories")
     def list_categories(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
-        """v3 categories (id, parent_id, name)."""
+        """v3 categories (deprecated): the default storefront's tree only (id, parent_id,
+        name), as the reference says these endpoints work "with categories of a default
+        BigCommerce storefront (`channel_id=1`)"."""
         rows = [
             StoredRecord(cid, {"parent_id": 0, "name": name}, _EPOCH, _EPOCH)
             for cid, name in sorted(self.categories.items())
+            if self.category_tree.get(cid, 1) == 1
         ]
         return self._v3_list(rows, request.url.params, lambda r: {"id": r.id, **r.data})
+
+    @route("GET", "/stores/{store_hash}/v3/catalog/trees")
+    def list_category_trees(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
+        """Every category tree (``id:in``, ``channel_id:in``), with ``meta.pagination``."""
+        q = request.url.params
+        try:
+            ids = self._ids_in(q)
+            channels = (
+                {int(x) for x in q["channel_id:in"].split(",") if x.strip()}
+                if "channel_id:in" in q
+                else None
+            )
+        except ValueError:
+            return self.error_response(422, "Invalid filter.")
+        rows = [
+            StoredRecord(tid, tree, _EPOCH, _EPOCH)
+            for tid, tree in sorted(self.category_trees.items())
+            if (ids is None or tid in ids)
+            and (channels is None or channels & set(tree["channels"]))
+        ]
+        return self._v3_list(rows, q, lambda r: dict(r.data))
+
+    def render_tree_category(self, category_id: int) -> dict[str, Any]:
+        """One category of a tree (``GetCategories`` of category-trees_catalog.v3.yml)."""
+        name = self.categories[category_id]
+        slug = "-".join(name.lower().replace("&", "and").split())
+        return {
+            "category_id": category_id,
+            "category_uuid": f"00000000-0000-4000-8000-{category_id:012d}",
+            "parent_id": 0,
+            "tree_id": self.category_tree.get(category_id, 1),
+            "name": name,
+            "description": f"<p>{name}</p>",
+            "views": 0,
+            "sort_order": category_id,
+            "page_title": name,
+            "meta_keywords": [],
+            "meta_description": "",
+            "layout_file": "category.html",
+            "image_url": "",
+            "is_visible": True,
+            "search_keywords": "",
+            "default_product_sort": "use_store_settings",
+            "url": {"path": f"/{slug}/", "is_customized": False},
+        }
+
+    @route("GET", "/stores/{store_hash}/v3/catalog/trees/categories")
+    def list_tree_categories(
+        self, request: httpx.Request, params: dict[str, str]
+    ) -> httpx.Response:
+        """The categories of every tree (``category_id:in``, ``tree_id:in``,
+        ``parent_id:in``, ``name``, ``is_visible``, ``include_fields``,
+        ``exclude_fields``), by id, with ``meta.pagination``.
+
+        ``include_fields``: "The ID and the specified fields will be returned";
+        ``exclude_fields``: "The ID cannot be excluded" (the ID is ``category_id``).
+        """
+        q = request.url.params
+        try:
+            filters = {
+                name: {int(x) for x in q[name].split(",") if x.strip()}
+                for name in ("category_id:in", "tree_id:in", "parent_id:in")
+                if name in q
+            }
+        except ValueError:
+            return self.error_response(422, "Invalid filter.")
+        visible = q.get("is_visible")
+        rows = []
+        for cid in sorted(self.categories):
+            rendered = self.render_tree_category(cid)
+            if any(rendered[name[:-3]] not in wanted for name, wanted in filters.items()):
+                continue
+            if "name" in q and rendered["name"] != q["name"]:
+                continue
+            if visible is not None and str(rendered["is_visible"]).lower() != visible.lower():
+                continue
+            rows.append(StoredRecord(cid, rendered, _EPOCH, _EPOCH))
+        included = set(filter(None, q.get("include_fields", "").split(",")))
+        excluded = set(filter(None, q.get("exclude_fields", "").split(","))) - {"category_id"}
+
+        def render(r: StoredRecord) -> dict[str, Any]:
+            out = dict(r.data)
+            if included:
+                out = {k: v for k, v in out.items() if k in included or k == "category_id"}
+            return {k: v for k, v in out.items() if k not in excluded}
+
+        return self._v3_list(rows, q, render)
 
     @route("GET", "/stores/{store_hash}/v3/carts/{cart_id}")
     def get_cart(self, request: httpx.Request, params: dict[str, str]) -> httpx.Response:
