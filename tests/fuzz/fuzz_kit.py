@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from hypothesis import settings
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from commerce_connectors._parsing import EARLIEST_DATETIME, LATEST_DATETIME, MAX_MINOR_UNITS
@@ -448,3 +449,36 @@ def check_outcome(
     # What a sink stores must survive serialisation.
     from_data(record_type, to_data(record))
     return record
+
+
+#: A public parser under fuzz: ``(bundle -> record, the record's type)``.
+ParserCase = tuple[Callable[[dict[str, Any]], Any], type]
+
+
+def fuzz_suite(
+    seeds: Mapping[str, Sequence[dict[str, Any]]], parsers: Mapping[str, ParserCase]
+) -> tuple[Callable[..., None], Callable[..., None]]:
+    """The two tests every platform's fuzz module runs, for its seeds and parsers.
+
+    * every seed (an official example, unmutated) parses to a valid record;
+    * per kind, mutated seeds give a valid record or an ``InvalidRecordError`` only.
+
+    A module binds them to test names: ``test_seeds, test_fuzz = fuzz_suite(SEEDS, PARSERS)``.
+    """
+    keys = bundle_keys(*(seed for group in seeds.values() for seed in group))
+    cases = [(kind, seed) for kind, group in seeds.items() for seed in group]
+
+    @pytest.mark.parametrize(("kind", "seed"), cases)
+    def every_seed_is_a_valid_record(kind: str, seed: dict[str, Any]) -> None:
+        parse, record_type = parsers[kind]
+        assert check_outcome(parse, seed, record_type) is not None
+
+    @pytest.mark.parametrize("kind", list(parsers))
+    @FUZZ
+    @given(data=st.data())
+    def mutated_payloads_parse_or_are_refused(kind: str, data: st.DataObject) -> None:
+        bundles = st.sampled_from(list(seeds[kind])).flatmap(lambda seed: mutated(seed, keys))
+        parse, record_type = parsers[kind]
+        check_outcome(parse, data.draw(bundles), record_type)
+
+    return every_seed_is_a_valid_record, mutated_payloads_parse_or_are_refused

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-from fuzz_kit import FUZZ, bundle_keys, check_outcome, example, mutated
-from hypothesis import given
-from hypothesis import strategies as st
+from fuzz_kit import example, fuzz_suite
 
 from commerce_connectors.models import Cart, Customer, Order, Product
 from commerce_connectors.platforms.bigcommerce import (
@@ -47,7 +44,6 @@ def _seeds() -> dict[str, list[dict[str, Any]]]:
 
 
 SEEDS = _seeds()
-KEYS = bundle_keys(*(seed for seeds in SEEDS.values() for seed in seeds))
 CATEGORIES = {
     str(c["id"]): c["name"]
     for c in example("bigcommerce", "v3_catalog_categories_list.json")["data"]
@@ -75,37 +71,4 @@ PARSERS: dict[str, tuple[Any, type]] = {
 }
 
 
-def _fuzz(kind: str) -> st.SearchStrategy[dict[str, Any]]:
-    return st.sampled_from(SEEDS[kind]).flatmap(lambda seed: mutated(seed, KEYS))
-
-
-@pytest.mark.parametrize(
-    ("kind", "seed"), [(kind, seed) for kind, seeds in SEEDS.items() for seed in seeds]
-)
-def test_every_seed_is_a_valid_record(kind: str, seed: dict[str, Any]) -> None:
-    parse, record_type = PARSERS[kind]
-    assert check_outcome(parse, seed, record_type) is not None
-
-
-@FUZZ
-@given(_fuzz("customer"))
-def test_fuzz_parse_customer(bundle: dict[str, Any]) -> None:
-    check_outcome(PARSERS["customer"][0], bundle, Customer)
-
-
-@FUZZ
-@given(_fuzz("order"))
-def test_fuzz_parse_order(bundle: dict[str, Any]) -> None:
-    check_outcome(PARSERS["order"][0], bundle, Order)
-
-
-@FUZZ
-@given(_fuzz("product"))
-def test_fuzz_parse_product(bundle: dict[str, Any]) -> None:
-    check_outcome(PARSERS["product"][0], bundle, Product)
-
-
-@FUZZ
-@given(_fuzz("cart"))
-def test_fuzz_parse_cart(bundle: dict[str, Any]) -> None:
-    check_outcome(PARSERS["cart"][0], bundle, Cart)
+test_every_seed_is_a_valid_record, test_fuzz_public_parsers = fuzz_suite(SEEDS, PARSERS)
