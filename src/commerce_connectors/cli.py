@@ -382,6 +382,7 @@ def _token(spec: PlatformSpec, args: argparse.Namespace) -> str:
 def _engine(args: argparse.Namespace, out: TextIO, err: TextIO) -> tuple[SyncEngine, StateStore]:
     spec = PLATFORMS[args.platform]
     options = {o.dest: getattr(args, f"opt_{o.dest}") for o in spec.options}
+    options["state_url"] = _state_url(args)
     connector = spec.factory(options, _token(spec, args))
     sink_options: dict[str, Any] = {}
     if getattr(args, "batch_size", None) is not None:
@@ -579,6 +580,7 @@ def _realtime_state(args: argparse.Namespace) -> RealtimeState:
 def _realtime_connector(args: argparse.Namespace) -> RealtimeConnector:
     spec = PLATFORMS[args.platform]
     options = {o.dest: getattr(args, f"opt_{o.dest}") for o in spec.options}
+    options["state_url"] = _state_url(args)
     connector = spec.factory(options, _token(spec, args))
     if not isinstance(connector, RealtimeConnector):
         connector.close()

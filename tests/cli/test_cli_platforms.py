@@ -128,6 +128,31 @@ def test_shopify_sync_against_the_served_simulator(tmp_path: Path, monkeypatch) 
     assert count(db, "customers", connection) > 0
     assert count(db, "contact_sources", connection) > 0
     assert sim.cost_report().throttled == 0  # so the connector never had to wait
+    # The history was exported in bulk, one operation per stream, not paged.
+    runs = [e for e in sim.log if e.json and "bulkOperationRunQuery" in str(e.json.get("query"))]
+    assert len(runs) == 4
+
+
+def test_the_shopify_command_journals_bulk_operations_beside_the_state_file(
+    tmp_path: Path,
+) -> None:
+    from commerce_connectors.platforms.shopify import ShopifyConnector
+    from commerce_connectors.platforms.shopify.bulk import FileBulkJournal, MemoryBulkJournal
+
+    spec = platform_spec("shopify")
+    options = {"shop": "acme.myshopify.com", "base_url": None}
+    state = tmp_path / "state.db"
+    on_file = spec.factory({**options, "state_url": f"sqlite:///{state}"}, "shpat_x")
+    assert isinstance(on_file, ShopifyConnector)
+    assert on_file.bulk is not None
+    journal = on_file.bulk.journal
+    assert isinstance(journal, FileBulkJournal)
+    assert journal.directory == tmp_path / "state.db.shopify-bulk"  # a new process finds it
+    for url in ("memory://", "sqlite:///:memory:"):
+        in_memory = spec.factory({**options, "state_url": url}, "shpat_x")
+        assert isinstance(in_memory, ShopifyConnector)
+        assert in_memory.bulk is not None
+        assert isinstance(in_memory.bulk.journal, MemoryBulkJournal)
 
 
 def test_tiendanube_sync_against_the_served_simulator(tmp_path: Path, monkeypatch) -> None:

@@ -78,8 +78,20 @@ def _base_url(help_for: str) -> PlatformOption:
 
 def _shopify(options: Mapping[str, Any], token: str) -> Connector:
     from ..platforms.shopify import ShopifyConnector
+    from ..platforms.shopify.bulk import BulkOptions, FileBulkJournal
 
-    return ShopifyConnector(shop=options["shop"], access_token=token, base_url=options["base_url"])
+    # A bulk operation outlives a killed process: its id is journalled next to the state
+    # file so that the next run re-attaches to it instead of starting a second export.
+    state_url = str(options.get("state_url") or "")
+    state_file = state_url.removeprefix("sqlite:///") if state_url.startswith("sqlite:///") else ""
+    bulk = (
+        BulkOptions(journal=FileBulkJournal.beside(state_file))
+        if state_file and state_file != ":memory:"
+        else BulkOptions()
+    )
+    return ShopifyConnector(
+        shop=options["shop"], access_token=token, base_url=options["base_url"], bulk=bulk
+    )
 
 
 def _bigcommerce(options: Mapping[str, Any], token: str) -> Connector:

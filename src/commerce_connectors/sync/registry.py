@@ -81,7 +81,9 @@ class PlatformSpec:
         description: one line for ``--help``.
         token_env: the environment variable the token is read from.
         options: the connection options (store, location, base URL …).
-        factory: ``(options, token) -> Connector``.
+        factory: ``(options, token) -> Connector``; ``options`` holds each option's value
+            under its ``dest`` and the run's state store URL under ``"state_url"`` (for
+            connectors that keep files beside it, such as Shopify's bulk journal).
     """
 
     name: str

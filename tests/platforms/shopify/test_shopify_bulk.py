@@ -75,7 +75,7 @@ def test_bulk_and_paged_reads_give_equal_records_for_every_kind(
 ) -> None:
     sim, clock = shop
     sim.reset()
-    paged = read_all(connect(sim, clock))
+    paged = read_all(connect(sim, clock, bulk=False))
     paged_cost = sim.cost_report().actual
     sim.reset()
     conn = connect(sim, clock, bulk=True)
@@ -252,9 +252,17 @@ def test_small_incremental_windows_page_and_large_ones_use_bulk() -> None:
     assert f"orders(sortKey: ID, query: \"updated_at:>='{second}'\")" in document
 
 
-def test_without_bulk_options_every_read_pages() -> None:
+def test_histories_are_read_in_bulk_by_default() -> None:
     sim, clock = long_store(customers=3, orders=5, products=1, checkouts=1)
-    read_all(connect(sim, clock))
+    records = read_all(connect(sim, clock))
+    assert records == read_all(connect(sim, clock, bulk=False))
+    assert len(logged(sim, "bulkOperationRunQuery")) == 4  # one export per stream
+
+
+@pytest.mark.parametrize("off", [False, None])
+def test_with_bulk_off_every_read_pages(off: bool | None) -> None:
+    sim, clock = long_store(customers=3, orders=5, products=1, checkouts=1)
+    read_all(connect(sim, clock, bulk=off))
     assert not logged(sim, "bulkOperation")
     assert not logged(sim, "Count(")
 

@@ -36,6 +36,8 @@ WALL = dt.datetime(2024, 10, 2, tzinfo=dt.timezone.utc)
 
 
 def _connector(sim: ShopifySimulator, clock: FakeClock, **kwargs: object) -> ShopifyConnector:
+    # These tests are about the paged path (bulk reads: test_shopify_bulk*.py).
+    kwargs.setdefault("bulk", False)
     return ShopifyConnector(shop=sim.shop, access_token=sim.token, transport=sim.transport(),
                             clock=clock, **kwargs)  # type: ignore[arg-type]  # fmt: skip
 
@@ -309,7 +311,8 @@ def test_a_repeating_line_cursor_raises_instead_of_dropping_lines() -> None:
         return inner.handle_request(request)
 
     conn = ShopifyConnector(shop=sim.shop, access_token=sim.token,
-                            transport=httpx.MockTransport(handler), clock=clock)  # fmt: skip
+                            transport=httpx.MockTransport(handler), clock=clock,
+                            bulk=False)  # fmt: skip
     with conn, pytest.raises(PaginationLoopError):
         list(conn.iter_orders())
 

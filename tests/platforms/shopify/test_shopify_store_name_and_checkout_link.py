@@ -55,7 +55,7 @@ def simulated(**checkouts: Any) -> tuple[ShopifySimulator, ShopifyConnector]:
     sim.add_product(rest_product())
     sim.add_checkout(rest_checkout(**checkouts))
     conn = ShopifyConnector(shop=SHOP, access_token=sim.token, transport=sim.transport(),
-                            clock=clock)  # fmt: skip
+                            clock=clock, bulk=False)  # fmt: skip
     return sim, conn
 
 

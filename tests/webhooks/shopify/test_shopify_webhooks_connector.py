@@ -53,8 +53,9 @@ def sim(clock: FakeClock) -> ShopifySimulator:
 
 @pytest.fixture
 def conn(sim: ShopifySimulator, clock: FakeClock) -> Iterator[ShopifyConnector]:
+    # Paged polls: the read-backs are compared with what the pages give.
     with ShopifyConnector(
-        shop=sim.shop, access_token=sim.token, transport=sim.transport(), clock=clock
+        shop=sim.shop, access_token=sim.token, transport=sim.transport(), clock=clock, bulk=False
     ) as connector:
         yield connector
 
