@@ -39,20 +39,21 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typing(session: nox.Session) -> None:
-    """mypy --strict on src/ (configured in pyproject.toml)."""
+    """mypy --strict on src/ and on tests/typing (the public API as users type it)."""
     session.install("-e", ".[dev]")
-    session.run("mypy", "--strict", "src")
+    session.run("mypy", "--strict", "src", "tests/typing")
 
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Run the docstring examples of the public modules and the examples/ scripts."""
-    session.install("-e", ".[test]")
-    session.run("pytest", "--doctest-modules", "src/commerce_connectors", "-q")
+    """Build the site with --strict; run every code block of README and docs/ and the docstrings."""
+    session.install("-e", ".[test,docs]")
+    session.run("mkdocs", "build", "--strict", "--site-dir", session.create_tmp() + "/site")
+    session.run("pytest", "-q", "tests/docs", "--doctest-modules", "src/commerce_connectors")
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
     """Run the benchmarks; they print figures and ratios, they assert nothing about time."""
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test,fast]")
     session.run("python", "-m", "benchmarks", *session.posargs)

@@ -82,6 +82,15 @@ _EXACT = Context(prec=60, Emax=999_999, Emin=-999_999)
 _DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,6})?")
 _NOT_FINITE = {"nan", "snan", "inf", "infinity"}
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+# ISO 8601 extended date-time with an optional fraction and offset, fields in range.
+_PLAIN_ISO = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(?:\.[0-9]{1,6})?(?:Z|[+-](?:[01][0-9]|2[0-3]):?[0-5][0-9])?"
+)
+# A plain decimal of at most 18 characters: under 10**18, at most 18 digits and places,
+# so within every bound amount_problem() checks (with exponent 0) by construction.
+_SHORT_DECIMAL = re.compile(r"[+-]?[0-9]+(?:\.[0-9]*)?")
+_SHORT = 18
 
 # RFC 5322 section 3.3 date-time, with the obsolete forms of section 4.3 (two- and
 # three-digit years, alphabetic zones). The day of the week is optional and not checked.
@@ -106,6 +115,22 @@ _RFC2822_ZONES = {
 _ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+-]{0,29}(?:/[A-Za-z0-9_+-]{1,30}){0,3}", re.ASCII)
 _ZONE_OFFSET = re.compile(r"(?:UTC|GMT)?([+-])([0-9]{2}):?([0-9]{2})", re.ASCII | re.IGNORECASE)
 _UTC_NAMES = {"UTC", "Z", "GMT", "UT", "ETC/UTC", "ETC/GMT"}
+
+
+# A path is parsed once: the same few dozen paths are read from every record.
+_Step = str | int
+
+
+@functools.lru_cache(maxsize=4096)
+def _steps(path: str) -> tuple[_Step, ...]:
+    """``"lines[2].price"`` as ``("lines", 2, "price")``."""
+    return tuple(int(index) if index else name for name, index in _PATH_TOKEN.findall(path))
+
+
+@functools.lru_cache(maxsize=4096)
+def _path_suffix(path: str) -> str:
+    """``"lines[2].price"`` as ``".lines[2].price"``: a JSON path without its base."""
+    return "".join(f"[{m[1]}]" if m[1] else f".{m[0]}" for m in _PATH_TOKEN.findall(path))
 
 
 def _shown(value: Any, limit: int = 60) -> str:
@@ -244,6 +269,15 @@ def parse_datetime(value: Any, *, naive_tz: _dt.tzinfo | None = None) -> _dt.dat
         parsed = value
     elif isinstance(value, str) and value.strip():
         text = value.strip()
+        if _PLAIN_ISO.fullmatch(text):
+            # The shape nearly every payload sends, which the standard library reads
+            # exactly as dateutil does; what it refuses (30 February…) goes the long way.
+            try:
+                fast = _dt.datetime.fromisoformat(text)
+            except ValueError:
+                pass
+            else:
+                return _to_utc(fast, naive_tz, value)
         try:
             rfc = _RFC2822.fullmatch(text)
             parsed = _parse_rfc2822(rfc) if rfc else _dateparser.isoparse(text)
@@ -254,15 +288,18 @@ def parse_datetime(value: Any, *, naive_tz: _dt.tzinfo | None = None) -> _dt.dat
     return _to_utc(parsed, naive_tz, value)
 
 
-def _to_utc(parsed: _dt.datetime, naive_tz: _dt.tzinfo | None, value: Any) -> _dt.datetime:
-    out_of_range = (
+def _out_of_range(value: Any) -> str:
+    return (
         f"datetime out of range: {_shown(value)} (supported: "
         f"{EARLIEST_DATETIME.isoformat()} to {LATEST_DATETIME.isoformat()})"
     )
+
+
+def _to_utc(parsed: _dt.datetime, naive_tz: _dt.tzinfo | None, value: Any) -> _dt.datetime:
     try:
         offset = parsed.utcoffset()
     except (ValueError, OverflowError) as exc:
-        raise ValueError(out_of_range) from exc
+        raise ValueError(_out_of_range(value)) from exc
     if offset is None:
         if naive_tz is None:
             raise ValueError(f"datetime has no timezone: {_shown(value)}")
@@ -270,9 +307,9 @@ def _to_utc(parsed: _dt.datetime, naive_tz: _dt.tzinfo | None, value: Any) -> _d
     try:
         result = parsed.astimezone(_UTC)
     except (ValueError, OverflowError) as exc:
-        raise ValueError(out_of_range) from exc
+        raise ValueError(_out_of_range(value)) from exc
     if not EARLIEST_DATETIME <= result <= LATEST_DATETIME:
-        raise ValueError(out_of_range)
+        raise ValueError(_out_of_range(value))
     return result
 
 
@@ -294,16 +331,27 @@ def amount_problem(amount: Decimal, exponent: int = 0) -> str | None:
     """
     if not amount.is_finite():
         return "not a finite amount"
-    if not amount.is_zero():
+    too_large = _range_problem(amount, exponent)
+    if too_large is not None:
+        return too_large
+    shape = amount.as_tuple()
+    digits, places = len(shape.digits), -int(shape.exponent)
+    if digits > MAX_AMOUNT_DIGITS or places > MAX_AMOUNT_DIGITS:
+        return f"amount has more than {MAX_AMOUNT_DIGITS} digits or decimal places"
+    return None
+
+
+def _range_problem(amount: Decimal, exponent: int) -> str | None:
+    """The minor-units bound of :func:`amount_problem` alone (``amount`` is finite)."""
+    # Below 10**18 minor units (adjusted + exponent <= 17) the rounded value fits
+    # MAX_MINOR_UNITS (about 9.2 * 10**18) whatever the rounding: no need to compute it.
+    if not amount.is_zero() and amount.adjusted() + exponent > 17:
         too_large = f"amount out of range: more than {MAX_MINOR_UNITS} minor units"
         if amount.adjusted() + exponent > 19:
             return too_large
         units = amount.scaleb(exponent, _EXACT).quantize(Decimal(1), ROUNDING, _EXACT)
         if abs(units) > MAX_MINOR_UNITS:
             return too_large
-    digits, places = len(amount.as_tuple().digits), -int(amount.as_tuple().exponent)
-    if digits > MAX_AMOUNT_DIGITS or places > MAX_AMOUNT_DIGITS:
-        return f"amount has more than {MAX_AMOUNT_DIGITS} digits or decimal places"
     return None
 
 
@@ -341,7 +389,7 @@ class PayloadReader:
         self.problems: list[FieldProblem] = [] if problems is None else problems
         self.record_id: str | None = None
         self._root: PayloadReader = self
-        if not isinstance(payload, Mapping):
+        if type(payload) is not dict and not isinstance(payload, Mapping):
             self.problem("", f"expected a JSON object, got {type(payload).__name__}", payload)
 
     # -- plumbing ---------------------------------------------------------
@@ -349,8 +397,7 @@ class PayloadReader:
     def _json_path(self, path: str) -> str:
         if not path:
             return self.base
-        parts = [f"[{m[1]}]" if m[1] else f".{m[0]}" for m in _PATH_TOKEN.findall(path)]
-        return self.base + "".join(parts)
+        return self.base + _path_suffix(path)
 
     def problem(self, path: str, reason: str, value: Any = None) -> None:
         """Record a problem with the field at ``path``."""
@@ -359,15 +406,19 @@ class PayloadReader:
     def raw(self, path: str, default: Any = None) -> Any:
         """The raw value at ``path``, or ``default`` when any step is missing or null."""
         node: Any = self.payload
-        for name, index in _PATH_TOKEN.findall(path):
-            if index:
-                if not isinstance(node, list) or int(index) >= len(node):
+        for step in _steps(path):
+            if type(step) is int:
+                if not isinstance(node, list) or step >= len(node):
                     return default
-                node = node[int(index)]
+                node = node[step]
+            elif type(node) is dict:  # JSON objects: no abstract-class check needed
+                node = node.get(step, _MISSING)
+                if node is _MISSING:
+                    return default
             else:
-                if not isinstance(node, Mapping) or name not in node:
+                if not isinstance(node, Mapping) or step not in node:
                     return default
-                node = node[name]
+                node = node[step]
             if node is None:
                 return default
         return node
@@ -381,7 +432,7 @@ class PayloadReader:
         sub.problems = self.problems
         sub.record_id = None
         sub._root = self._root
-        if not isinstance(sub.payload, Mapping):
+        if type(sub.payload) is not dict and not isinstance(sub.payload, Mapping):
             self.problem(path, f"expected a JSON object, got {type(sub.payload).__name__}")
             sub.payload = {}
         return sub
@@ -425,6 +476,8 @@ class PayloadReader:
         kept exactly as given.
         """
         value = self.raw(path, _MISSING)
+        if type(value) is str and value.strip():  # the common case, kept exactly
+            return value
         if value is _MISSING or (isinstance(value, str) and not value.strip()):
             if required:
                 self.problem(path, "required field is missing or empty", None)
@@ -462,6 +515,9 @@ class PayloadReader:
             negative: whether a negative value is acceptable (the sign policy).
         """
         value = self.raw(path, _MISSING)
+        if type(value) is str and len(value) <= _SHORT and _SHORT_DECIMAL.fullmatch(value):
+            # "19.90": within every bound by its length alone (see _SHORT_DECIMAL).
+            return self._check_sign(path, Decimal(value), negative, value)
         if value is _MISSING or value == "":
             if required:
                 self.problem(path, "required amount is missing", None)
@@ -603,9 +659,11 @@ class PayloadReader:
         amount = self.decimal(path, required=required, negative=negative)
         if amount is None or currency is None:
             return None
-        return self._bounded(path, amount, currency, self.raw(path))
+        return self._bounded(path, amount, currency, self.raw(path), digits_checked=True)
 
-    def _bounded(self, path: str, amount: Decimal, currency: str, raw: Any) -> Money | None:
+    def _bounded(
+        self, path: str, amount: Decimal, currency: str, raw: Any, *, digits_checked: bool = False
+    ) -> Money | None:
         try:
             money = Money(amount, currency)
         except CurrencyError as exc:
@@ -615,7 +673,12 @@ class PayloadReader:
             exponent = currency_exponent(money.currency)
         except CurrencyError:
             exponent = 0  # XAU, XDR…: no minor unit; bound the amount itself
-        reason = amount_problem(money.amount, exponent)
+        # An amount decimal() read is finite and its digits were counted there: only
+        # the bound in minor units is new (amount_problem checks in that order too).
+        if digits_checked:
+            reason = _range_problem(money.amount, exponent)
+        else:
+            reason = amount_problem(money.amount, exponent)
         if reason is not None:
             self.problem(path, f"{reason} of {money.currency}: {_shown(raw)}", raw)
             return None

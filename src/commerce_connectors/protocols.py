@@ -61,6 +61,8 @@ __all__ = [
     "InspectableSink",
     "InvalidRecordHandler",
     "ItemOutcome",
+    "Lease",
+    "LeaseStore",
     "LifecycleStore",
     "NoticeSink",
     "ParkedContact",
@@ -807,6 +809,77 @@ class LifecycleStore(Protocol):
 
     def connection_statuses(self) -> list[ConnectionStatus]:
         """Every connection whose state was ever set, by id."""
+        ...
+
+
+# ---------------------------------------------------------------------------- leases
+
+
+@attrs.frozen
+class Lease:
+    """A worker's exclusive, expiring claim on one connection's sync.
+
+    Attributes:
+        connection_id: the connection.
+        holder: who holds it (a worker id: host, process, engine).
+        token: a number that grows each time the lease changes hands (a fencing
+            token: a holder that lost its lease has an older one).
+        acquired_at: when this holder took it.
+        expires_at: when it lapses unless renewed (in the store's time).
+    """
+
+    connection_id: str
+    holder: str
+    token: int
+    acquired_at: _dt.datetime
+    expires_at: _dt.datetime
+
+
+@runtime_checkable
+class LeaseStore(Protocol):
+    """Hands out one lease per connection, so one worker at a time syncs it.
+
+    Each call is an atomic compare-and-set in the store. Time is the store's:
+    the database server's clock for PostgreSQL, the store's clock (the system
+    clock unless one was given) for SQLite and memory, so workers on machines
+    whose clocks disagree still agree on expiry when they share a database.
+    A holder that dies simply stops renewing; its lease lapses at ``expires_at``
+    and the next worker takes it (and resumes from the checkpoints).
+
+    Example:
+        >>> import datetime as dt
+        >>> from commerce_connectors.state import MemoryStateStore
+        >>> store = MemoryStateStore()
+        >>> lease = store.acquire_lease("shop:1", "worker-a", dt.timedelta(minutes=5))
+        >>> store.acquire_lease("shop:1", "worker-b", dt.timedelta(minutes=5)) is None
+        True
+        >>> store.release_lease(lease)
+        True
+        >>> store.acquire_lease("shop:1", "worker-b", dt.timedelta(minutes=5)).holder
+        'worker-b'
+    """
+
+    def acquire_lease(self, connection_id: str, holder: str, ttl: _dt.timedelta) -> Lease | None:
+        """Take the connection's lease for ``ttl``; ``None`` when another holder has it.
+
+        Free, expired or already ``holder``'s: it becomes ``holder``'s until now + ``ttl``.
+        """
+        ...
+
+    def renew_lease(self, lease: Lease, ttl: _dt.timedelta) -> Lease | None:
+        """Extend a held lease to now + ``ttl``; ``None`` when it was lost meanwhile.
+
+        It is lost once another holder took it (after it lapsed); a lapsed lease
+        nobody took is still the holder's to renew.
+        """
+        ...
+
+    def release_lease(self, lease: Lease) -> bool:
+        """Give the lease up now; ``False`` when it was no longer the holder's."""
+        ...
+
+    def current_lease(self, connection_id: str) -> Lease | None:
+        """The connection's lease while it is held (``None``: free or lapsed)."""
         ...
 
 

@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from collections.abc import Mapping
+import types
+import typing
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 
@@ -38,13 +41,15 @@ from .models import (
     LineItem,
     Money,
     Order,
+    OrderStatus,
     Payment,
+    Platform,
     Product,
     ProductVariant,
     ensure_aware_utc,
 )
 
-__all__ = ["converter", "dumps", "from_data", "loads", "to_data"]
+__all__ = ["converter", "dumps", "from_data", "loads", "plain_data", "to_data", "unstructurer"]
 
 T = TypeVar("T")
 
@@ -115,6 +120,126 @@ def from_data(cls: type[T], data: Any) -> T:
     except cattrs.BaseValidationError as exc:
         problems = "; ".join(cattrs.transform_error(exc))
         raise ConfigurationError(f"cannot build {cls.__name__}: {problems}") from exc
+
+
+# -- precomputed unstructuring ------------------------------------------------------------
+#
+# ``converter.unstructure`` dispatches on every value (a union such as ``str | None`` is
+# looked up at run time), which made it the sink's largest cost. The functions below are
+# generated once per record class from its attrs fields and give exactly what the
+# converter gives (a property test holds them to it); values of ``Any`` fields that are
+# not plain JSON still go through the converter, so hooks registered on it apply.
+
+_PLAIN = (str, int, float, bool, type(None))
+_UNSTRUCTURED = (Money, Address, LineItem, ProductVariant, Customer, Order, Product, Cart, Payment)
+_Handler = Callable[[Any], Any]
+
+
+def plain_data(value: Any) -> Any:
+    """``value`` (a field of type ``Any``: vendor JSON) unstructured as the converter does.
+
+    Example:
+        >>> plain_data({"a": (1, 2), "b": Decimal("1.5")})
+        {'a': [1, 2], 'b': '1.5'}
+    """
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        if all(type(k) is str for k in value):
+            return {k: plain_data(v) for k, v in value.items()}
+    elif kind is list or kind is tuple:
+        return [plain_data(v) for v in value]
+    return converter.unstructure(value)
+
+
+def _iso(value: _dt.datetime) -> str:
+    return value.isoformat()
+
+
+def _quantity(value: int | Decimal) -> int | str:
+    return value if isinstance(value, int) else str(value)
+
+
+def _optional(handler: _Handler) -> _Handler:
+    def maybe(value: Any) -> Any:
+        return None if value is None else handler(value)
+
+    return maybe
+
+
+def _handler(kind: Any, *, raw: bool) -> _Handler | None:
+    """How to unstructure a field of type ``kind`` (``None``: as it is)."""
+    origin = typing.get_origin(kind)
+    args = typing.get_args(kind)
+    if origin in (types.UnionType, typing.Union):
+        rest = [a for a in args if a is not type(None)]
+        if set(rest) == {int, Decimal}:
+            return _quantity
+        if len(rest) == 1 and len(args) == 2:
+            inner = _handler(rest[0], raw=raw)
+            return None if inner is None else _optional(inner)
+        raise TypeError(f"no precomputed unstructuring for {kind}")
+    if kind in (str, int, bool, Platform, OrderStatus):
+        return None
+    if kind is _dt.datetime:
+        return _iso
+    if kind is Decimal:
+        return str
+    if kind is Any:
+        return plain_data
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        item = _handler(args[0], raw=raw)
+        if item is None:
+            return list
+        return lambda values: [item(v) for v in values]
+    if origin is Mapping and args and args[0] is str:
+        return lambda mapping: {k: plain_data(v) for k, v in mapping.items()}
+    if attrs.has(kind):
+        return unstructurer(kind, raw=raw)
+    raise TypeError(f"no precomputed unstructuring for {kind}")
+
+
+_GENERATED: dict[tuple[type, bool], Callable[[Any], dict[str, Any]]] = {}
+
+
+def unstructurer(cls: type, *, raw: bool = True) -> Callable[[Any], dict[str, Any]]:
+    """A function turning a ``cls`` record into what ``converter.unstructure`` gives.
+
+    ``cls`` is one of the model's record classes. With ``raw=False`` the ``raw``
+    payloads (of the record and of records inside it) are left out: what a sink stores.
+
+    Example:
+        >>> import datetime as dt
+        >>> t = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+        >>> p = Product("shopify", "shopify:acme", "1", t, t, price=Money("9.90", "EUR"))
+        >>> unstructurer(Product)(p) == to_data(p)
+        True
+    """
+    found = _GENERATED.get((cls, raw))
+    if found is not None:
+        return found
+    if cls not in _UNSTRUCTURED:
+        raise TypeError(f"{cls.__name__} is not a record class of the model")
+    hints = typing.get_type_hints(cls)
+    handlers: dict[str, _Handler] = {}
+    lines = []
+    for field in attrs.fields(cls):
+        if field.name == "raw" and not raw:
+            continue
+        handler = _handler(hints[field.name], raw=raw)
+        if handler is None:
+            lines.append(f"{field.name!r}: record.{field.name},")
+        else:
+            handlers[f"h_{field.name}"] = handler
+            lines.append(f"{field.name!r}: h_{field.name}(record.{field.name}),")
+    body = "\n        ".join(lines)
+    source = f"def unstructure(record):\n    return {{\n        {body}\n    }}\n"
+    namespace: dict[str, Any] = dict(handlers)
+    exec(compile(source, f"<unstructure {cls.__name__}>", "exec"), namespace)  # noqa: S102
+    function: Callable[[Any], dict[str, Any]] = namespace["unstructure"]
+    _GENERATED[cls, raw] = function
+    return function
 
 
 def dumps(record: Any) -> str:

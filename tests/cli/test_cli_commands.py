@@ -75,10 +75,11 @@ def test_tokens_come_from_the_environment_only(shop, tmp_path: Path, monkeypatch
     assert code == ExitCode.OK
 
 
-def test_unknown_platform_lists_the_available_ones(capsys) -> None:
-    code, _, _ = run("sync", "nowhere")
+def test_unknown_platform_lists_the_available_ones() -> None:
+    code, _, err = run("sync", "nowhere")
     assert code == ExitCode.USAGE
-    assert "choose from 'toyshop'" in capsys.readouterr().err
+    assert "unknown platform 'nowhere'" in err
+    assert "Choose from: toyshop, shopify, bigcommerce, square, tiendanube" in err
 
 
 def test_dead_letters_list_and_replay(shop, tmp_path: Path, monkeypatch) -> None:
@@ -190,7 +191,10 @@ def test_progress_bar_on_a_terminal() -> None:
 
 def test_help_and_version(capsys) -> None:
     assert run("--help")[0] == 0
-    assert "Exit codes" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "Exit codes" in text
+    for code in ExitCode:  # every code is documented
+        assert f"\n    {int(code):<4} " in text, code
     assert run("--version")[0] == 0
     assert capsys.readouterr().out.startswith("commerce-connectors")
     assert run()[0] == 0

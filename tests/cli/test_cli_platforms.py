@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from commerce_connectors.cli import ExitCode, main
+from commerce_connectors.cli import demo as demo_module
+from commerce_connectors.cli.registry import DemoSource, platform_spec
 from commerce_connectors.clock import SystemClock
-from commerce_connectors.sync import demo as demo_module
-from commerce_connectors.sync.registry import DemoSource, platform_spec
 from commerce_connectors.testing.simulator import GraphQLCostBucket
 from commerce_connectors.testing.simulators.bigcommerce import BigCommerceSimulator
 from commerce_connectors.testing.simulators.shopify import ShopifySimulator
@@ -75,14 +75,16 @@ def test_a_missing_token_is_a_usage_error_naming_the_variable(
     assert out == ""
 
 
-def test_required_options_and_choices_are_checked(capsys) -> None:
-    assert run("sync", "square")[0] == ExitCode.USAGE
-    assert "--location-id" in capsys.readouterr().err
-    code, _, _ = run("sync", "square", "--location-id", "L1", "--environment", "staging")
+def test_required_options_and_choices_are_checked() -> None:
+    code, _, err = run("sync", "square")
     assert code == ExitCode.USAGE
-    assert "invalid choice: 'staging'" in capsys.readouterr().err
-    assert run("sync", "tiendanube", "--store-id", "1")[0] == ExitCode.USAGE
-    assert "--user-agent" in capsys.readouterr().err
+    assert "Missing option '--location-id'" in err
+    code, _, err = run("sync", "square", "--location-id", "L1", "--environment", "staging")
+    assert code == ExitCode.USAGE
+    assert "'staging' is not one of 'production', 'sandbox'" in err
+    code, _, err = run("sync", "tiendanube", "--store-id", "1")
+    assert code == ExitCode.USAGE
+    assert "--user-agent" in err
 
 
 def test_a_bad_option_value_is_reported_by_the_connector(monkeypatch) -> None:
@@ -245,7 +247,10 @@ def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path) -> None:
         def write(self, text: str) -> int:
             raise BrokenPipeError(32, "Broken pipe")
 
+    from commerce_connectors.state import SQLiteStateStore
+
     err = io.StringIO()
     db = f"sqlite:///{tmp_path / 'x.db'}"
+    SQLiteStateStore.from_url(db).close()  # status reads an existing database only
     assert main(["status", "--sink", db], out=ClosedPipe(), err=err) == 0
     assert err.getvalue() == ""

@@ -128,7 +128,7 @@ def test_urls_and_protocols(tmp_path: Path) -> None:
     assert isinstance(MemoryStateStore(), StateStore)
     assert isinstance(SQLiteStateStore(":memory:"), StateStore)
     with pytest.raises(ConfigurationError, match="sqlite:///"):
-        open_sink("postgres://nowhere")
+        open_sink("redis://nowhere")
     with pytest.raises(ConfigurationError, match="sqlite:///"):
         open_state_store("redis://nowhere")
 

@@ -52,7 +52,7 @@ from ..errors import (
 from .auth import Auth, HeaderTokenAuth, NoAuth  # noqa: F401 - used by the doctests
 from .errormap import DefaultErrorMapper, ErrorMapper
 from .pagination import PageShapeError, PageWalk, Paginator
-from .ratelimit import RateLimiter
+from .ratelimit import RateLimiter, announcing_waits
 from .redaction import (
     DEFAULT_SENSITIVE_PARAMS,
     Redactor,
@@ -399,7 +399,16 @@ class HttpEngine:
     def _attempt(self, request: Request, url: str, attempt: int) -> JsonResponse | _Failure:
         limiter = self.rate_limiter
         if limiter is not None:
-            slept = limiter.acquire(request.cost)
+            if self.on_event is None:
+                slept = limiter.acquire(request.cost)
+            else:
+                announced = self.redactor.url(url)
+
+                def announce(wait: float) -> None:
+                    self._emit("rate_limit_waiting", request, announced, attempt, wait=wait)
+
+                with announcing_waits(announce):
+                    slept = limiter.acquire(request.cost)
             if slept > 0:
                 self.stats.add(rate_limit_wait=slept)
                 self._emit("rate_limit_wait", request, self.redactor.url(url), attempt, wait=slept)

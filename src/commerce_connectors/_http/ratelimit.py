@@ -46,9 +46,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
@@ -70,6 +71,7 @@ __all__ = [
     "RemainingResetHeaders",
     "WindowQuotaLimiter",
     "WindowQuotaState",
+    "announcing_waits",
     "fit_page_size",
 ]
 
@@ -113,6 +115,25 @@ def _number(value: str | None) -> float | None:
     return number if math.isfinite(number) else None
 
 
+# Per thread: who to tell before a limiter sleeps (the engine sending the request).
+_announcer = threading.local()
+
+
+@contextlib.contextmanager
+def announcing_waits(callback: Callable[[float], None]) -> Iterator[None]:
+    """Within the block, limiters call ``callback(seconds)`` on this thread before waiting.
+
+    The HTTP engine wraps :meth:`RateLimiter.acquire` in it, so a progress display can
+    say "waiting for the rate limit" while the wait lasts rather than after it.
+    """
+    previous = getattr(_announcer, "callback", None)
+    _announcer.callback = callback
+    try:
+        yield
+    finally:
+        _announcer.callback = previous
+
+
 class _LimiterBase:
     """Lock, clock, in-flight count and wait accounting shared by the limiters."""
 
@@ -126,6 +147,9 @@ class _LimiterBase:
     def _sleep(self, seconds: float) -> float:
         # Called outside the lock: other threads compute their own (later) slots meanwhile.
         if seconds > 0:
+            announce = getattr(_announcer, "callback", None)
+            if announce is not None:
+                announce(seconds)
             self._clock.sleep(seconds)
         return seconds
 

@@ -27,6 +27,7 @@ EventKind = Literal[
     "response",
     "transport_error",
     "rate_limit_wait",
+    "rate_limit_waiting",
     "retry",
     "give_up",
     "page",
@@ -38,8 +39,9 @@ class HttpEvent:
     """One step of the engine's work, as told to an ``on_event`` callback.
 
     Attributes:
-        kind: ``response``, ``transport_error``, ``rate_limit_wait``, ``retry``,
-            ``give_up`` or ``page``.
+        kind: ``response``, ``transport_error``, ``rate_limit_waiting`` (the rate
+            limiter is about to wait ``wait`` seconds), ``rate_limit_wait`` (it waited
+            ``wait`` seconds), ``retry``, ``give_up`` or ``page``.
         platform: the engine's platform.
         method: the HTTP method.
         url: the request URL, redacted.

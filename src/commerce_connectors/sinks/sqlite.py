@@ -20,8 +20,10 @@ table              one row per
 
 Every record table keeps the canonical record as JSON (``data``) and the
 CRM's view of it (``crm_fields``, the field map's output) next to readable
-columns. The state store (checkpoints, dead letters, run log) may share the
-file: see :class:`commerce_connectors.state.SQLiteStateStore`.
+columns, among them ``crm_external_id``: the external id the CRM receives (the
+field map's, see :func:`crm_external_id`). The state store (checkpoints, dead
+letters, run log) may share the file: see
+:class:`commerce_connectors.state.SQLiteStateStore`.
 
 Example:
     >>> sink = SQLiteSink(":memory:")
@@ -42,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError, SinkError
+from ..mapping import FieldMap
 from ..models import Cart, Customer, LineItem, Order, Product
 from ..protocols import BatchAck, SinkBatch, SinkCapabilities, SinkItem
 from ..rules import Contact, IdentityKind, RecordKey, should_subscribe
@@ -52,12 +55,20 @@ from ._core import (
     contact_after_erase,
     contact_from_data,
     contact_to_data,
+    encode,
     erase_target,
+    load_contact_json,
     refuse_unscoped_erase,
     stored_view,
 )
 
-__all__ = ["SCHEMA_VERSION", "SQLiteSink", "connect_sqlite", "sqlite_path_from_url"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "SQLiteSink",
+    "connect_sqlite",
+    "crm_external_id",
+    "sqlite_path_from_url",
+]
 
 #: Bumped whenever the tables change in a way readers must know about.
 #: 2: ``contacts.subscribe`` / ``subscribe_reason`` (the list-subscription decision).
@@ -89,7 +100,7 @@ CREATE TABLE IF NOT EXISTS contact_tags (
     PRIMARY KEY (identity, tag)
 );
 CREATE TABLE IF NOT EXISTS customers (
-    connection_id TEXT NOT NULL, external_id TEXT NOT NULL,
+    connection_id TEXT NOT NULL, external_id TEXT NOT NULL, crm_external_id TEXT,
     contact_identity TEXT,
     email TEXT, first_name TEXT, last_name TEXT, phone TEXT, company TEXT,
     accepts_marketing INTEGER, is_guest INTEGER NOT NULL,
@@ -98,7 +109,7 @@ CREATE TABLE IF NOT EXISTS customers (
     PRIMARY KEY (connection_id, external_id)
 );
 CREATE TABLE IF NOT EXISTS orders (
-    connection_id TEXT NOT NULL, external_id TEXT NOT NULL,
+    connection_id TEXT NOT NULL, external_id TEXT NOT NULL, crm_external_id TEXT,
     order_number TEXT, contact_identity TEXT, customer_external_id TEXT, email TEXT,
     status TEXT NOT NULL, raw_status TEXT,
     total TEXT NOT NULL, currency TEXT NOT NULL,
@@ -109,7 +120,7 @@ CREATE TABLE IF NOT EXISTS orders (
     PRIMARY KEY (connection_id, external_id)
 );
 CREATE TABLE IF NOT EXISTS products (
-    connection_id TEXT NOT NULL, external_id TEXT NOT NULL,
+    connection_id TEXT NOT NULL, external_id TEXT NOT NULL, crm_external_id TEXT,
     name TEXT, category TEXT, sku TEXT, price TEXT, currency TEXT,
     url TEXT, image_url TEXT,
     created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
@@ -117,7 +128,7 @@ CREATE TABLE IF NOT EXISTS products (
     PRIMARY KEY (connection_id, external_id)
 );
 CREATE TABLE IF NOT EXISTS carts (
-    connection_id TEXT NOT NULL, external_id TEXT NOT NULL,
+    connection_id TEXT NOT NULL, external_id TEXT NOT NULL, crm_external_id TEXT,
     contact_identity TEXT, customer_external_id TEXT, email TEXT,
     total TEXT NOT NULL, currency TEXT NOT NULL, recovery_url TEXT,
     state TEXT, completed_at TEXT, order_external_id TEXT,
@@ -181,7 +192,7 @@ def connect_sqlite(path: str | os.PathLike[str]) -> sqlite3.Connection:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return encode(value)
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -191,6 +202,41 @@ def _migrate(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE contacts ADD COLUMN subscribe INTEGER NOT NULL DEFAULT 0")
         conn.execute("ALTER TABLE contacts ADD COLUMN subscribe_reason TEXT")
         conn.execute("UPDATE contacts SET subscribe = COALESCE(accepts_marketing = 1, 0)")
+    for table in _TABLES.values():
+        columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if "crm_external_id" not in columns:
+            # Rows written before the column existed were sent with the default maps,
+            # whose external id is the record's own.
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN crm_external_id TEXT")
+            conn.execute(f"UPDATE {table} SET crm_external_id = external_id")  # noqa: S608
+
+
+#: A field map's default external id path: the record's own id, no mapping needed.
+_OWN_ID = "external_id"
+
+
+def crm_external_id(item: SinkItem, maps: Mapping[str, FieldMap] | None) -> str | None:
+    """The external id the CRM receives for a record item, under the field maps ``maps``.
+
+    Without maps, or when the kind's map reads the default path (``external_id``),
+    it is the record's own id; otherwise the map's external id path decides.
+
+    Example:
+        >>> import datetime as dt
+        >>> from commerce_connectors.mapping import DEFAULT_MAPS
+        >>> from commerce_connectors.models import Money, Product
+        >>> t = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+        >>> p = Product("shopify", "shopify:acme", "7", t, t, sku="SKU-7")
+        >>> item = SinkItem(RecordKey("shopify:acme", "product", "7"), p)
+        >>> crm_external_id(item, None)
+        '7'
+        >>> crm_external_id(item, {"product": DEFAULT_MAPS["product"].with_external_id("sku")})
+        'SKU-7'
+    """
+    fmap = None if maps is None else maps.get(item.kind)
+    if fmap is None or str(fmap.external_id) == _OWN_ID:
+        return item.key.external_id
+    return fmap.apply(item.record).external_id
 
 
 def _iso(value: Any) -> str | None:
@@ -204,8 +250,11 @@ def _bool(value: bool | None) -> int | None:
 class _Txn:
     """The backend of one batch: SQL inside the open transaction."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, maps: Mapping[str, FieldMap] | None = None
+    ) -> None:
         self.conn = conn
+        self.maps = maps
 
     def get_record(self, key: RecordKey) -> StoredRecord | None:
         row = self.conn.execute(
@@ -233,6 +282,7 @@ class _Txn:
         common = {
             "connection_id": item.key.connection_id,
             "external_id": item.key.external_id,
+            "crm_external_id": crm_external_id(item, self.maps),
             "created_at": _iso(getattr(record, "created_at", None)),
             "updated_at": _iso(record.updated_at),
             "crm_fields": _dumps(fields),
@@ -348,7 +398,7 @@ class _Txn:
         row = self.conn.execute(
             "SELECT data FROM contacts WHERE identity = ?", (identity,)
         ).fetchone()
-        return None if row is None else contact_from_data(json.loads(row[0]))
+        return None if row is None else contact_from_data(load_contact_json(row[0]))
 
     def put_contact(self, contact: Contact, fields: Any) -> None:
         identity = contact.key.value
@@ -410,6 +460,9 @@ class SQLiteSink:
         batch_size: the most items per batch (one transaction each).
         contact_limit: a contact cap to enforce (``None``: none).
         phone_identity: accept contacts keyed on a phone number (no email).
+        maps: the field maps the sync uses, when they change a kind's external id
+            (:meth:`FieldMap.with_external_id`): the ``crm_external_id`` column then
+            holds the id they give. ``None``: the default maps' (the record's own id).
 
     Raises:
         SinkError: the file cannot be opened or is not a database.
@@ -422,7 +475,9 @@ class SQLiteSink:
         batch_size: int = 500,
         contact_limit: int | None = None,
         phone_identity: bool = False,
+        maps: Mapping[str, FieldMap] | None = None,
     ) -> None:
+        self._maps = maps
         kinds = {IdentityKind.EMAIL, IdentityKind.PHONE} if phone_identity else {IdentityKind.EMAIL}
         self._caps = SinkCapabilities(
             identity_kinds=kinds, batch_size=batch_size, contact_limit=contact_limit
@@ -472,7 +527,7 @@ class SQLiteSink:
             except sqlite3.Error as exc:
                 raise SinkError(f"cannot start a transaction on {self.path}: {exc}") from exc
             try:
-                ack = apply_batch(_Txn(self._conn), batch, self._caps)
+                ack = apply_batch(_Txn(self._conn, self._maps), batch, self._caps)
                 self._conn.execute("COMMIT")
             except BaseException as exc:
                 self._conn.execute("ROLLBACK")

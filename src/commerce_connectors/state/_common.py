@@ -1,4 +1,4 @@
-"""Logic both state stores share: dead-letter keys and problem merging."""
+"""Logic the state stores share: dead-letter keys, problem merging, lease decisions."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..errors import InvalidRecordError
-from ..protocols import DeadLetterProblem
+from ..errors import ConfigurationError, InvalidRecordError
+from ..protocols import DeadLetterProblem, Lease
 
 __all__ = [
+    "check_ttl",
     "dead_letter_key",
+    "lease_renewed",
+    "lease_taken",
     "merge_problems",
     "problems_from_data",
     "problems_to_data",
@@ -93,3 +96,52 @@ def redacted_outcome(outcome: str | None, *, pending: bool) -> str:
     if pending:
         return "cancelled: a redaction erased this event's data before it was applied"
     return f"{outcome or 'processed'} (body erased by a redaction)"
+
+
+def check_ttl(ttl: _dt.timedelta) -> None:
+    """A lease lasts a positive time.
+
+    Raises:
+        ConfigurationError: ``ttl`` is zero or negative.
+    """
+    if ttl <= _dt.timedelta(0):
+        raise ConfigurationError(f"a lease's ttl must be positive, got {ttl}")
+
+
+def lease_taken(
+    held: Lease | None, connection_id: str, holder: str, ttl: _dt.timedelta, now: _dt.datetime
+) -> Lease | None:
+    """The lease after ``holder`` asks for it at ``now`` (``None``: someone else holds it).
+
+    ``held`` is the stored lease (lapsed or not). The token grows when the
+    lease changes hands or is taken again after it lapsed or was released.
+
+    Example:
+        >>> t = _dt.datetime(2024, 1, 1, tzinfo=_dt.timezone.utc)
+        >>> a = lease_taken(None, "c", "a", _dt.timedelta(seconds=30), t)
+        >>> lease_taken(a, "c", "b", _dt.timedelta(seconds=30), t) is None
+        True
+        >>> later = t + _dt.timedelta(seconds=31)
+        >>> lease_taken(a, "c", "b", _dt.timedelta(seconds=30), later).token
+        2
+    """
+    check_ttl(ttl)
+    live = held is not None and held.expires_at > now
+    if held is not None and live and held.holder != holder:
+        return None
+    if held is not None and live:
+        return Lease(connection_id, holder, held.token, held.acquired_at, now + ttl)
+    token = 1 if held is None else held.token + 1
+    return Lease(connection_id, holder, token, now, now + ttl)
+
+
+def lease_renewed(
+    held: Lease | None, lease: Lease, ttl: _dt.timedelta, now: _dt.datetime
+) -> Lease | None:
+    """The lease after its holder renews it at ``now`` (``None``: lost to another holder)."""
+    check_ttl(ttl)
+    if held is None or (held.holder, held.token) != (lease.holder, lease.token):
+        return None
+    if held.expires_at <= held.acquired_at:
+        return None  # released
+    return Lease(held.connection_id, held.holder, held.token, held.acquired_at, now + ttl)

@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 
 from .._webhooks import WebhookEvent
+from ..clock import Clock, SystemClock
 from ..errors import InvalidRecordError
 from ..protocols import (
     Checkpoint,
@@ -19,18 +20,29 @@ from ..protocols import (
     DeadLetter,
     EventStatus,
     InboxEvent,
+    Lease,
     ParkedContact,
     RunRecord,
     Stream,
 )
 from ..rules import Contact, Reason, merge_contacts
-from ._common import dead_letter_key, merge_problems, redacted_outcome, stored_headers
+from ._common import (
+    dead_letter_key,
+    lease_renewed,
+    lease_taken,
+    merge_problems,
+    redacted_outcome,
+    stored_headers,
+)
 
 __all__ = ["MemoryStateStore"]
 
 
 class MemoryStateStore:
     """A :class:`~commerce_connectors.protocols.StateStore` for tests and short scripts.
+
+    Args:
+        clock: the time leases expire by (default: the system clock).
 
     Example:
         >>> import datetime as dt
@@ -41,10 +53,15 @@ class MemoryStateStore:
         True
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock if clock is not None else SystemClock()
         self._lock = threading.Lock()
+        self._leases: dict[str, Lease] = {}
         self._checkpoints: dict[tuple[str, Stream], Checkpoint] = {}
         self._letters: dict[tuple[str, str, str], DeadLetter] = {}
+        # Resolved letters a later failure of the same record replaced (kept for history).
+        self._resolved_letters: list[DeadLetter] = []
+        self._letter_ids = 0
         self._parked: dict[str, ParkedContact] = {}
         self._runs: list[RunRecord] = []
         self._connections: dict[str, ConnectionStatus] = {}
@@ -77,8 +94,11 @@ class MemoryStateStore:
         with self._lock:
             held = self._letters.get(key)
             if held is None or held.resolved_at is not None:
+                if held is not None:
+                    self._resolved_letters.append(held)
+                self._letter_ids += 1
                 letter = DeadLetter(
-                    id=len(self._letters) + 1 if held is None else held.id,
+                    id=self._letter_ids,
                     connection_id=connection_id,
                     kind=error.kind,
                     record_id=error.record_id,
@@ -107,7 +127,7 @@ class MemoryStateStore:
             return sorted(
                 (
                     d
-                    for d in self._letters.values()
+                    for d in (*self._letters.values(), *self._resolved_letters)
                     if connection_id in (None, d.connection_id)
                     and (include_resolved or d.resolved_at is None)
                 ),
@@ -369,17 +389,24 @@ class MemoryStateStore:
                     outcome=redacted_outcome(e.outcome, pending=pending),
                 )
                 changed += 1
-            for key, letter in list(self._letters.items()):
+
+            def erased(letter: DeadLetter) -> bool:
                 if letter.connection_id != connection_id:
-                    continue
+                    return False
                 text = json.dumps(letter.payload, default=str).lower().encode()
-                if (
+                return (
                     everything
                     or (letter.kind, letter.record_id) in keys
                     or any(n in text for n in wanted)
-                ):
+                )
+
+            for key, letter in list(self._letters.items()):
+                if erased(letter):
                     del self._letters[key]
                     changed += 1
+            kept = [d for d in self._resolved_letters if not erased(d)]
+            changed += len(self._resolved_letters) - len(kept)
+            self._resolved_letters = kept
         return changed
 
     def events(
@@ -403,3 +430,37 @@ class MemoryStateStore:
                 if connection_id in (None, e.connection_id):
                     counts[e.status] += 1
         return counts
+
+    # -- leases -------------------------------------------------------------------------
+
+    def acquire_lease(self, connection_id: str, holder: str, ttl: _dt.timedelta) -> Lease | None:
+        with self._lock:
+            lease = lease_taken(
+                self._leases.get(connection_id), connection_id, holder, ttl, self.clock.now()
+            )
+            if lease is not None:
+                self._leases[connection_id] = lease
+            return lease
+
+    def renew_lease(self, lease: Lease, ttl: _dt.timedelta) -> Lease | None:
+        with self._lock:
+            renewed = lease_renewed(
+                self._leases.get(lease.connection_id), lease, ttl, self.clock.now()
+            )
+            if renewed is not None:
+                self._leases[lease.connection_id] = renewed
+            return renewed
+
+    def release_lease(self, lease: Lease) -> bool:
+        with self._lock:
+            held = self._leases.get(lease.connection_id)
+            if lease_renewed(held, lease, _dt.timedelta(seconds=1), self.clock.now()) is None:
+                return False
+            assert held is not None
+            self._leases[lease.connection_id] = attrs.evolve(held, expires_at=held.acquired_at)
+            return True
+
+    def current_lease(self, connection_id: str) -> Lease | None:
+        with self._lock:
+            held = self._leases.get(connection_id)
+            return held if held is not None and held.expires_at > self.clock.now() else None

@@ -9,7 +9,9 @@ payload, every bad field's path with first/last seen, count, resolved time),
 ``parked_contacts`` (contacts refused by a contact cap), ``runs``, and for the
 real-time path ``connections`` (each connection's lifecycle state) and
 ``webhook_events`` (the durable inbox: every verified delivery, stored before
-it is acknowledged, with its raw body and what processing did).
+it is acknowledged, with its raw body and what processing did), and ``leases``
+(which worker syncs a connection, until when: see
+:class:`~commerce_connectors.protocols.LeaseStore`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import attrs
+
 from .._webhooks import WebhookEvent
+from ..clock import Clock, SystemClock
 from ..errors import InvalidRecordError
 from ..protocols import (
     Checkpoint,
@@ -30,6 +35,7 @@ from ..protocols import (
     DeadLetter,
     EventStatus,
     InboxEvent,
+    Lease,
     ParkedContact,
     RunRecord,
     Stream,
@@ -39,6 +45,8 @@ from ..sinks._core import contact_from_data, contact_to_data
 from ..sinks.sqlite import connect_sqlite, sqlite_path_from_url
 from ._common import (
     dead_letter_key,
+    lease_renewed,
+    lease_taken,
     merge_problems,
     problems_from_data,
     problems_to_data,
@@ -90,6 +98,10 @@ CREATE INDEX IF NOT EXISTS webhook_events_due
     ON webhook_events(status, next_attempt_at) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS webhook_events_record
     ON webhook_events(connection_id, kind, external_id) WHERE status = 'pending';
+CREATE TABLE IF NOT EXISTS leases (
+    connection_id TEXT PRIMARY KEY, holder TEXT NOT NULL, token INTEGER NOT NULL,
+    acquired_at TEXT NOT NULL, expires_at TEXT NOT NULL
+);
 """
 
 
@@ -106,6 +118,8 @@ class SQLiteStateStore:
 
     Args:
         path: the database file (the sink's file is fine), or ``":memory:"``.
+        clock: the time leases expire by (default: the system clock). Workers
+            sharing the file should share a clock source: the machine's.
 
     Example:
         >>> store = SQLiteStateStore(":memory:")
@@ -114,8 +128,9 @@ class SQLiteStateStore:
         >>> store.close()
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, clock: Clock | None = None) -> None:
         self.path = str(path)
+        self.clock: Clock = clock if clock is not None else SystemClock()
         self._lock = threading.Lock()
         self._conn = connect_sqlite(self.path)
         self._conn.executescript(_SCHEMA)
@@ -637,6 +652,72 @@ class SQLiteStateStore:
         counts = dict.fromkeys(EventStatus, 0)
         counts.update({EventStatus(s): n for s, n in rows})
         return counts
+
+    # -- leases -------------------------------------------------------------------------
+
+    def _lease_cas(self, connection_id: str, decide: Any) -> Lease | None:
+        """Read the stored lease, let ``decide(held, now)`` answer, store the answer: atomically."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._conn.execute(
+                    "SELECT holder, token, acquired_at, expires_at FROM leases"
+                    " WHERE connection_id=?",
+                    (connection_id,),
+                ).fetchone()
+                held = (
+                    None
+                    if row is None
+                    else Lease(connection_id, row[0], row[1], *map(_req, row[2:]))
+                )
+                lease: Lease | None = decide(held, self.clock.now())
+                if lease is not None:
+                    self._conn.execute(
+                        "INSERT OR REPLACE INTO leases (connection_id, holder, token, acquired_at,"
+                        " expires_at) VALUES (?, ?, ?, ?, ?)",
+                        (
+                            connection_id,
+                            lease.holder,
+                            lease.token,
+                            lease.acquired_at.isoformat(),
+                            lease.expires_at.isoformat(),
+                        ),
+                    )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return lease
+
+    def acquire_lease(self, connection_id: str, holder: str, ttl: _dt.timedelta) -> Lease | None:
+        return self._lease_cas(
+            connection_id, lambda held, now: lease_taken(held, connection_id, holder, ttl, now)
+        )
+
+    def renew_lease(self, lease: Lease, ttl: _dt.timedelta) -> Lease | None:
+        return self._lease_cas(
+            lease.connection_id, lambda held, now: lease_renewed(held, lease, ttl, now)
+        )
+
+    def release_lease(self, lease: Lease) -> bool:
+        def release(held: Lease | None, now: _dt.datetime) -> Lease | None:
+            if lease_renewed(held, lease, _dt.timedelta(seconds=1), now) is None:
+                return None
+            assert held is not None
+            return attrs.evolve(held, expires_at=held.acquired_at)
+
+        return self._lease_cas(lease.connection_id, release) is not None
+
+    def current_lease(self, connection_id: str) -> Lease | None:
+        rows = self._exec(
+            "SELECT holder, token, acquired_at, expires_at FROM leases WHERE connection_id=?",
+            (connection_id,),
+        )
+        if not rows:
+            return None
+        holder, token, acquired, expires = rows[0]
+        lease = Lease(connection_id, holder, token, _req(acquired), _req(expires))
+        return lease if lease.expires_at > self.clock.now() else None
 
     def close(self) -> None:
         """Close the database (idempotent)."""

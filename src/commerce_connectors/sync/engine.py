@@ -29,7 +29,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from ..clock import Clock, SystemClock
+from ..clock import Clock, SleepInterrupted, SystemClock
 from ..errors import (
     AuthenticationError,
     ConfigurationError,
@@ -48,6 +48,7 @@ from ..protocols import (
     Connector,
     ContactLookupSink,
     HttpStatsSource,
+    LeaseStore,
     LifecycleStore,
     NoticeSink,
     SinkBatch,
@@ -74,6 +75,7 @@ from ..rules import (
     should_subscribe,
     trigger_decision,
 )
+from ..state.leases import DEFAULT_LEASE_TTL, LeaseKeeper, LeaseLostError, default_worker_id
 from .report import StreamReport, SyncProgress, SyncReport, SyncStatus
 
 __all__ = ["DEFAULT_OVERLAP", "ProgressCallback", "SyncEngine", "http_stats_of"]
@@ -160,6 +162,11 @@ class SyncEngine:
         clock: the engine's clock (run times, checkpoints, abandonment).
         on_progress: called at the start and end of each stream and after each batch.
         streams: read only these streams (default: every supported one).
+        lease_ttl: when the state store hands out leases
+            (:class:`~commerce_connectors.protocols.LeaseStore`), a run holds the
+            connection's lease, renewed after each batch and on a timer; a worker
+            that dies frees the connection after this long.
+        worker_id: this worker's name in leases (default: host, process, random).
 
     Example:
         >>> from commerce_connectors.clock import FakeClock
@@ -189,6 +196,8 @@ class SyncEngine:
         clock: Clock | None = None,
         on_progress: ProgressCallback | None = None,
         streams: tuple[Stream, ...] | None = None,
+        lease_ttl: _dt.timedelta = DEFAULT_LEASE_TTL,
+        worker_id: str | None = None,
     ) -> None:
         if overlap < _dt.timedelta(0):
             raise ConfigurationError(f"overlap must not be negative, got {overlap}")
@@ -201,6 +210,9 @@ class SyncEngine:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.on_progress = on_progress
         self.streams = streams
+        self.lease_ttl = lease_ttl
+        self.worker_id = worker_id if worker_id is not None else default_worker_id()
+        self._lease: LeaseKeeper | None = None
         self._stop = threading.Event()
         # Per-run state (reset by run()).
         self._report: SyncReport | None = None
@@ -371,12 +383,38 @@ class SyncEngine:
         }[status.state]
         return f"the connection is {status.state.value}{why}: nothing was read; {hint}"
 
+    # -- the connection's lease: one worker syncs a connection at a time ---------------
+
+    def _take_lease(self) -> str | None:
+        """Take the connection's lease when the store has leases; why not, if another has it."""
+        if not isinstance(self.state, LeaseStore):
+            return None
+        keeper = LeaseKeeper(self.state, self.connection_id, self.worker_id, self.lease_ttl)
+        if not keeper.acquire():
+            return (
+                f"{keeper.refusal()}: nothing was read; it syncs again once that run ends"
+                " or its lease lapses"
+            )
+        self._lease = keeper
+        return None
+
+    def _renew_lease(self) -> None:
+        if self._lease is not None:
+            self._lease.renew()
+
+    def _drop_lease(self) -> None:
+        keeper, self._lease = self._lease, None
+        if keeper is not None:
+            keeper.release()
+
     def _run(
         self, label: str, body: Callable[[SyncReport], None], *, lifecycle: bool = False
     ) -> SyncReport:
         self._stop.clear()
         started = self.clock.now()
         skip = self._inactive() if lifecycle else None
+        if skip is None and lifecycle:
+            skip = self._take_lease()
         if skip is not None:
             report = SyncReport(self.connection_id, label, started, started)
             report.status, report.error = SyncStatus.SKIPPED, skip
@@ -399,7 +437,9 @@ class SyncEngine:
         try:
             self._retry_parked(report)
             body(report)
-        except _StopRequestedError:
+        except (_StopRequestedError, SleepInterrupted):
+            # Between batches, or a rate-limit or retry wait cut short: the checkpoints
+            # stay at the last acknowledged data.
             report.status = SyncStatus.INTERRUPTED
             report.error = "stopped on request; the next run resumes from the last checkpoint"
         except AuthenticationError as exc:
@@ -414,6 +454,9 @@ class SyncEngine:
                 f"the platform is unavailable or rate-limited past the retry budget: {exc}. "
                 "Run again later: the sync resumes from the last checkpoint"
             )
+        except LeaseLostError as exc:
+            report.status = SyncStatus.INTERRUPTED
+            report.error = f"{exc}; the next run resumes from the last checkpoint"
         except SinkError as exc:
             report.status = SyncStatus.SINK_ERROR
             report.error = f"the sink failed a write (nothing of that batch was written): {exc}"
@@ -438,6 +481,7 @@ class SyncEngine:
                 error=report.error,
             )
             self._report = self._current = None
+            self._drop_lease()
         if unexpected is not None:
             raise unexpected
         return report
@@ -524,6 +568,7 @@ class SyncEngine:
             current.retry_wait += backoff
         if save_checkpoint:
             value = pass_started if holdback is None else min(pass_started, holdback)
+            self._renew_lease()  # only the lease's holder moves a checkpoint
             self.state.save_checkpoint(
                 Checkpoint(self.connection_id, stream, value, self.clock.now(), report.run_id)
             )
@@ -666,6 +711,7 @@ class SyncEngine:
         ack = self.sink.write(batch)
         # Acknowledged: the batch is durable. Only now may state move on.
         self._account(batch, ack)
+        self._renew_lease()
         if stream is not None:
             self._progress(stream, "batch", t0)
         return ack

@@ -161,6 +161,9 @@ class SyncReport:
     #: Real-time runs: records not written yet and when to look again, by
     #: ``(kind, external id)`` (a cart whose abandonment delay has not passed).
     deferred: dict[tuple[str, str], _dt.datetime] = attrs.field(factory=dict)
+    #: What the connector found missing that hides data without stopping the run (an
+    #: app scope not granted …), from its ``warnings``: the run needs attention.
+    warnings: list[str] = attrs.field(factory=list)
 
     @property
     def ok(self) -> bool:
@@ -169,14 +172,15 @@ class SyncReport:
 
     @property
     def needs_attention(self) -> bool:
-        """Records were dead-lettered or contacts refused by the cap in this run.
+        """Records were dead-lettered, contacts refused by the cap, or data is hidden.
 
         Contacts parked by an earlier run that the sink refused again count too:
-        they are still waiting for room.
+        they are still waiting for room. So do :attr:`warnings` (a missing scope
+        that hides records: the run was complete only in what it could see).
         """
         totals = self.totals()
         waiting = self.parked_retried - self.parked_synced
-        return bool(totals["dead_lettered"] or totals["refused_by_cap"] or waiting)
+        return bool(totals["dead_lettered"] or totals["refused_by_cap"] or waiting or self.warnings)
 
     @property
     def duration(self) -> float:
@@ -225,6 +229,7 @@ class SyncReport:
             "retry_wait": round(self.retry_wait, 3),
             "sink_requests": self.sink_requests,
             "notices": list(self.notices),
+            "warnings": list(self.warnings),
             "streams": {s.value: r.to_dict() for s, r in self.streams.items()},
         }
 
@@ -237,9 +242,9 @@ class SyncReport:
         ]
         for s in self.streams.values():
             lines.append(
-                f"  {s.stream.value:<16} read {s.read:>6}  new {s.new:>6}  updated {s.updated:>5}"
-                f"  unchanged {s.unchanged:>6}  skipped {sum(s.skipped.values()):>4}"
-                f"  dead-lettered {s.dead_lettered:>3}"
+                f"  {s.stream.value:<16} read {s.read:>6}  written {s.written:>6}"
+                f" (new {s.new:>6}, updated {s.updated:>5})  unchanged {s.unchanged:>6}"
+                f"  skipped {sum(s.skipped.values()):>4}  dead-lettered {s.dead_lettered:>3}"
             )
         skipped = self.skipped()
         if skipped:
@@ -255,6 +260,7 @@ class SyncReport:
         if self.sink_requests:
             lines.append(f"  the sink made {self.sink_requests} requests")
         lines.extend(f"  notice: {notice}" for notice in self.notices)
+        lines.extend(f"  warning: {warning}" for warning in self.warnings)
         if self.error:
             lines.append(f"  error: {self.error}")
         return "\n".join(lines)

@@ -114,12 +114,31 @@ class BigCommerceErrorMapper:
             return None
         if error.status_code == 401:
             error.message += " (check the store hash and the API account's access token)"
+        elif isinstance(error, NotFoundError) and _no_such_store(response, error.message):
+            # A store hash no store has answers 404 on every path: say so, rather than
+            # let a caller read it as a missing record or a missing scope.
+            error.code = STORE_NOT_FOUND
+            error.message += (
+                " (no store has this store hash: check it, and the base URL if one is set)"
+            )
         elif isinstance(error, PermissionDeniedError):
             path = response.request.url.path
             scope = next((s for key, s in _SCOPE_HINTS.items() if f"/{key}" in path), None)
             if scope:
                 error.message += f" (the API account needs the read scope {scope})"
         return error
+
+
+#: The ``code`` of the :class:`NotFoundError` raised when no store has the store hash.
+STORE_NOT_FOUND = "STORE_NOT_FOUND"
+
+
+def _no_such_store(response: httpx.Response, message: str) -> bool:
+    """A 404 about the store itself: on its profile, or saying the store does not exist."""
+    if response.request.url.path.rstrip("/").endswith(f"/{c.V2}/store"):
+        return True
+    text = message.lower()
+    return "store" in text and ("not exist" in text or "not found" in text)
 
 
 def _default_retry() -> RetryPolicy:
@@ -480,7 +499,11 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
         if self._store is None:
             try:
                 body = self.engine.get(f"{c.V2}/store").body
-            except (PermissionDeniedError, NotFoundError):
+            except PermissionDeniedError:
+                body = {}
+            except NotFoundError as exc:
+                if exc.code == STORE_NOT_FOUND:
+                    raise
                 body = {}
             self._store = body if isinstance(body, Mapping) else {}
         return self._store
@@ -639,8 +662,9 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
         currency = self.currency or self.store_info().get("currency")
         if not isinstance(currency, str) or not currency:
             raise ConfigurationError(
-                "the store's currency is unknown (GET /v2/store needs the Information & "
-                "Settings scope): pass currency='USD' (or the store's code) to the connector"
+                "the store's currency is unknown (reading it needs the API account's "
+                "Information & Settings scope): give the store's currency code, e.g. USD "
+                "(--currency on the command line, the connector's currency otherwise)"
             )
         return currency
 

@@ -9,9 +9,10 @@ A platform connector module adds itself with one line each:
                                    factory=lambda opts, token: AcmeConnector(...)))
     register_demo(DemoSource("acme", "Acme store (simulated)", build=acme_demo_store))
 
-The four platforms (Shopify, BigCommerce, Square, Tiendanube) register themselves
-in :mod:`commerce_connectors.sync.platforms`, which this module imports at its end,
-so whoever reads these registries sees them.
+The built-in platforms (ToyShop, Shopify, BigCommerce, Square, Tiendanube) are
+registered by :mod:`commerce_connectors.cli.platforms`, which the
+:mod:`commerce_connectors.cli` package imports first, so whoever reads these
+registries (through ``commerce_connectors.cli.registry``) sees them.
 
 Example:
     >>> sorted(available_platforms())
@@ -84,6 +85,8 @@ class PlatformSpec:
         factory: ``(options, token) -> Connector``; ``options`` holds each option's value
             under its ``dest`` and the run's state store URL under ``"state_url"`` (for
             connectors that keep files beside it, such as Shopify's bulk journal).
+        locators: the options that say where the store is (``--shop``, ``--base-url``),
+            named in the hint when the platform answers 404 (see :meth:`where_to_look`).
     """
 
     name: str
@@ -91,6 +94,23 @@ class PlatformSpec:
     token_env: str
     options: tuple[PlatformOption, ...] = ()
     factory: Callable[[Mapping[str, Any], str], Connector] = attrs.field(kw_only=True)
+    locators: tuple[str, ...] = attrs.field(default=(), kw_only=True)
+
+    def where_to_look(self) -> tuple[str, ...]:
+        """The options to check when the platform answers 404 Not Found.
+
+        :attr:`locators` when given, else the required options and ``--base-url``.
+
+        Example:
+            >>> spec = PlatformSpec("acme", "Acme", "ACME_TOKEN", factory=lambda o, t: None,
+            ...     options=(PlatformOption("--store", "store", required=True),
+            ...              PlatformOption("--base-url", "base_url")))
+            >>> spec.where_to_look()
+            ('--store', '--base-url')
+        """
+        if self.locators:
+            return self.locators
+        return tuple(o.flag for o in self.options if o.required or o.dest == "base_url")
 
 
 #: Platforms ``commerce-connectors sync`` knows, by name.
@@ -176,73 +196,3 @@ DEMO_SOURCES: list[DemoSource] = []
 def register_demo(source: DemoSource) -> None:
     """Add a simulated shop to ``commerce-connectors demo`` (replaces one of that name)."""
     DEMO_SOURCES[:] = [s for s in DEMO_SOURCES if s.name != source.name] + [source]
-
-
-# -- ToyShop, the example platform: registered here so the CLI works before any real one ------
-
-
-def _toyshop_connector(options: Mapping[str, Any], token: str) -> Connector:
-    from ..testing.example_shop import ToyShopConnector
-
-    return ToyShopConnector(
-        token=token,
-        shop=options.get("shop") or "toyshop",
-        base_url=options["base_url"],
-        page_size=options.get("page_size") or 50,
-    )
-
-
-def _toyshop_demo(seed: int, clock: Clock, now: _dt.datetime, scale: float = 1.0) -> DemoStore:
-    from ..testing.example_shop import ToyShopConnector, ToyShopSimulator
-    from ..testing.simulator import TiendanubeRateLimit
-
-    simulator = ToyShopSimulator(
-        seed=seed,
-        customers=scaled(400, scale),
-        orders=scaled(4000, scale),
-        products=scaled(80, scale),
-        clock=clock,
-        # A Next-plan-sized bucket (Tiendanube x10), so the demo paces without waiting long.
-        rate_limit=TiendanubeRateLimit(capacity=400, leak_rate=20),
-        realistic=True,
-        now=now,
-    )
-    connector = ToyShopConnector(
-        token=simulator.token,
-        shop="demo",
-        transport=simulator.transport(),
-        clock=clock,
-        page_size=50,
-    )
-    return DemoStore(
-        connector=connector,
-        activity=lambda: simulator.simulate_activity(new_orders=25, updated_customers=12),
-        close=connector.close,
-    )
-
-
-register_platform(
-    PlatformSpec(
-        "toyshop",
-        "ToyShop, the example platform (point --base-url at its simulator)",
-        "TOYSHOP_TOKEN",
-        options=(
-            PlatformOption(
-                "--base-url",
-                "base_url",
-                "the API root, e.g. http://127.0.0.1:8080/api/v1",
-                required=True,
-            ),
-            PlatformOption("--shop", "shop", "the store's name (part of the connection id)"),
-            PlatformOption("--page-size", "page_size", "records per page", type=int),
-        ),
-        factory=_toyshop_connector,
-    )
-)
-register_demo(DemoSource("toyshop", "ToyShop example platform (simulated)", _toyshop_demo))
-
-
-# The four platforms register themselves on import; imported last, once everything above exists.
-from . import platforms as _platforms  # noqa: E402
-
-del _platforms

@@ -1,8 +1,8 @@
 """Shopify, BigCommerce, Square and Tiendanube on the command line and in the demo.
 
-Importing this module (which :mod:`commerce_connectors.sync.registry` does) registers:
+Importing this module (which the :mod:`commerce_connectors.cli` package does) registers:
 
-* ``commerce-connectors sync shopify|bigcommerce|square|tiendanube``: each platform's
+* ``commerce-connectors sync toyshop|shopify|bigcommerce|square|tiendanube``: each platform's
   connection options as flags, its token from an environment variable
   (``SHOPIFY_ACCESS_TOKEN``, ``BIGCOMMERCE_ACCESS_TOKEN``, ``SQUARE_ACCESS_TOKEN``,
   ``TIENDANUBE_ACCESS_TOKEN``), and ``--base-url`` to point it at a simulator, a proxy
@@ -19,7 +19,7 @@ BigCommerce's simulated data ends on 1 October 2024, so their clocks start there
 Square's and Tiendanube's data ends at the demo's start, so theirs start then.
 
 Example:
-    >>> from commerce_connectors.sync.registry import DEMO_SOURCES, platform_spec
+    >>> from commerce_connectors.cli.registry import DEMO_SOURCES, platform_spec
     >>> [o.flag for o in platform_spec("square").options]
     ['--location-id', '--environment', '--webhook-token-env', '--base-url']
     >>> platform_spec("tiendanube").token_env
@@ -64,6 +64,19 @@ _SEED_OFFSETS = {"shopify": 101, "bigcommerce": 202, "square": 303, "tiendanube"
 _DEMO_USER_AGENT = "commerce-connectors demo (demo@example.com)"
 
 
+def _currency_code(text: str) -> str:
+    """An ISO 4217 code, upper-cased.
+
+    Example:
+        >>> _currency_code("usd")
+        'USD'
+    """
+    code = text.strip().upper()
+    if len(code) != 3 or not code.isalpha():
+        raise ValueError(f"not a three-letter currency code: {text!r}")
+    return code
+
+
 def _base_url(help_for: str) -> PlatformOption:
     return PlatformOption(
         "--base-url",
@@ -71,6 +84,70 @@ def _base_url(help_for: str) -> PlatformOption:
         f"send the requests, and the token, to this API root instead (a simulator, a proxy,"
         f" a sandbox): {help_for}",
     )
+
+
+# -- ToyShop, the example platform: registered first, so it leads the demo --------------------
+
+
+def _toyshop_connector(options: Mapping[str, Any], token: str) -> Connector:
+    from ..testing.example_shop import ToyShopConnector
+
+    return ToyShopConnector(
+        token=token,
+        shop=options.get("shop") or "toyshop",
+        base_url=options["base_url"],
+        page_size=options.get("page_size") or 50,
+    )
+
+
+def _toyshop_demo(seed: int, clock: Clock, now: _dt.datetime, scale: float = 1.0) -> DemoStore:
+    from ..testing.example_shop import ToyShopConnector, ToyShopSimulator
+    from ..testing.simulator import TiendanubeRateLimit
+
+    simulator = ToyShopSimulator(
+        seed=seed,
+        customers=scaled(400, scale),
+        orders=scaled(4000, scale),
+        products=scaled(80, scale),
+        clock=clock,
+        # A Next-plan-sized bucket (Tiendanube x10), so the demo paces without waiting long.
+        rate_limit=TiendanubeRateLimit(capacity=400, leak_rate=20),
+        realistic=True,
+        now=now,
+    )
+    connector = ToyShopConnector(
+        token=simulator.token,
+        shop="demo",
+        transport=simulator.transport(),
+        clock=clock,
+        page_size=50,
+    )
+    return DemoStore(
+        connector=connector,
+        activity=lambda: simulator.simulate_activity(new_orders=25, updated_customers=12),
+        close=connector.close,
+    )
+
+
+register_platform(
+    PlatformSpec(
+        "toyshop",
+        "ToyShop, the example platform (point --base-url at its simulator)",
+        "TOYSHOP_TOKEN",
+        options=(
+            PlatformOption(
+                "--base-url",
+                "base_url",
+                "the API root, e.g. http://127.0.0.1:8080/api/v1",
+                required=True,
+            ),
+            PlatformOption("--shop", "shop", "the store's name (part of the connection id)"),
+            PlatformOption("--page-size", "page_size", "records per page", type=int),
+        ),
+        factory=_toyshop_connector,
+    )
+)
+register_demo(DemoSource("toyshop", "ToyShop example platform (simulated)", _toyshop_demo))
 
 
 # -- command-line factories --------------------------------------------------------------------
@@ -98,7 +175,10 @@ def _bigcommerce(options: Mapping[str, Any], token: str) -> Connector:
     from ..platforms.bigcommerce import BigCommerceConnector
 
     return BigCommerceConnector(
-        store_hash=options["store_hash"], access_token=token, base_url=options["base_url"]
+        store_hash=options["store_hash"],
+        access_token=token,
+        base_url=options["base_url"],
+        currency=options.get("currency"),
     )
 
 
@@ -155,6 +235,13 @@ register_platform(
                 "store_hash",
                 "the store's hash, e.g. id30h7ohwf from store-id30h7ohwf.mybigcommerce.com",
                 required=True,
+            ),
+            PlatformOption(
+                "--currency",
+                "currency",
+                "the store's currency code, e.g. USD (default: read from the store's profile,"
+                " which needs the Information & Settings scope)",
+                type=_currency_code,
             ),
             _base_url("replaces https://api.bigcommerce.com/stores/HASH"),
         ),
@@ -225,6 +312,7 @@ register_platform(
             _base_url("/VERSION/STORE_ID is appended"),
         ),
         factory=_tiendanube,
+        locators=("--store-id", "--domain", "--base-url"),
     )
 )
 

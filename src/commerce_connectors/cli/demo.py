@@ -1,12 +1,12 @@
 """The demo: simulated shops synced into a local SQLite file, historical then incremental.
 
 Used by ``commerce-connectors demo``; no network, no credentials. Each
-:class:`~commerce_connectors.sync.registry.DemoSource` builds a seeded realistic
+:class:`~commerce_connectors.cli.registry.DemoSource` builds a seeded realistic
 store served in-process; the demo runs a historical sync, lets the shop take a
 few new orders, runs an incremental sync, and sums it all up per platform.
 
 A store whose API time is simulated (:attr:`DemoStore.clock
-<commerce_connectors.sync.registry.DemoStore.clock>`, a fake clock on which rate
+<commerce_connectors.cli.registry.DemoStore.clock>`, a fake clock on which rate
 limits cost no real time) is synced on that clock; its result says how much API
 time was simulated. A source whose simulator cannot be built here (a missing
 optional module) is skipped and reported, not fatal.
@@ -36,9 +36,8 @@ from ..clock import Clock, FakeClock, SystemClock
 from ..errors import ConfigurationError
 from ..sinks import SQLiteSink
 from ..state import MemoryStateStore, SQLiteStateStore
-from .engine import ProgressCallback, SyncEngine
+from ..sync import ProgressCallback, SyncEngine, SyncProgress, SyncReport
 from .registry import DEMO_SOURCES, DemoSource
-from .report import SyncProgress, SyncReport
 
 if TYPE_CHECKING:
     from ..testing.simulators.activecampaign import ActiveCampaignSimulator

@@ -1,0 +1,644 @@
+"""The checked payload reader as it was before the fast paths: the oracle of the perf tests.
+
+``commerce_connectors._parsing`` reads well-typed payloads through fast paths (cached
+path steps, exact-type checks, the standard library's ISO 8601 reader). This frozen copy
+of the plain, checked reader is what they must agree with, record for record and error
+for error (``tests/perf/test_parsing_fast_path.py``). Do not optimise it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import math
+import re
+import zoneinfo
+from collections.abc import Iterator, Mapping, Sequence
+from decimal import Context, Decimal
+from typing import Any
+
+from dateutil import parser as _dateparser
+
+from commerce_connectors.errors import CurrencyError, FieldProblem, InvalidRecordError
+from commerce_connectors.models import ROUNDING, Money, currency_exponent
+
+__all__ = [
+    "EARLIEST_DATETIME",
+    "LATEST_DATETIME",
+    "MAX_AMOUNT_DIGITS",
+    "MAX_INTEGER",
+    "MAX_MINOR_UNITS",
+    "PayloadReader",
+    "amount_problem",
+    "parse_datetime",
+    "timezone_by_name",
+]
+
+_UTC = _dt.timezone.utc
+
+#: The earliest instant (UTC) a payload datetime may hold. Python's datetimes end at
+#: years 1 and 9999; a year of margin at each end keeps every shift the library applies
+#: to a record's dates (sync overlaps, the 24-hour trigger window, the 30-day cart
+#: retention, the 60-day recent-orders window) representable.
+EARLIEST_DATETIME = _dt.datetime(2, 1, 1, tzinfo=_UTC)
+#: The latest instant (UTC) a payload datetime may hold (see :data:`EARLIEST_DATETIME`).
+LATEST_DATETIME = _dt.datetime(9998, 12, 31, 23, 59, 59, 999999, tzinfo=_UTC)
+
+#: The largest integer (and the largest amount in minor units) a payload may hold: a
+#: signed 64-bit integer, which is what the platforms document (Square ``Money.amount``
+#: is ``int64``) and what CRMs and SQL ``BIGINT`` columns store amounts in.
+MAX_INTEGER = 2**63 - 1
+#: Largest magnitude of an amount in minor units (cents, fils…): :data:`MAX_INTEGER`.
+MAX_MINOR_UNITS = MAX_INTEGER
+#: Significant digits (and decimal places) an amount may have: the precision of
+#: Python's default decimal context, so sums and :meth:`Money.to_minor_units` stay exact.
+MAX_AMOUNT_DIGITS = 28
+
+_MISSING = object()
+_PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+# Exact arithmetic for the bound checks, whatever decimal context the caller has set.
+_EXACT = Context(prec=60, Emax=999_999, Emin=-999_999)
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,6})?")
+_NOT_FINITE = {"nan", "snan", "inf", "infinity"}
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+
+# RFC 5322 section 3.3 date-time, with the obsolete forms of section 4.3 (two- and
+# three-digit years, alphabetic zones). The day of the week is optional and not checked.
+_RFC2822 = re.compile(
+    r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\s*,\s*)?"
+    r"(?P<day>[0-9]{1,2})\s+"
+    r"(?P<month>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\s+"
+    r"(?P<year>[0-9]{2,4})\s+"
+    r"(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{2})(?::(?P<second>[0-9]{2}))?"
+    r"(?:\s+(?P<zone>[+-][0-9]{4}|[A-Za-z]{1,3}))?",
+    re.ASCII | re.IGNORECASE,
+)
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+# The obsolete zone names RFC 5322 section 4.3 defines (and UTC), in hours from UT.
+_RFC2822_ZONES = {
+    "UT": 0, "UTC": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6,
+    "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
+}  # fmt: skip
+
+# An IANA zone name: letters, digits, "_", "+", "-" in at most four "/" segments. No
+# dot, so never "." or ".." (no path can climb out of the database), no leading "/".
+_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+-]{0,29}(?:/[A-Za-z0-9_+-]{1,30}){0,3}", re.ASCII)
+_ZONE_OFFSET = re.compile(r"(?:UTC|GMT)?([+-])([0-9]{2}):?([0-9]{2})", re.ASCII | re.IGNORECASE)
+_UTC_NAMES = {"UTC", "Z", "GMT", "UT", "ETC/UTC", "ETC/GMT"}
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a payload may hold megabytes)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int past sys.get_int_max_str_digits() has no repr
+        return f"<{type(value).__name__} too long to show>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@functools.lru_cache(maxsize=1)
+def _iana_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+@functools.lru_cache(maxsize=256)
+def timezone_by_name(name: str) -> _dt.tzinfo:
+    """The time zone a payload names: an IANA name, ``UTC`` or a fixed ``±HH:MM`` offset.
+
+    A name is looked up in the IANA database **by name only**: it must look like a zone
+    name (letters, digits, ``_+-`` and ``/``, no dots, at most 64 characters) and be one
+    of :func:`zoneinfo.available_timezones`. A payload can therefore never make the
+    parser open a file of its choosing (``"/etc/passwd"``, ``"../../x"``).
+
+    Raises:
+        ValueError: the name is not a known zone.
+
+    Example:
+        >>> timezone_by_name("America/Sao_Paulo"), timezone_by_name("UTC")
+        (zoneinfo.ZoneInfo(key='America/Sao_Paulo'), datetime.timezone.utc)
+        >>> timezone_by_name("-03:00")
+        datetime.timezone(datetime.timedelta(days=-1, seconds=75600))
+        >>> timezone_by_name("../../etc/passwd")
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown timezone '../../etc/passwd'
+    """
+    text = name.strip() if isinstance(name, str) else ""
+    if text.upper() in _UTC_NAMES:
+        return _UTC
+    offset = _ZONE_OFFSET.fullmatch(text)
+    if offset is not None:
+        sign, hours, minutes = offset[1], int(offset[2]), int(offset[3])
+        if hours <= 23 and minutes <= 59:
+            delta = _dt.timedelta(hours=hours, minutes=minutes)
+            return _dt.timezone(-delta if sign == "-" else delta)
+    elif len(text) <= 64 and _ZONE_NAME.fullmatch(text) and text in _iana_names():
+        try:
+            return zoneinfo.ZoneInfo(text)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            pass  # listed but unreadable: as unknown as any other name
+    raise ValueError(f"unknown timezone {_shown(name)}")
+
+
+def _parse_rfc2822(match: re.Match[str]) -> _dt.datetime:
+    """An RFC 5322 date-time; the year is read as RFC 5322 section 4.3 says.
+
+    A four-digit year is that year (``0001`` is year 1, not 2001); a two-digit year is
+    20xx for 00-49 and 19xx for 50-99; a three-digit year is 1900 plus it. ``-0000``
+    and the military letters say nothing about the zone: the result is naive.
+    """
+    text = match["year"]
+    year = int(text)
+    if len(text) == 2:
+        year += 2000 if year < 50 else 1900
+    elif len(text) == 3:
+        year += 1900
+    zone_text = match["zone"]
+    tzinfo: _dt.tzinfo | None = None
+    if zone_text is None or zone_text == "-0000":
+        tzinfo = None
+    elif zone_text[0] in "+-":
+        hours, minutes = int(zone_text[1:3]), int(zone_text[3:5])
+        if minutes > 59 or hours > 23:
+            raise ValueError("zone offset out of range")
+        delta = _dt.timedelta(hours=hours, minutes=minutes)
+        tzinfo = _dt.timezone(-delta if zone_text[0] == "-" else delta)
+    elif zone_text.upper() in _RFC2822_ZONES:
+        tzinfo = _dt.timezone(_dt.timedelta(hours=_RFC2822_ZONES[zone_text.upper()]))
+    elif len(zone_text) != 1:
+        raise ValueError(f"unknown zone {zone_text!r}")
+    return _dt.datetime(
+        year,
+        _MONTHS.index(match["month"].lower()) + 1,
+        int(match["day"]),
+        int(match["hour"]),
+        int(match["minute"]),
+        int(match["second"] or 0),
+        tzinfo=tzinfo,
+    )
+
+
+def _php_zone(value: Any) -> _dt.tzinfo | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"unknown timezone {_shown(value)}")
+    return timezone_by_name(value)
+
+
+def parse_datetime(value: Any, *, naive_tz: _dt.tzinfo | None = None) -> _dt.datetime:
+    """Parse the datetime shapes platforms send into an aware UTC datetime.
+
+    Accepts ISO 8601 (``Z``, ``+02:00`` and ``-0300`` offsets), RFC 2822 / RFC 5322
+    (BigCommerce v2: ``Tue, 20 Nov 2012 00:00:00 +0000``; two- and four-digit years
+    read as RFC 5322 says), ``datetime`` objects, and PHP-style objects
+    ``{"date": "...", "timezone": "..."}`` (Tiendanube ``completed_at``) whose zone is
+    an IANA name (:func:`timezone_by_name`), ``UTC`` or an offset.
+
+    Args:
+        value: the raw value.
+        naive_tz: the zone to assume when the value has no offset and the
+            platform documents one; ``None`` refuses naive values.
+
+    Raises:
+        ValueError: the value is not a datetime in any known shape, names an unknown
+            zone, is naive and no ``naive_tz`` was given, or lies outside
+            :data:`EARLIEST_DATETIME` … :data:`LATEST_DATETIME` once in UTC.
+
+    Example:
+        >>> parse_datetime("Tue, 20 Nov 12 00:00:00 +0000").year
+        2012
+        >>> parse_datetime("0001-01-01T00:00:00+01:00")
+        Traceback (most recent call last):
+        ...
+        ValueError: datetime out of range: '0001-01-01T00:00:00+01:00' (supported: ...)
+    """
+    if isinstance(value, Mapping) and "date" in value:
+        zone = _php_zone(value.get("timezone"))
+        inner = value["date"]
+        if isinstance(inner, Mapping):
+            raise ValueError(f"not a datetime: {_shown(value)}")
+        return parse_datetime(inner, naive_tz=zone or naive_tz)
+    if isinstance(value, _dt.datetime):
+        parsed = value
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        try:
+            rfc = _RFC2822.fullmatch(text)
+            parsed = _parse_rfc2822(rfc) if rfc else _dateparser.isoparse(text)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise ValueError(f"not a datetime: {_shown(value)}") from exc
+    else:
+        raise ValueError(f"not a datetime: {_shown(value)}")
+    return _to_utc(parsed, naive_tz, value)
+
+
+def _to_utc(parsed: _dt.datetime, naive_tz: _dt.tzinfo | None, value: Any) -> _dt.datetime:
+    out_of_range = (
+        f"datetime out of range: {_shown(value)} (supported: "
+        f"{EARLIEST_DATETIME.isoformat()} to {LATEST_DATETIME.isoformat()})"
+    )
+    try:
+        offset = parsed.utcoffset()
+    except (ValueError, OverflowError) as exc:
+        raise ValueError(out_of_range) from exc
+    if offset is None:
+        if naive_tz is None:
+            raise ValueError(f"datetime has no timezone: {_shown(value)}")
+        parsed = parsed.replace(tzinfo=naive_tz)
+    try:
+        result = parsed.astimezone(_UTC)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError(out_of_range) from exc
+    if not EARLIEST_DATETIME <= result <= LATEST_DATETIME:
+        raise ValueError(out_of_range)
+    return result
+
+
+def amount_problem(amount: Decimal, exponent: int = 0) -> str | None:
+    """What is wrong with ``amount`` as an amount of a currency with ``exponent`` digits.
+
+    ``None`` when the amount is finite, has at most :data:`MAX_AMOUNT_DIGITS`
+    significant digits and decimal places, and its value in minor units (rounded as
+    :meth:`Money.to_minor_units` rounds) fits :data:`MAX_MINOR_UNITS`. With
+    ``exponent=0`` the bound is on the value itself (quantities, bare decimals).
+
+    Example:
+        >>> amount_problem(Decimal("19.99"), 2) is None
+        True
+        >>> amount_problem(Decimal("1e30"), 2)
+        'amount out of range: more than 9223372036854775807 minor units'
+        >>> amount_problem(Decimal("NaN"))
+        'not a finite amount'
+    """
+    if not amount.is_finite():
+        return "not a finite amount"
+    if not amount.is_zero():
+        too_large = f"amount out of range: more than {MAX_MINOR_UNITS} minor units"
+        if amount.adjusted() + exponent > 19:
+            return too_large
+        units = amount.scaleb(exponent, _EXACT).quantize(Decimal(1), ROUNDING, _EXACT)
+        if abs(units) > MAX_MINOR_UNITS:
+            return too_large
+    digits, places = len(amount.as_tuple().digits), -int(amount.as_tuple().exponent)
+    if digits > MAX_AMOUNT_DIGITS or places > MAX_AMOUNT_DIGITS:
+        return f"amount has more than {MAX_AMOUNT_DIGITS} digits or decimal places"
+    return None
+
+
+class PayloadReader:
+    """Reads typed fields from one raw payload and records every problem.
+
+    Paths are dotted with list indexes, relative to the payload:
+    ``"customer.default_address.phone"``, ``"line_items[2].price"``. Problems
+    are reported with a JSON path (``$.line_items[2].price``), prefixed by
+    ``base`` for readers created with :meth:`child`.
+
+    Args:
+        payload: the record exactly as the platform returned it.
+        platform: the platform's name, for the error.
+        kind: ``"order"``, ``"customer"``…
+        naive_tz: zone to assume for datetimes without an offset, when the
+            platform documents one (``None``: such values are problems).
+    """
+
+    def __init__(
+        self,
+        payload: Any,
+        *,
+        platform: str,
+        kind: str,
+        naive_tz: _dt.tzinfo | None = None,
+        base: str = "$",
+        problems: list[FieldProblem] | None = None,
+    ) -> None:
+        self.payload = payload
+        self.platform = platform
+        self.kind = kind
+        self.naive_tz = naive_tz
+        self.base = base
+        self.problems: list[FieldProblem] = [] if problems is None else problems
+        self.record_id: str | None = None
+        self._root: PayloadReader = self
+        if not isinstance(payload, Mapping):
+            self.problem("", f"expected a JSON object, got {type(payload).__name__}", payload)
+
+    # -- plumbing ---------------------------------------------------------
+
+    def _json_path(self, path: str) -> str:
+        if not path:
+            return self.base
+        parts = [f"[{m[1]}]" if m[1] else f".{m[0]}" for m in _PATH_TOKEN.findall(path)]
+        return self.base + "".join(parts)
+
+    def problem(self, path: str, reason: str, value: Any = None) -> None:
+        """Record a problem with the field at ``path``."""
+        self.problems.append(FieldProblem(self._json_path(path), reason, value))
+
+    def raw(self, path: str, default: Any = None) -> Any:
+        """The raw value at ``path``, or ``default`` when any step is missing or null."""
+        node: Any = self.payload
+        for name, index in _PATH_TOKEN.findall(path):
+            if index:
+                if not isinstance(node, list) or int(index) >= len(node):
+                    return default
+                node = node[int(index)]
+            else:
+                if not isinstance(node, Mapping) or name not in node:
+                    return default
+                node = node[name]
+            if node is None:
+                return default
+        return node
+
+    def child(self, path: str) -> PayloadReader:
+        """A reader over the object at ``path`` that shares this reader's problems."""
+        sub = PayloadReader.__new__(PayloadReader)
+        sub.payload = self.raw(path, {})
+        sub.platform, sub.kind, sub.naive_tz = self.platform, self.kind, self.naive_tz
+        sub.base = self._json_path(path)
+        sub.problems = self.problems
+        sub.record_id = None
+        sub._root = self._root
+        if not isinstance(sub.payload, Mapping):
+            self.problem(path, f"expected a JSON object, got {type(sub.payload).__name__}")
+            sub.payload = {}
+        return sub
+
+    def children(self, path: str) -> Iterator[PayloadReader]:
+        """Readers over each object of the list at ``path`` (missing list: none)."""
+        items = self.raw(path, [])
+        if not isinstance(items, list):
+            self.problem(path, f"expected a list, got {type(items).__name__}", items)
+            return
+        for index in range(len(items)):
+            yield self.child(f"{path}[{index}]")
+
+    def array(self, path: str) -> list[Any]:
+        """The JSON array at ``path`` (missing or null: empty); anything else is a problem.
+
+        Example:
+            >>> r = PayloadReader({"a": ["x", 1], "b": "x"}, platform="x", kind="y")
+            >>> r.array("a"), r.array("b"), r.array("c"), [str(p) for p in r.problems]
+            (['x', 1], [], [], ['$.b: expected a list, got str'])
+        """
+        items = self.raw(path, [])
+        if not isinstance(items, list):
+            self.problem(path, f"expected a list, got {type(items).__name__}", items)
+            return []
+        return items
+
+    # -- typed accessors --------------------------------------------------
+
+    def id(self, path: str = "id") -> str | None:
+        """A required identifier (string or integer id) as a string."""
+        value = self.text(path, required=True)
+        if value is not None and self._root.record_id is None and self._root is self:
+            self.record_id = value
+        return value
+
+    def text(self, path: str, *, required: bool = False) -> str | None:
+        """A string field (integers are accepted and turned into strings).
+
+        Empty and whitespace-only strings count as missing; other strings are
+        kept exactly as given.
+        """
+        value = self.raw(path, _MISSING)
+        if value is _MISSING or (isinstance(value, str) and not value.strip()):
+            if required:
+                self.problem(path, "required field is missing or empty", None)
+            return None
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            self.problem(path, f"expected a string, got {type(value).__name__}", value)
+            return None
+        if isinstance(value, int) and abs(value) > MAX_INTEGER:
+            self.problem(path, f"integer out of range: {_shown(value)}", value)
+            return None
+        return str(value)
+
+    def _check_sign(self, path: str, value: Decimal, negative: bool, raw: Any) -> Decimal | None:
+        if value.is_signed() and value.is_zero():
+            return value.copy_abs()  # "-0.00" is zero, not a negative amount
+        if value < 0 and not negative:
+            self.problem(path, f"negative value not allowed: {_shown(raw)}", raw)
+            return None
+        return value
+
+    def decimal(
+        self, path: str, *, required: bool = False, negative: bool = False
+    ) -> Decimal | None:
+        """A decimal number given as a string or a JSON number.
+
+        JSON numbers are read through their shortest ``repr`` so ``10.1`` stays
+        ``Decimal('10.1')`` (the value the platform meant), never a binary float.
+        Strings must be plain decimal numbers (``"12.50"``, ``"-3"``, ``"1e3"``):
+        no ``NaN``, ``Infinity``, digit separators or non-ASCII digits. The value must
+        pass :func:`amount_problem` (at most :data:`MAX_INTEGER` in magnitude).
+
+        Args:
+            path: where the number is.
+            required: record a problem if it is missing.
+            negative: whether a negative value is acceptable (the sign policy).
+        """
+        value = self.raw(path, _MISSING)
+        if value is _MISSING or value == "":
+            if required:
+                self.problem(path, "required amount is missing", None)
+            return None
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            self.problem(path, f"expected a number, got {type(value).__name__}", value)
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problem(path, f"not a finite amount: {_shown(value)}", value)
+            return None
+        if isinstance(value, str):
+            text = value.strip()
+            if not _DECIMAL_TEXT.fullmatch(text):
+                finite = text.lower().lstrip("+-") not in _NOT_FINITE
+                what = "not a decimal amount" if finite else "not a finite amount"
+                self.problem(path, f"{what}: {_shown(value)}", value)
+                return None
+        # Never raises: the string matched _DECIMAL_TEXT; a finite float's repr is a number.
+        result = Decimal(repr(value) if isinstance(value, float) else value)
+        bound = amount_problem(result)
+        if bound is not None:
+            self.problem(path, f"{bound}: {_shown(value)}", value)
+            return None
+        return self._check_sign(path, result, negative, value)
+
+    def integer(self, path: str, *, required: bool = False, negative: bool = True) -> int | None:
+        """An integer given as a JSON integer or a string of ASCII digits.
+
+        The value must fit a signed 64-bit integer (:data:`MAX_INTEGER`).
+
+        Args:
+            path: where the integer is.
+            required: record a problem if it is missing.
+            negative: whether a negative value is acceptable (ids and codes: yes;
+                quantities: no).
+        """
+        value = self.raw(path, _MISSING)
+        if value is _MISSING or value == "":
+            if required:
+                self.problem(path, "required integer is missing", None)
+            return None
+        result: int | None = None
+        if isinstance(value, bool):
+            self.problem(path, "expected an integer, got a boolean", value)
+            return None
+        if isinstance(value, int):
+            result = value
+        elif isinstance(value, str) and _INTEGER_TEXT.fullmatch(value.strip()):
+            text = value.strip()
+            digits = text.lstrip("+-").lstrip("0") or "0"
+            # Never int() a long string: past 19 digits it is out of range anyway.
+            magnitude = int(digits) if len(digits) <= 19 else MAX_INTEGER + 1
+            result = -magnitude if text.startswith("-") else magnitude
+        elif isinstance(value, float) and value.is_integer():
+            result = int(value)
+        if result is None:
+            self.problem(path, f"expected an integer, got {_shown(value)}", value)
+            return None
+        if abs(result) > MAX_INTEGER:
+            self.problem(path, f"integer out of range: {_shown(value)}", value)
+            return None
+        if result < 0 and not negative:
+            self.problem(path, f"negative value not allowed: {_shown(value)}", value)
+            return None
+        return result
+
+    def boolean(self, path: str) -> bool | None:
+        """A boolean; ``"true"``/``"false"`` strings and 0/1 are accepted."""
+        value = self.raw(path, _MISSING)
+        if value is _MISSING:
+            return None
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0"}:
+            return value.strip().lower() in {"true", "1"}
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        self.problem(path, f"expected a boolean, got {_shown(value)}", value)
+        return None
+
+    def datetime(self, path: str, *, required: bool = False) -> _dt.datetime | None:
+        """An aware UTC datetime from any shape :func:`parse_datetime` knows.
+
+        A missing value, ``null`` or ``""`` is ``None`` (a problem when ``required``).
+        """
+        value = self.raw(path, _MISSING)
+        if value is _MISSING or value == "":
+            if required:
+                self.problem(path, "required datetime is missing", None)
+            return None
+        try:
+            return parse_datetime(value, naive_tz=self.naive_tz)
+        except ValueError as exc:
+            self.problem(path, str(exc), value)
+            return None
+
+    def currency(self, path: str, *, required: bool = True) -> str | None:
+        """An ISO 4217 currency code."""
+        code = self.text(path, required=required)
+        if code is None:
+            return None
+        try:
+            return Money(0, code).currency
+        except CurrencyError as exc:
+            self.problem(path, str(exc), code)
+            return None
+
+    def money(
+        self,
+        path: str,
+        currency: str | None,
+        *,
+        required: bool = False,
+        minor_units: bool = False,
+        negative: bool = False,
+    ) -> Money | None:
+        """An amount at ``path`` in ``currency``.
+
+        The amount must fit :data:`MAX_MINOR_UNITS` once in the currency's minor units
+        (:func:`amount_problem`), and be non-negative unless ``negative``.
+
+        Args:
+            path: where the amount is.
+            currency: the ISO code (already read); ``None`` means the currency
+                itself was bad or missing, which was recorded where it was read.
+            required: record a problem if the amount is missing.
+            minor_units: the amount is an integer count of minor units (Square).
+            negative: whether a negative amount is acceptable (the sign policy).
+        """
+        if minor_units:
+            units = self.integer(path, required=required, negative=negative)
+            if units is None or currency is None:
+                return None
+            try:
+                return Money.from_minor_units(units, currency)
+            except CurrencyError as exc:
+                self.problem(path, str(exc), units)
+                return None
+        amount = self.decimal(path, required=required, negative=negative)
+        if amount is None or currency is None:
+            return None
+        return self._bounded(path, amount, currency, self.raw(path))
+
+    def _bounded(self, path: str, amount: Decimal, currency: str, raw: Any) -> Money | None:
+        try:
+            money = Money(amount, currency)
+        except CurrencyError as exc:
+            self.problem(path, str(exc), currency)
+            return None
+        try:
+            exponent = currency_exponent(money.currency)
+        except CurrencyError:
+            exponent = 0  # XAU, XDR…: no minor unit; bound the amount itself
+        reason = amount_problem(money.amount, exponent)
+        if reason is not None:
+            self.problem(path, f"{reason} of {money.currency}: {_shown(raw)}", raw)
+            return None
+        return money
+
+    def money_sum(
+        self, paths: Sequence[str], currency: str | None, *, negative: bool = False
+    ) -> Money | None:
+        """The sum of the amounts at ``paths`` that are present (``None`` if none is).
+
+        Each part is read with :meth:`money`; the sum must fit the same bounds (a
+        problem is recorded at the first path otherwise).
+
+        Example:
+            >>> r = PayloadReader({"a": "1.50", "b": None, "c": "2"}, platform="x", kind="y")
+            >>> r.money_sum(["a", "b", "c"], "USD")
+            Money(amount=Decimal('3.50'), currency='USD')
+        """
+        parts = [self.money(path, currency, negative=negative) for path in paths]
+        known = [part for part in parts if part is not None]
+        if not known or currency is None:
+            return None
+        if len(known) == 1:
+            return known[0]
+        total = known[0].amount
+        for part in known[1:]:
+            total = _EXACT.add(total, part.amount)
+        return self._bounded(paths[0], total, currency, [self.raw(p) for p in paths])
+
+    # -- outcome ----------------------------------------------------------
+
+    @property
+    def ok(self) -> bool:
+        """True while no problem has been recorded."""
+        return not self.problems
+
+    def check(self) -> None:
+        """Raise one InvalidRecordError listing every problem, if there is any."""
+        if self.problems:
+            root = self._root
+            raise InvalidRecordError(
+                platform=root.platform,
+                kind=root.kind,
+                record_id=root.record_id,
+                problems=root.problems,
+                payload=root.payload,
+            )
