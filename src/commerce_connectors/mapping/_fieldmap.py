@@ -1,8 +1,14 @@
-"""Declarative field maps: canonical record → a CRM's field names."""
+"""Declarative field maps: canonical record → a CRM's field names.
+
+A map is interpreted spec by spec (``_run_interpreted``, the reference) or,
+as :meth:`FieldMap.apply` and :meth:`FieldMap.check` do, compiled once into
+one function per field: paths into direct readers, transforms resolved per
+spec instead of per value. Both give the same values and the same problems.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -125,6 +131,10 @@ class FieldMap:
     fields: tuple[FieldSpec, ...] = attrs.field(converter=_fields)
     external_id: FieldPath = attrs.field(default=_EXTERNAL_ID, converter=_path)
     require_external_id: bool = True
+    # The compiled form, built on first use (maps are immutable, so it never goes stale).
+    _compiled: _Compiled | None = attrs.field(
+        default=None, init=False, eq=False, repr=False, hash=False
+    )
 
     # -- building ---------------------------------------------------------------
 
@@ -195,15 +205,41 @@ class FieldMap:
         spec = FieldSpec(target, source, transform, required, each)
         return attrs.evolve(self, fields=[spec if s.target == target else s for s in self.fields])
 
-    def with_external_id(self, source: str | FieldPath, *, required: bool = True) -> FieldMap:
+    def with_external_id(
+        self, source: str | FieldPath, *, required: bool | None = None
+    ) -> FieldMap:
         """Return a copy that takes the CRM's external id from another path.
 
+        Choosing where the id comes from does not change whether it is
+        required: by default the copy keeps this map's
+        :attr:`require_external_id`. The contact map's external id is optional
+        (guests may have none), so ``CONTACT_MAP.with_external_id(...)`` stays
+        optional: a contact without that value is written without an external
+        id, not rejected. Pass ``required=True`` to reject records that lack it
+        (they are reported as bad fields and dead-lettered by a sync), or
+        ``required=False`` to make the id optional on any map.
+
+        Args:
+            source: a canonical or raw path (``$.reference_id``).
+            required: a missing value is a bad field (``True``), an absent
+                external id (``False``), or as this map says (``None``).
+
         Example:
+            >>> from datetime import datetime, timezone
             >>> from commerce_connectors.mapping import CONTACT_MAP
-            >>> str(CONTACT_MAP.with_external_id("$.reference_id").external_id)
-            '$.reference_id'
+            >>> from commerce_connectors.models import Customer
+            >>> t = datetime(2024, 1, 1, tzinfo=timezone.utc)
+            >>> by_reference = CONTACT_MAP.with_external_id("$.reference_id")
+            >>> str(by_reference.external_id), by_reference.require_external_id
+            ('$.reference_id', False)
+            >>> no_reference = Customer("square", "square:M:L", "C1", t, t, email="a@b.co", raw={})
+            >>> by_reference.apply(no_reference).external_id is None
+            True
+            >>> CONTACT_MAP.with_external_id("$.reference_id", required=True).check(no_reference)
+            (FieldProblem(path='$.reference_id', reason='external id missing', value=None),)
         """
-        return attrs.evolve(self, external_id=source, require_external_id=required)
+        keep = self.require_external_id if required is None else required
+        return attrs.evolve(self, external_id=source, require_external_id=keep)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FieldMap:
@@ -272,7 +308,29 @@ class FieldMap:
             )
         return MappedRecord(self.kind, external_id, values)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The compiled form holds closures: a map travels (pickle, copy) as its
+        # definition and compiles again where it is used.
+        return (FieldMap, (self.kind, self.fields, self.external_id, self.require_external_id))
+
+    def _compile(self) -> _Compiled:
+        compiled = self._compiled
+        if compiled is None:
+            compiled = _Compiled(self)
+            object.__setattr__(self, "_compiled", compiled)
+        return compiled
+
     def _run(self, record: Any) -> tuple[str | None, dict[str, Any], tuple[FieldProblem, ...]]:
+        compiled = self._compiled or self._compile()
+        problems: list[FieldProblem] = []
+        external_id = compiled.external_id(record, problems)
+        values = compiled.map_fields(record, "", problems)
+        return external_id, values, tuple(problems)
+
+    def _run_interpreted(
+        self, record: Any
+    ) -> tuple[str | None, dict[str, Any], tuple[FieldProblem, ...]]:
+        """The reference: the map read spec by spec, paths walked step by step."""
         problems: list[FieldProblem] = []
         external_id = self._external_id(record, problems)
         values = self._map_fields(record, "", problems)
@@ -281,7 +339,7 @@ class FieldMap:
     def _external_id(self, record: Any, problems: list[FieldProblem]) -> str | None:
         where = str(self.external_id)
         try:
-            found = self.external_id.resolve(record)
+            found = self.external_id._resolve_reference(record)
         except PathError as exc:
             problems.append(FieldProblem(where, f"external id: {exc}"))
             return None
@@ -298,18 +356,24 @@ class FieldMap:
     def _map_fields(self, record: Any, prefix: str, problems: list[FieldProblem]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for spec in self.fields:
-            out[spec.target] = _map_one(spec, record, prefix, problems)
+            transform = resolve_transform(spec.transform)
+            out[spec.target] = _map_one(spec, transform, record, prefix, problems)
         return out
 
 
-def _map_one(spec: FieldSpec, record: Any, prefix: str, problems: list[FieldProblem]) -> Any:
+def _map_one(
+    spec: FieldSpec,
+    transform: Transform | None,
+    record: Any,
+    prefix: str,
+    problems: list[FieldProblem],
+) -> Any:
     where = _join(prefix, str(spec.source))
     try:
-        found = spec.source.resolve(record)
+        found = spec.source._resolve_reference(record)
     except PathError as exc:
         problems.append(FieldProblem(where, f"{spec.target}: {exc}"))
         return None
-    transform = resolve_transform(spec.transform)
 
     def convert(item_path: str, value: Any) -> Any:
         if value is None:
@@ -351,3 +415,166 @@ def _map_each(
         spec.each._map_fields(element, f"{item_path}[{n}]", problems)
         for n, element in enumerate(value)
     ]
+
+
+# -- the compiled form -------------------------------------------------------------
+
+#: Where a compiled field sits, for problem paths: ``""`` at the top, the
+#: element path inside an ``each`` as (path of the sequence, index); rendered
+#: only when a problem is reported, since most records have none.
+_Prefix = str | tuple[str, int]
+
+#: One compiled field: ``(record, prefix, problems) -> value``.
+_Field = Callable[[Any, _Prefix, list[FieldProblem]], Any]
+
+
+def _prefix_text(prefix: _Prefix) -> str:
+    return f"{prefix[0]}[{prefix[1]}]" if isinstance(prefix, tuple) else prefix
+
+
+def _where(prefix: _Prefix, path: str) -> str:
+    return _join(_prefix_text(prefix), path)
+
+
+class _Compiled:
+    """A map compiled once: one function per field, transforms resolved, readers bound.
+
+    It reproduces ``_run_interpreted`` exactly (values, problems and their
+    order); paths with ``[*]`` keep the interpreted code, since they are rare
+    and expand to lists anyway.
+    """
+
+    __slots__ = ("external_id", "fields")
+
+    def __init__(self, fmap: FieldMap) -> None:
+        self.fields: tuple[tuple[str, _Field], ...] = tuple(
+            (spec.target, _compile_field(spec)) for spec in fmap.fields
+        )
+        self.external_id = _compile_external_id(fmap.external_id, fmap.require_external_id)
+
+    def map_fields(
+        self, record: Any, prefix: _Prefix, problems: list[FieldProblem]
+    ) -> dict[str, Any]:
+        return {target: run(record, prefix, problems) for target, run in self.fields}
+
+
+def _compile_external_id(
+    path: FieldPath, required: bool
+) -> Callable[[Any, list[FieldProblem]], str | None]:
+    reader = path.reader()
+    where = str(path)
+
+    def external_id(record: Any, problems: list[FieldProblem]) -> str | None:
+        if reader is None:
+            # A wildcard path: one value means that value, several mean none.
+            try:
+                found = path.resolve(record)
+            except PathError as exc:
+                problems.append(FieldProblem(where, f"external id: {exc}"))
+                return None
+            value = found[0].value if len(found) == 1 else None
+        else:
+            try:
+                value = reader(record)[0]
+            except PathError as exc:
+                problems.append(FieldProblem(where, f"external id: {exc}"))
+                return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if isinstance(value, str):
+            stripped = value.strip()
+            if stripped:
+                return stripped
+        if required or value is not None:
+            reason = "external id missing" if value is None else "external id is not a string"
+            problems.append(FieldProblem(where, reason, value))
+        return None
+
+    return external_id
+
+
+def _compile_field(spec: FieldSpec) -> _Field:
+    reader = spec.source.reader()
+    if reader is None:
+        # Wildcard paths: the interpreted code, with the transform looked up once.
+        transform = resolve_transform(spec.transform)
+
+        def interpreted(record: Any, prefix: _Prefix, problems: list[FieldProblem]) -> Any:
+            return _map_one(spec, transform, record, _prefix_text(prefix), problems)
+
+        return interpreted
+
+    text = str(spec.source)
+    target = spec.target
+    required = spec.required
+    if spec.each is not None:
+        each = spec.each
+
+        def mapped_each(record: Any, prefix: _Prefix, problems: list[FieldProblem]) -> Any:
+            try:
+                value = reader(record)[0]
+            except PathError as exc:
+                problems.append(FieldProblem(_where(prefix, text), f"{target}: {exc}"))
+                return None
+            if value is None:
+                if required:
+                    problems.append(
+                        FieldProblem(_where(prefix, text), f"{target}: required value missing")
+                    )
+                return None
+            full = _where(prefix, text)
+            cls = type(value)
+            if (
+                cls is not tuple
+                and cls is not list
+                and (isinstance(value, str) or not isinstance(value, Sequence))
+            ):
+                problems.append(
+                    FieldProblem(full, f"{target}: expected a sequence to map each item", value)
+                )
+                return None
+            nested = each._compiled or each._compile()
+            return [
+                nested.map_fields(element, (full, n), problems) for n, element in enumerate(value)
+            ]
+
+        return mapped_each
+
+    transform = resolve_transform(spec.transform)
+    if transform is None:
+
+        def plain(record: Any, prefix: _Prefix, problems: list[FieldProblem]) -> Any:
+            try:
+                value = reader(record)[0]
+            except PathError as exc:
+                problems.append(FieldProblem(_where(prefix, text), f"{target}: {exc}"))
+                return None
+            if value is None and required:
+                problems.append(
+                    FieldProblem(_where(prefix, text), f"{target}: required value missing")
+                )
+            return value
+
+        return plain
+
+    def transformed(record: Any, prefix: _Prefix, problems: list[FieldProblem]) -> Any:
+        try:
+            value = reader(record)[0]
+        except PathError as exc:
+            problems.append(FieldProblem(_where(prefix, text), f"{target}: {exc}"))
+            return None
+        if value is None:
+            if required:
+                problems.append(
+                    FieldProblem(_where(prefix, text), f"{target}: required value missing")
+                )
+            return None
+        try:
+            return transform(value)
+        # Any failure of a transform (user-written ones included) is one bad
+        # field to report, never a reason to stop mapping the other fields.
+        except Exception as exc:
+            problems.append(FieldProblem(_where(prefix, text), f"{target}: {exc}", value))
+            return None
+
+    return transformed

@@ -2,7 +2,9 @@
 
 Each transform receives a value that is not ``None`` (``None`` passes through
 untouched) and returns the CRM's representation, or raises to report the
-field as bad.
+field as bad. The common exact types (``str``, ``int``, ``tuple``, ``list``)
+are recognised by their class first, before the abstract-class checks that
+decide every other case, because maps run once per field of every record.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
+from ..errors import ConfigurationError
 from ..models import Money
 from ..rules.email import normalize_email
 
@@ -52,9 +55,17 @@ def iso_datetime(value: Any) -> str:
     return value.isoformat()
 
 
+def _sequence(value: Any) -> bool:
+    """A sequence that is not a string (tuples and lists known without an ABC check)."""
+    cls = type(value)
+    if cls is tuple or cls is list:
+        return True
+    return not isinstance(value, str) and isinstance(value, Sequence)
+
+
 def join(value: Any) -> str | None:
     """A sequence of strings joined with ``", "``; empty gives ``None``."""
-    if isinstance(value, str) or not isinstance(value, Sequence):
+    if not _sequence(value):
         raise TypeError(f"expected a sequence of strings, got {type(value).__name__}")
     parts = [str(v) for v in value if v is not None and str(v)]
     return ", ".join(parts) or None
@@ -62,14 +73,14 @@ def join(value: Any) -> str | None:
 
 def as_list(value: Any) -> list[Any]:
     """A sequence as a JSON list."""
-    if isinstance(value, str) or not isinstance(value, Sequence):
+    if not _sequence(value):
         raise TypeError(f"expected a sequence, got {type(value).__name__}")
     return list(value)
 
 
 def first(value: Any) -> Any:
     """The first element of a sequence, or ``None`` when it is empty."""
-    if isinstance(value, str) or not isinstance(value, Sequence):
+    if not _sequence(value):
         raise TypeError(f"expected a sequence, got {type(value).__name__}")
     return value[0] if value else None
 
@@ -83,6 +94,8 @@ def flag(value: Any) -> str:
 
 def quantity(value: Any) -> int | str:
     """A quantity: integers stay integers, fractional quantities become decimal strings."""
+    if type(value) is int:
+        return value
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
         raise TypeError(f"expected an int or Decimal quantity, got {type(value).__name__}")
     if isinstance(value, Decimal):
@@ -99,6 +112,9 @@ def enum_value(value: Any) -> Any:
 
 def text(value: Any) -> str:
     """Any scalar as a string (ids that platforms send as numbers)."""
+    cls = type(value)
+    if cls is str or cls is int:
+        return str(value)
     if isinstance(value, Mapping | Sequence) and not isinstance(value, str):
         raise TypeError(f"expected a scalar, got {type(value).__name__}")
     return str(value)
@@ -143,8 +159,6 @@ def resolve_transform(value: str | Transform | None) -> Transform | None:
         >>> resolve_transform("minor_units")(Money("12.34", "USD"))
         1234
     """
-    from ..errors import ConfigurationError
-
     if value is None or callable(value):
         return value
     try:

@@ -28,10 +28,11 @@ from __future__ import annotations
 
 from ._paths import FieldPath
 from ._reasons import Reason
+from ._with_defaults import cart_status, choose_phone, consent_from
 from .caps import CapResult, Refusal, apply_contact_cap
-from .carts import AbandonmentPolicy, CartState, CartStatus, cart_status
+from .carts import AbandonmentPolicy, CartState, CartStatus
 from .config import CONTACT_KINDS, RuleSet
-from .consent import Consent, ConsentField, SubscriptionDecision, consent_from, should_subscribe
+from .consent import Consent, ConsentField, SubscriptionDecision, should_subscribe
 from .contacts import Contact, ContactDecision, SourceRef, merge_contacts, prepare_contact
 from .defaults import DEFAULT_RULES, defaults_for
 from .email import EmailResult, normalize_email
@@ -55,7 +56,6 @@ from .phone import (
     PhoneCandidate,
     PhoneResult,
     Plausibility,
-    choose_phone,
     normalize_phone,
     region_for,
 )

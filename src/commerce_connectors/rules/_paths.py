@@ -12,19 +12,25 @@ One small syntax serves the phone chains, the consent fields and the field maps:
 A canonical path naming an attribute the record does not have is an error (a
 typo in a map must not silently yield ``None``); a raw key that is absent is
 simply ``None``, because platforms omit keys freely.
+
+A path without ``[*]`` is compiled once into a direct reader (its steps and
+error texts prepared, attrs metadata cached per record class), which
+:meth:`FieldPath.resolve` uses; the step-by-step walker stays as the reference
+that the compiled reader is tested against.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, Literal
 
 import attrs
 
 from ..errors import ConfigurationError
 
-__all__ = ["WILDCARD", "FieldPath", "PathError", "Resolved"]
+__all__ = ["WILDCARD", "FieldPath", "PathError", "Reader", "Resolved"]
 
 
 class _Wildcard:
@@ -161,6 +167,31 @@ class FieldPath:
         Raises:
             PathError: a canonical path names an attribute the record lacks.
         """
+        compiled = _compiled(self)
+        if compiled is None:
+            return self._resolve_reference(record)
+        reader, text = compiled
+        value, parent = reader(record)
+        return [Resolved(text, value, parent)]
+
+    def reader(self) -> Reader | None:
+        """The compiled reader of a path without ``[*]`` (``None`` for a wildcard path).
+
+        ``reader(record)`` returns ``(value, parent)`` exactly as :meth:`resolve`
+        would (its single element's ``value`` and ``parent``; its ``path`` is
+        always ``str(self)``), and raises the same :class:`PathError`. Readers
+        are built once per path and cached.
+
+        Example:
+            >>> from commerce_connectors.models import Address
+            >>> FieldPath.parse("country_code").reader()(Address(country_code="ES"))[0]
+            'ES'
+        """
+        compiled = _compiled(self)
+        return None if compiled is None else compiled[0]
+
+    def _resolve_reference(self, record: Any) -> list[Resolved]:
+        """The step-by-step walker: the reference the compiled readers must equal."""
         if self.is_raw:
             return self._walk(getattr(record, "raw", None), [], 0, None, raw=True)
         return self._walk(record, [], 0, None, raw=False)
@@ -205,14 +236,139 @@ class FieldPath:
 
 
 def _is_sequence(value: Any) -> bool:
-    return isinstance(value, Sequence) and not isinstance(value, str | bytes)
+    return _shape(type(value)).sequence
+
+
+@attrs.frozen
+class _Shape:
+    """What a path needs to know about a class, asked once per class."""
+
+    mapping: bool
+    sequence: bool
+    fields: frozenset[str]
+
+
+# Classes met by paths: the model's records, dicts, lists, tuples; a few dozen.
+# Cleared if it ever grows past the limit (classes made on the fly), so it stays bounded.
+_SHAPES: dict[type, _Shape] = {}
+_SHAPES_LIMIT = 1024
+
+
+def _shape(cls: type) -> _Shape:
+    shape = _SHAPES.get(cls)
+    if shape is None:
+        names = frozenset(a.name for a in attrs.fields(cls)) if attrs.has(cls) else frozenset()
+        shape = _Shape(
+            issubclass(cls, Mapping),
+            issubclass(cls, Sequence) and not issubclass(cls, str | bytes),
+            names,
+        )
+        if len(_SHAPES) >= _SHAPES_LIMIT:
+            _SHAPES.clear()
+        _SHAPES[cls] = shape
+    return shape
 
 
 def _has_field(obj: Any, name: str) -> bool:
     if name.startswith("_"):
         return False
-    if attrs.has(type(obj)) and any(a.name == name for a in attrs.fields(type(obj))):
+    if name in _shape(type(obj)).fields:
         return True
     # Properties such as Money.exponent or Cart.last_activity_at are fair game;
     # methods are not values and are refused.
     return hasattr(obj, name) and not callable(getattr(obj, name))
+
+
+_NOT_A_FIELD: Final = object()
+
+
+def _property(obj: Any, name: str) -> Any:
+    """``getattr(obj, name)`` for a name that is not an attrs field; ``_NOT_A_FIELD`` if refused.
+
+    The same decision as :func:`_has_field` followed by ``getattr``, with the
+    attribute read once instead of three times (properties compute).
+    """
+    if name.startswith("_"):
+        return _NOT_A_FIELD
+    try:
+        value = getattr(obj, name)
+    except AttributeError:
+        return _NOT_A_FIELD
+    return _NOT_A_FIELD if callable(value) else value
+
+
+#: A compiled path: ``reader(record) -> (value, parent)``.
+Reader = Callable[[Any], tuple[Any, Any]]
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(path: FieldPath) -> tuple[Reader, str] | None:
+    """Compile a path without wildcards into one loop over prepared steps, with its text."""
+    if path.has_wildcard:
+        return None
+    raw = path.is_raw
+    # Each step as (name, index, private name, path before it for error
+    # texts); exactly one of name and index is set.
+    plan: tuple[tuple[str | None, int | None, bool, str], ...] = tuple(
+        (
+            step if isinstance(step, str) else None,
+            step if isinstance(step, int) else None,
+            isinstance(step, str) and step.startswith("_"),
+            _render(raw, path.steps[:i]),
+        )
+        for i, step in enumerate(path.steps)
+    )
+
+    # Per step, the classes whose value there is a plain attrs field: found
+    # once through their shape, then read without asking again.
+    direct: tuple[set[type], ...] = tuple(set() for _ in plan)
+
+    def read(record: Any) -> tuple[Any, Any]:
+        current = getattr(record, "raw", None) if raw else record
+        parent = None
+        for (name, index, private, before), fast in zip(plan, direct, strict=True):
+            if current is None:
+                # An absent intermediate makes the whole path absent.
+                return None, None
+            cls = type(current)
+            if cls in fast:
+                value = getattr(current, name)  # type: ignore[arg-type]
+            elif name is None:
+                assert index is not None
+                if cls is dict or not _shape(cls).sequence:
+                    if raw:
+                        return None, None
+                    raise PathError(f"{before} is not a sequence")
+                value = current[index] if index < len(current) else None
+            elif cls is dict:
+                value = current.get(name)
+            else:
+                shape = _shape(cls)
+                if shape.mapping:
+                    value = current.get(name)
+                elif raw:
+                    value = None
+                elif name in shape.fields and not private:
+                    fast.add(cls)
+                    value = getattr(current, name)
+                else:
+                    value = _property(current, name)
+                    if value is _NOT_A_FIELD:
+                        raise PathError(f"{before or cls.__name__} has no field {name!r}")
+            parent = current
+            current = value
+        return current, parent
+
+    text = _render(raw, path.steps)
+    if raw or len(plan) != 1:
+        return read, text
+    # The common case, a field of the record itself: one class check, one getattr.
+    name, fast = path.steps[0], direct[0]
+    assert isinstance(name, str)
+
+    def read_field(record: Any) -> tuple[Any, Any]:
+        if type(record) in fast:
+            return getattr(record, name), record
+        return read(record)
+
+    return read_field, text

@@ -1,4 +1,9 @@
-"""Cart abandonment: when a cart counts as abandoned, and when it is past saving."""
+"""Cart abandonment: when a cart counts as abandoned, and when it is past saving.
+
+This module is a policy: it applies the delay and retention it is given and
+knows nothing of platforms. :func:`~commerce_connectors.rules.cart_status` is
+the entry point that falls back to a platform's default policy.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from ..errors import ConfigurationError
 from ..models import Cart, ensure_aware_utc
 from ._reasons import Reason
 
-__all__ = ["AbandonmentPolicy", "CartState", "CartStatus", "cart_status"]
+__all__ = ["AbandonmentPolicy", "CartState", "CartStatus", "classify_cart"]
 
 
 class CartState(str, enum.Enum):
@@ -80,26 +85,17 @@ class CartStatus:
         return self.state is CartState.ABANDONED
 
 
-def cart_status(
+def classify_cart(
     cart: Cart,
     now: _dt.datetime,
+    policy: AbandonmentPolicy,
     *,
-    policy: AbandonmentPolicy | None = None,
     deleted_at: _dt.datetime | None = None,
 ) -> CartStatus:
-    """Classify a cart as active, abandoned, converted, recovered, deleted or expired.
+    """Classify a cart under a given abandonment policy.
 
-    A cart is abandoned once its last activity is at least ``policy.delay``
-    old and it has been neither converted to an order nor deleted. A cart
-    converted within the delay is ``CONVERTED`` (never abandoned); one converted
-    later is ``RECOVERED``. A cart older than the platform's retention horizon
-    is ``EXPIRED`` and reported as such.
-
-    Args:
-        cart: the cart (its ``completed_at`` marks conversion).
-        now: the moment of the decision (aware); rules never read the clock.
-        policy: delay and retention; ``None`` uses the platform's defaults.
-        deleted_at: when the cart was deleted, if the caller knows it was.
+    The policy behind :func:`~commerce_connectors.rules.cart_status`, which
+    documents the states and also accepts no policy (the platform's default).
 
     Raises:
         NaiveDatetimeError: ``now`` or ``deleted_at`` is naive.
@@ -108,16 +104,10 @@ def cart_status(
         >>> from datetime import datetime, timedelta, timezone
         >>> from commerce_connectors.models import Money
         >>> t = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
-        >>> cart = Cart("tiendanube", "tn:1", "c1", t, t, total=Money("10", "BRL"))
-        >>> cart_status(cart, t + timedelta(hours=5)).state
-        <CartState.ACTIVE: 'active'>
-        >>> cart_status(cart, t + timedelta(hours=6)).state
+        >>> cart = Cart("custom", "c:1", "c1", t, t, total=Money("10", "EUR"))
+        >>> classify_cart(cart, t + timedelta(hours=1), AbandonmentPolicy(delay=timedelta(0))).state
         <CartState.ABANDONED: 'abandoned'>
     """
-    if policy is None:
-        from .defaults import defaults_for
-
-        policy = defaults_for(cart.platform).abandonment
     now = ensure_aware_utc(now, field="now")
     deleted = None if deleted_at is None else ensure_aware_utc(deleted_at, field="deleted_at")
     abandoned_at = cart.last_activity_at + policy.delay

@@ -5,6 +5,10 @@ the ``buyer_accepts_marketing`` checkbox, Square's ``email_unsubscribed``…).
 Each is described as data, a :class:`ConsentField`, that says which raw values
 mean an explicit yes, an explicit no, or nothing at all. The subscription
 rule subscribes only on an explicit yes.
+
+This module is a policy: it reads the fields it is given and knows nothing of
+platforms. :func:`~commerce_connectors.rules.consent_from` is the entry point
+that falls back to a platform's default fields.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from ..errors import ConfigurationError
 from ..models import Cart, Customer, Order
 from ._paths import FieldPath, PathError
 from ._reasons import Reason
@@ -23,7 +28,7 @@ __all__ = [
     "Consent",
     "ConsentField",
     "SubscriptionDecision",
-    "consent_from",
+    "consent_from_fields",
     "should_subscribe",
 ]
 
@@ -147,18 +152,11 @@ def _to_datetime(value: object) -> _dt.datetime | None:
     return parsed.astimezone(_dt.timezone.utc)
 
 
-def consent_from(
-    record: Customer | Order | Cart, fields: Sequence[ConsentField] | None = None
-) -> Consent:
-    """Read a record's marketing consent from an ordered list of fields.
+def consent_from_fields(record: Customer | Order | Cart, fields: Sequence[ConsentField]) -> Consent:
+    """Read a record's marketing consent from the given fields, in order.
 
-    The first field that holds an explicit value wins. Its time comes from the
-    field's ``at_path`` when the platform records one, else the record's
-    ``updated_at``. Nothing explicit gives ``Consent(None)``: unknown.
-
-    Args:
-        record: a customer, order or cart.
-        fields: the fields to read in order; ``None`` uses the platform's defaults.
+    The policy behind :func:`~commerce_connectors.rules.consent_from`, which
+    documents the rule and also accepts no fields (the platform's defaults).
 
     Raises:
         ConfigurationError: a canonical path names a field the record lacks.
@@ -166,26 +164,25 @@ def consent_from(
     Example:
         >>> from datetime import datetime, timezone
         >>> t = datetime(2024, 1, 1, tzinfo=timezone.utc)
-        >>> c = Customer("shopify", "s1", "1", t, t,
-        ...              raw={"email_marketing_consent": {"state": "subscribed"}})
-        >>> consent_from(c).value
-        True
+        >>> c = Customer("custom", "c1", "1", t, t, accepts_marketing=False)
+        >>> consent_from_fields(c, [ConsentField.boolean("accepts_marketing")]).value
+        False
     """
-    from ..errors import ConfigurationError
-    from .defaults import defaults_for
-
-    if fields is None:
-        fields = defaults_for(record.platform).consent_fields(record)
     for field in fields:
+        at_path = field.at_path
         try:
             found = field.path.resolve(record)
-            at_found = field.at_path.resolve(record) if field.at_path else []
+            # A canonical time path is checked even when unused (a typo must not
+            # pass unnoticed); a raw one cannot fail, so it is read only when needed.
+            at_found = None if at_path is None or at_path.is_raw else at_path.resolve(record)
         except PathError as exc:
             raise ConfigurationError(f"consent field {field.path}: {exc}") from None
         for n, item in enumerate(found):
             meaning = field.meaning(item.value)
             if meaning is None:
                 continue
+            if at_found is None and at_path is not None:
+                at_found = at_path.resolve(record)
             stamp = _to_datetime(at_found[min(n, len(at_found) - 1)].value) if at_found else None
             return Consent(meaning, stamp or record.updated_at, item.path)
     return UNKNOWN

@@ -18,11 +18,13 @@ import attrs
 
 from ..models import Cart, Customer, Order, Platform
 from ._reasons import Reason
-from .consent import Consent, consent_from
+from .config import RuleSet
+from .consent import Consent, consent_from_fields
+from .defaults import defaults_for
 from .email import EmailResult, normalize_email
 from .guests import admit_contact
 from .identity import ContactKey, contact_key
-from .phone import PhoneResult, choose_phone
+from .phone import PhoneResult, phone_from_chain
 from .tags import contact_tags
 
 __all__ = ["Contact", "ContactDecision", "SourceRef", "merge_contacts", "prepare_contact"]
@@ -221,9 +223,6 @@ def prepare_contact(record: Customer | Order | Cart, rules: Any = None) -> Conta
         >>> prepare_contact(Customer("square", "square:M:L", "8", t, t)).reason
         <Reason.EMAIL_REQUIRED: 'email_required'>
     """
-    from .config import RuleSet
-    from .defaults import defaults_for
-
     ruleset: RuleSet = rules if rules is not None else defaults_for(record.platform)
     admission = admit_contact(record, ruleset.guests)
     if not admission:
@@ -241,7 +240,7 @@ def prepare_contact(record: Customer | Order | Cart, rules: Any = None) -> Conta
         else:
             external_id = record.customer_external_id
     email = normalize_email(email_in)
-    phone = choose_phone(
+    phone = phone_from_chain(
         record,
         ruleset.phone_chain(record),
         store_country=ruleset.store_country,
@@ -249,7 +248,7 @@ def prepare_contact(record: Customer | Order | Cart, rules: Any = None) -> Conta
         guest_customer_ids=ruleset.guests.guest_customer_ids,
     )
     key = contact_key(email.value, phone.value, policy=ruleset.identity)
-    consent = consent_from(record, ruleset.consent_fields(record))
+    consent = consent_from_fields(record, ruleset.consent_fields(record))
     if key is None:
         return ContactDecision(None, Reason.NO_IDENTITY, email, phone, consent)
 

@@ -1,14 +1,25 @@
-"""Email normalisation: trim, lower-case, validate; never raise on bad data."""
+"""Email normalisation: trim, lower-case, validate; never raise on bad data.
+
+A sync meets the same addresses again and again (a customer's every order,
+the contact and its order, the order map's ``email`` field), so results are
+memoised per distinct address in a bounded cache: :data:`EMAIL_CACHE_SIZE`
+entries at most, least recently used dropped first, so memory stays flat
+whatever the store's size.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
 
 import attrs
 
 from ._reasons import Reason
 
-__all__ = ["EmailResult", "normalize_email"]
+__all__ = ["EMAIL_CACHE_SIZE", "EmailResult", "normalize_email"]
+
+#: Distinct addresses whose normalisation is remembered (about 2 MB at most).
+EMAIL_CACHE_SIZE = 8192
 
 # Pragmatic syntax check, not RFC 5322: shops hold typed-in addresses, and the
 # CRM rejects what its own checker rejects. We refuse what is certainly wrong
@@ -62,6 +73,14 @@ def normalize_email(email: str | None) -> EmailResult:
         >>> normalize_email(None).reason
         <Reason.EMAIL_MISSING: 'email_missing'>
     """
+    if type(email) is str:
+        # Exactly str: a subclass would be remembered as a plain string.
+        return _normalize_cached(email)
+    return _normalize(email)
+
+
+def _normalize(email: str | None) -> EmailResult:
+    """The normalisation itself: pure, so its results can be shared."""
     if email is None or not isinstance(email, str) or not email.strip():
         return EmailResult(None, Reason.EMAIL_MISSING, email if isinstance(email, str) else None)
     candidate = email.strip().lower()
@@ -76,3 +95,7 @@ def normalize_email(email: str | None) -> EmailResult:
     ):
         return EmailResult(None, Reason.EMAIL_INVALID, email)
     return EmailResult(candidate, None, email)
+
+
+# Results are frozen, so one instance may be handed to every caller.
+_normalize_cached = functools.lru_cache(maxsize=EMAIL_CACHE_SIZE)(_normalize)

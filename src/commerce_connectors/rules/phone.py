@@ -5,30 +5,45 @@ field (customer phone, then default-address phone, …) that holds a *plausible*
 number; skip implausible ones with a reason; if none is left, sync no phone.
 Normalisation uses Google's libphonenumber metadata (the ``phonenumbers``
 package), because per-country numbering plans change too often to hand-code.
+It is the costliest rule, and a sync meets the same numbers again and again (a
+customer's every order), so results are memoised per distinct (number, region,
+strictness) in a bounded cache: :data:`PHONE_CACHE_SIZE` entries at most,
+least recently used dropped first, so memory stays flat.
+
+This module is a policy: it takes its chain as an argument and knows nothing
+of platforms. :func:`~commerce_connectors.rules.choose_phone` is the entry
+point that falls back to a platform's default chain.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import attrs
 import phonenumbers
 
+from ..errors import ConfigurationError
 from ..models import Address, Cart, Customer, Order
 from ._paths import FieldPath, PathError, Resolved
 from ._reasons import Reason
+from .guests import is_guest
 
 __all__ = [
+    "PHONE_CACHE_SIZE",
     "PhoneAttempt",
     "PhoneCandidate",
     "PhoneResult",
     "Plausibility",
-    "choose_phone",
     "normalize_phone",
+    "phone_from_chain",
     "region_for",
 ]
+
+#: Distinct (number, region, strictness) whose normalisation is remembered (a few MB at most).
+PHONE_CACHE_SIZE = 8192
 
 
 class Plausibility(str, enum.Enum):
@@ -156,7 +171,17 @@ def normalize_phone(
         return PhoneResult(None, Reason.PHONE_UNPARSEABLE, original=repr(phone))
     if text is None or not text.strip():
         return PhoneResult(None, Reason.PHONE_MISSING, original=text)
-    region = _region(region)
+    # Keyed by the strictness actually applied (an enum member compares equal to its
+    # string value, which does not select the strict test).
+    strict = plausibility is Plausibility.VALID
+    if type(text) is str:
+        # Exactly str: a subclass would be remembered as a plain string.
+        return _parse_cached(text, _region(region), strict)
+    return _parse(text, _region(region), strict)
+
+
+def _parse(text: str, region: str | None, strict: bool) -> PhoneResult:
+    """Parse and check one non-blank number: pure, so its results can be shared."""
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
@@ -168,15 +193,15 @@ def normalize_phone(
             else Reason.PHONE_UNPARSEABLE
         )
         return PhoneResult(None, reason, original=text, region=region)
-    check = (
-        phonenumbers.is_valid_number
-        if plausibility is Plausibility.VALID
-        else phonenumbers.is_possible_number
-    )
+    check = phonenumbers.is_valid_number if strict else phonenumbers.is_possible_number
     if not check(number):
         return PhoneResult(None, Reason.PHONE_IMPLAUSIBLE, original=text, region=region)
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return PhoneResult(e164, None, original=text, region=region)
+
+
+# Results are frozen, so one instance may be handed to every caller.
+_parse_cached = functools.lru_cache(maxsize=PHONE_CACHE_SIZE)(_parse)
 
 
 def _addresses_of(record: Any) -> Iterable[Any]:
@@ -222,33 +247,18 @@ def _own_region(found: Resolved) -> str | None:
     return None
 
 
-def choose_phone(
+def phone_from_chain(
     record: Customer | Order | Cart,
-    chain: Sequence[PhoneCandidate | str] | None = None,
+    chain: Sequence[PhoneCandidate | str],
     *,
     store_country: str | None = None,
     plausibility: Plausibility = Plausibility.VALID,
     guest_customer_ids: Collection[str] = (),
 ) -> PhoneResult:
-    """Apply a phone fallback chain to a record and return the first plausible number.
+    """Apply a given phone fallback chain to a record and return the first plausible number.
 
-    Each candidate is read (a ``[*]`` candidate yields each element in turn),
-    normalised to E.164 with the region of the address it sits in, else the
-    record's address country, else ``store_country``. The first plausible number
-    wins; every candidate tried before it is reported in ``skipped`` with its
-    reason. If none is plausible the result's ``value`` is ``None`` with reason
-    ``NO_PHONE``: no phone is synced. The returned number is always the
-    normalisation of one of the inputs, never invented.
-
-    Args:
-        record: a customer, or an order or cart (whose buyer's details are read).
-        chain: the candidates in order; ``None`` uses the platform's default
-            chain for this record kind (:mod:`commerce_connectors.rules.defaults`).
-            Plain strings are read as paths.
-        store_country: the store's country, the last resort for the region.
-        plausibility: how strict the plausibility test is.
-        guest_customer_ids: the platform's guest markers, to decide whether
-            ``guest_only`` candidates apply.
+    The policy behind :func:`~commerce_connectors.rules.choose_phone`, which
+    documents the rule and also accepts no chain (the platform's default).
 
     Raises:
         ConfigurationError: a chain path is malformed or names a field the
@@ -257,39 +267,44 @@ def choose_phone(
     Example:
         >>> from datetime import datetime, timezone
         >>> t = datetime(2024, 1, 1, tzinfo=timezone.utc)
-        >>> home = Address(phone="(502) 459-2181", country_code="US")
-        >>> c = Customer("shopify", "s1", "1", t, t, phone=None, default_address=home)
-        >>> r = choose_phone(c)
-        >>> r.value, r.source
-        ('+15024592181', 'default_address.phone')
-        >>> [a.reason.value for a in r.skipped]
-        ['phone_missing']
+        >>> c = Customer("custom", "c1", "1", t, t, phone="+34 911 23 45 67")
+        >>> phone_from_chain(c, ["phone"]).value
+        '+34911234567'
     """
-    from ..errors import ConfigurationError
-    from .defaults import defaults_for
-    from .guests import is_guest
-
-    if chain is None:
-        platform_rules = defaults_for(record.platform)
-        chain = platform_rules.phone_chain(record)
-        guest_customer_ids = guest_customer_ids or platform_rules.guests.guest_customer_ids
     candidates = [c if isinstance(c, PhoneCandidate) else PhoneCandidate(c) for c in chain]
-    fallback_region = region_for(record, store_country=store_country)
-    guest = is_guest(record, guest_customer_ids=guest_customer_ids)
     skipped: list[PhoneAttempt] = []
+    # Both are pure; computed only when a candidate needs them.
+    fallback: list[str | None] = []
+    guest: list[bool] = []
     for candidate in candidates:
-        if candidate.guest_only and not guest:
-            continue
+        if candidate.guest_only:
+            if not guest:
+                guest.append(is_guest(record, guest_customer_ids=guest_customer_ids))
+            if not guest[0]:
+                continue
         try:
             found = candidate.path.resolve(record)
         except PathError as exc:
             raise ConfigurationError(f"phone chain path {candidate.path}: {exc}") from None
         for item in found:
-            region = _own_region(item) or fallback_region
+            region = _own_region(item)
+            if region is None:
+                if not fallback:
+                    fallback.append(region_for(record, store_country=store_country))
+                region = fallback[0]
             result = normalize_phone(item.value, region, plausibility=plausibility)
             if result.value is not None:
-                return attrs.evolve(result, source=item.path, skipped=tuple(skipped))
+                return PhoneResult(
+                    result.value,
+                    result.reason,
+                    item.path,
+                    result.original,
+                    result.region,
+                    tuple(skipped),
+                )
             assert result.reason is not None
             original = item.value if isinstance(item.value, str) else result.original
             skipped.append(PhoneAttempt(item.path, original, result.reason, region))
-    return PhoneResult(None, Reason.NO_PHONE, region=fallback_region, skipped=tuple(skipped))
+    if not fallback:
+        fallback.append(region_for(record, store_country=store_country))
+    return PhoneResult(None, Reason.NO_PHONE, region=fallback[0], skipped=tuple(skipped))
