@@ -9,6 +9,13 @@ and stops it (and removes the directory) on :meth:`PostgresServer.stop`.
 sandbox) the server runs as an unprivileged account (``postgres`` if it exists,
 else ``nobody``) that owns the temporary directory.
 
+A server never outlives the process that started it: a small watchdog process
+(in its own session, so a ``kill`` of the test run's process group spares it)
+stops the server and removes its directory once that process is gone, even when
+it was killed with SIGKILL; and :meth:`PostgresServer.start` first stops the
+servers of earlier runs whose owner is gone (``/tmp/cc-pg-*`` with an ``owner``
+file naming a pid that no longer runs).
+
 The binaries are found via ``pg_config --bindir``, then ``/usr/lib/postgresql/*/bin``
 (newest version first), then ``PATH``. Nothing here touches the network beyond
 the loopback interface.
@@ -16,6 +23,7 @@ the loopback interface.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import glob
 import os
@@ -25,18 +33,105 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-__all__ = ["PostgresServer", "PostgresUnavailableError", "find_bindir"]
+__all__ = [
+    "PostgresServer",
+    "PostgresUnavailableError",
+    "find_bindir",
+    "in_ci",
+    "need_psycopg",
+    "stop_orphans",
+]
 
 _SUPERUSER = "cc"
 
 
 class PostgresUnavailableError(RuntimeError):
     """No PostgreSQL binaries on this machine (or the server would not start)."""
+
+
+def in_ci() -> bool:
+    """Whether this is a CI run (``CI=true``): there a missing PostgreSQL fails, never skips."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need_psycopg() -> ModuleType:
+    """psycopg for a test module: skip the module without it, except in CI (fail there)."""
+    if in_ci():
+        import psycopg
+
+        return psycopg
+    import pytest
+
+    return pytest.importorskip("psycopg", reason="the postgres extra is not installed")
+
+
+# Run as ``python -c WATCHDOG OWNER_PID SERVER_PID ROOT``: waits for the owner to be
+# gone, then stops the server (SIGINT: fast shutdown; SIGKILL after 30 s) and
+# removes its directory. Ends by itself when the server stops first.
+_WATCHDOG = """
+import os, shutil, signal, sys, time
+owner, server, root = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+while alive(owner):
+    if not alive(server):
+        sys.exit(0)
+    time.sleep(0.2)
+if alive(server):
+    os.kill(server, signal.SIGINT)
+    deadline = time.monotonic() + 30
+    while alive(server) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if alive(server):
+        os.kill(server, signal.SIGKILL)
+shutil.rmtree(root, ignore_errors=True)
+"""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_orphans() -> list[int]:
+    """Stop the servers of earlier runs whose owning process is gone; their pids."""
+    stopped = []
+    for root in glob.glob(os.path.join(tempfile.gettempdir(), "cc-pg-*")):
+        try:
+            owner = int(Path(root, "owner").read_text())
+            server = int(Path(root, "data", "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        if _pid_alive(owner) or not _pid_alive(server):
+            continue
+        with contextlib.suppress(OSError):
+            os.kill(server, signal.SIGINT)
+            deadline = time.monotonic() + 30
+            while _pid_alive(server) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _pid_alive(server):
+                os.kill(server, signal.SIGKILL)
+        shutil.rmtree(root, ignore_errors=True)
+        stopped.append(server)
+    return stopped
 
 
 def _has_server(bindir: Path) -> bool:
@@ -118,6 +213,7 @@ class PostgresServer:
         self.port = 0
         self.root = Path(tempfile.mkdtemp(prefix="cc-pg-"))
         self._process: subprocess.Popen[bytes] | None = None
+        self._watchdogs: list[subprocess.Popen[bytes]] = []
         self._as: dict[str, Any] = {}
         if os.geteuid() == 0:
             account = _unprivileged_account()
@@ -163,6 +259,8 @@ class PostgresServer:
 
     def start(self) -> None:
         """initdb, start the server, wait until it accepts connections (30 s at most)."""
+        stop_orphans()
+        (self.root / "owner").write_text(str(os.getpid()))
         pwfile = self.root / "pw"
         pwfile.write_text(self.password + "\n")
         if self._as:
@@ -215,7 +313,9 @@ class PostgresServer:
                 **self._as,
             )
             log.close()
+            self._watch(self._process.pid)
             if self._wait_ready():
+                atexit.register(self.stop)
                 return
             self._halt()
             if attempt == 4:
@@ -223,6 +323,17 @@ class PostgresServer:
         raise PostgresUnavailableError(
             f"PostgreSQL did not start; its log:\n{self.log_path.read_text()[-3000:]}"
         )
+
+    def _watch(self, server_pid: int) -> None:
+        """Start the watchdog that stops the server once this process is gone."""
+        watchdog = subprocess.Popen(  # noqa: S603 - this interpreter, a fixed script
+            [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(server_pid), str(self.root)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self._watchdogs.append(watchdog)
 
     def _wait_ready(self, timeout: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -258,6 +369,19 @@ class PostgresServer:
 
     def _halt(self) -> None:
         process, self._process = self._process, None
+        try:
+            self._halt_server(process)
+        finally:
+            # A watchdog ends by itself once its server is gone.
+            watchdogs, self._watchdogs = self._watchdogs, []
+            for watchdog in watchdogs:
+                try:
+                    watchdog.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    watchdog.kill()
+                    watchdog.wait()
+
+    def _halt_server(self, process: subprocess.Popen[bytes] | None) -> None:
         if process is None or process.poll() is not None:
             return
         # SIGINT is PostgreSQL's "fast shutdown": roll back sessions, stop cleanly.

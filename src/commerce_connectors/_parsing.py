@@ -121,10 +121,25 @@ _UTC_NAMES = {"UTC", "Z", "GMT", "UT", "ETC/UTC", "ETC/GMT"}
 _Step = str | int
 
 
-@functools.lru_cache(maxsize=4096)
-def _steps(path: str) -> tuple[_Step, ...]:
+def _parse_steps(path: str) -> tuple[_Step, ...]:
     """``"lines[2].price"`` as ``("lines", 2, "price")``."""
     return tuple(int(index) if index else name for name, index in _PATH_TOKEN.findall(path))
+
+
+#: Paths already parsed (a plain dict: a hit costs one lookup, no call), bounded.
+_STEPS: dict[str, tuple[_Step, ...]] = {}
+_STEPS_LIMIT = 4096
+
+
+def _steps(path: str) -> tuple[_Step, ...]:
+    """:func:`_parse_steps`, remembered (the same few dozen paths come back every record)."""
+    steps = _STEPS.get(path)
+    if steps is None:
+        steps = _parse_steps(path)
+        if len(_STEPS) >= _STEPS_LIMIT:
+            _STEPS.clear()
+        _STEPS[path] = steps
+    return steps
 
 
 @functools.lru_cache(maxsize=4096)
@@ -388,7 +403,9 @@ class PayloadReader:
         self.base = base
         self.problems: list[FieldProblem] = [] if problems is None else problems
         self.record_id: str | None = None
-        self._root: PayloadReader = self
+        # The reader problems are reported for (None: this one). Never ``self``: a
+        # reader referring to itself would be a cycle only the garbage collector frees.
+        self._root: PayloadReader | None = None
         if type(payload) is not dict and not isinstance(payload, Mapping):
             self.problem("", f"expected a JSON object, got {type(payload).__name__}", payload)
 
@@ -406,7 +423,10 @@ class PayloadReader:
     def raw(self, path: str, default: Any = None) -> Any:
         """The raw value at ``path``, or ``default`` when any step is missing or null."""
         node: Any = self.payload
-        for step in _steps(path):
+        steps = _STEPS.get(path)
+        if steps is None:
+            steps = _steps(path)
+        for step in steps:
             if type(step) is int:
                 if not isinstance(node, list) or step >= len(node):
                     return default
@@ -425,16 +445,20 @@ class PayloadReader:
 
     def child(self, path: str) -> PayloadReader:
         """A reader over the object at ``path`` that shares this reader's problems."""
+        return self._sub(path, self.raw(path, {}), self._json_path(path))
+
+    def _sub(self, path: str, payload: Any, base: str) -> PayloadReader:
+        """A reader over ``payload`` (read at ``path``, JSON path ``base``)."""
         sub = PayloadReader.__new__(PayloadReader)
-        sub.payload = self.raw(path, {})
         sub.platform, sub.kind, sub.naive_tz = self.platform, self.kind, self.naive_tz
-        sub.base = self._json_path(path)
+        sub.base = base
         sub.problems = self.problems
         sub.record_id = None
-        sub._root = self._root
-        if type(sub.payload) is not dict and not isinstance(sub.payload, Mapping):
-            self.problem(path, f"expected a JSON object, got {type(sub.payload).__name__}")
-            sub.payload = {}
+        sub._root = self._root or self
+        if type(payload) is not dict and not isinstance(payload, Mapping):
+            self.problem(path, f"expected a JSON object, got {type(payload).__name__}")
+            payload = {}
+        sub.payload = payload
         return sub
 
     def children(self, path: str) -> Iterator[PayloadReader]:
@@ -443,8 +467,11 @@ class PayloadReader:
         if not isinstance(items, list):
             self.problem(path, f"expected a list, got {type(items).__name__}", items)
             return
-        for index in range(len(items)):
-            yield self.child(f"{path}[{index}]")
+        # What child(f"{path}[{index}]") gives, without parsing each indexed path
+        # (a null element reads as an empty object there too).
+        base = self._json_path(path)
+        for index, item in enumerate(items):
+            yield self._sub(f"{path}[{index}]", {} if item is None else item, f"{base}[{index}]")
 
     def array(self, path: str) -> list[Any]:
         """The JSON array at ``path`` (missing or null: empty); anything else is a problem.
@@ -465,7 +492,7 @@ class PayloadReader:
     def id(self, path: str = "id") -> str | None:
         """A required identifier (string or integer id) as a string."""
         value = self.text(path, required=True)
-        if value is not None and self._root.record_id is None and self._root is self:
+        if value is not None and self._root is None and self.record_id is None:
             self.record_id = value
         return value
 
@@ -659,11 +686,13 @@ class PayloadReader:
         amount = self.decimal(path, required=required, negative=negative)
         if amount is None or currency is None:
             return None
-        return self._bounded(path, amount, currency, self.raw(path), digits_checked=True)
+        return self._bounded(path, amount, currency, _MISSING, digits_checked=True)
 
     def _bounded(
         self, path: str, amount: Decimal, currency: str, raw: Any, *, digits_checked: bool = False
     ) -> Money | None:
+        """``Money(amount, currency)`` within the bounds; ``raw`` is what a problem shows
+        (``_MISSING``: the value at ``path``, read only if there is a problem)."""
         try:
             money = Money(amount, currency)
         except CurrencyError as exc:
@@ -680,6 +709,8 @@ class PayloadReader:
         else:
             reason = amount_problem(money.amount, exponent)
         if reason is not None:
+            if raw is _MISSING:
+                raw = self.raw(path)
             self.problem(path, f"{reason} of {money.currency}: {_shown(raw)}", raw)
             return None
         return money
@@ -718,7 +749,7 @@ class PayloadReader:
     def check(self) -> None:
         """Raise one InvalidRecordError listing every problem, if there is any."""
         if self.problems:
-            root = self._root
+            root = self._root or self
             raise InvalidRecordError(
                 platform=root.platform,
                 kind=root.kind,

@@ -21,6 +21,7 @@ Every exception raised on purpose by ``commerce_connectors`` derives from
     ├── PaginationLoopError           a paginator saw the same page token twice
     ├── InvalidRecordError            one record could not be parsed: skip it, keep the payload
     │   └── MappingError              a field map could not map a record (every bad field listed)
+    ├── LeaseLostError                another worker took the connection's lease: stop writing
     ├── SinkError                     the destination refused or failed a write
     │   └── ContactLimitError         the sink's contact cap is reached for new contacts
     └── WebhookError                  a webhook delivery that cannot be accepted
@@ -64,6 +65,7 @@ __all__ = [
     "CurrencyError",
     "FieldProblem",
     "InvalidRecordError",
+    "LeaseLostError",
     "MalformedResponseError",
     "MappingError",
     "NaiveDatetimeError",
@@ -320,6 +322,14 @@ class MappingError(InvalidRecordError):
     Raised by :meth:`commerce_connectors.mapping.FieldMap.apply` with every bad
     field at once (its path in the canonical record, or in the raw payload for
     ``$.`` paths), not just the first, so one fix covers them all.
+    """
+
+
+class LeaseLostError(CommerceConnectorsError):
+    """Another worker took this connection's lease: this run must stop writing.
+
+    The sync engine ends the run as interrupted; the next run resumes from the
+    last checkpoint.
     """
 
 

@@ -170,7 +170,25 @@ def currency_exponent(code: str) -> int:
     return exponent
 
 
+#: Inputs already turned into a code (``" usd"`` -> ``"USD"``): a code once known
+#: stays known (currencies are only ever added), so a hit is always right. Bounded.
+_CODES: dict[str, str] = {}
+
+
 def _to_currency(value: object) -> str:
+    if type(value) is str:
+        known = _CODES.get(value)
+        if known is not None:
+            return known
+    code = _checked_currency(value)
+    if type(value) is str:
+        if len(_CODES) >= 1024:
+            _CODES.clear()
+        _CODES[value] = code
+    return code
+
+
+def _checked_currency(value: object) -> str:
     if not isinstance(value, str):
         raise CurrencyError(f"currency must be a string, got {type(value).__name__}")
     code = value.strip().upper()
@@ -183,6 +201,8 @@ def _to_currency(value: object) -> str:
 
 
 def _to_decimal(value: object) -> Decimal:
+    if type(value) is Decimal and value.is_finite():  # the common case, kept as given
+        return value
     if isinstance(value, (bool, float)):
         raise TypeError(
             f"money amounts must be Decimal, int or a decimal string, not {type(value).__name__} "
@@ -208,6 +228,9 @@ def _to_decimal(value: object) -> Decimal:
 # datetimes
 
 
+_UTC = _dt.timezone.utc
+
+
 def ensure_aware_utc(value: _dt.datetime, *, field: str = "datetime") -> _dt.datetime:
     """Return ``value`` converted to UTC; refuse naive datetimes.
 
@@ -215,6 +238,8 @@ def ensure_aware_utc(value: _dt.datetime, *, field: str = "datetime") -> _dt.dat
         NaiveDatetimeError: ``value`` has no timezone.
         TypeError: ``value`` is not a datetime.
     """
+    if type(value) is _dt.datetime and value.tzinfo is _UTC:
+        return value  # already aware and in UTC: astimezone would return it as is
     if not isinstance(value, _dt.datetime):
         raise TypeError(f"{field}: expected a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:

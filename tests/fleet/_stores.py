@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,7 @@ import attrs
 
 from commerce_connectors.clock import SystemClock
 from commerce_connectors.fleet import ConnectionSpec, TokenRef
+from commerce_connectors.rules import normalize_email
 from commerce_connectors.testing.simulator import GraphQLCostBucket
 from commerce_connectors.testing.simulators.bigcommerce import BigCommerceSimulator
 from commerce_connectors.testing.simulators.shopify import ShopifySimulator
@@ -39,10 +43,9 @@ class Store:
     token_env: str
     token: str
     spec: ConnectionSpec | None = None
-    #: Kinds whose synced ids must equal these.
+    #: Kinds whose synced ids must equal these (computed from the simulator's records
+    #: and the library's documented rules).
     expected: Callable[[], dict[str, set[str]]] | None = None
-    #: Kinds whose synced ids must be among these (and not empty).
-    at_most: Callable[[], dict[str, set[str]]] | None = None
 
     @property
     def connection_id(self) -> str:
@@ -54,8 +57,55 @@ class Store:
         }[self.platform]()
 
 
+def _valid_email(email: Any) -> bool:
+    return isinstance(email, str) and normalize_email(email).ok
+
+
 def _ids(records: Any) -> set[str]:
     return {str(r.id) for r in records}
+
+
+def _with_valid_email(records: Any, field: str) -> set[str]:
+    return {str(r.data.get("id", r.id)) for r in records if _valid_email(r.data.get(field))}
+
+
+def expected_ids(platform: str, sim: Any) -> dict[str, set[str]]:
+    """The ids a full sync of ``sim`` writes, by kind: the simulator's records through
+    the library's documented default rules (a customer needs a valid email; a guest's
+    order, one without a customer account, is not synced where the platform marks it).
+    """
+    if platform == "shopify":
+        return {
+            "product": _ids(sim.stores["products"].query()),
+            "order": _ids(sim.stores["orders"].query()),
+            "cart": _ids(sim.stores["checkouts"].query()),
+            "customer": _with_valid_email(sim.stores["customers"].query(), "email"),
+        }
+    if platform == "bigcommerce":
+        return {
+            "product": _ids(sim.products.query()),
+            # Guest orders (customer_id 0) and incomplete ones (status 0) are not synced.
+            "order": {
+                str(r.id) for r in sim.orders if r.data["customer_id"] and r.data["status_id"]
+            },
+            "customer": _with_valid_email(sim.customers.query(), "email"),
+        }
+    if platform == "square":
+        location = sim.locations[0].id
+        return {
+            "product": sim.item_ids(location),
+            # Orders are read through the location's payments; a guest's is not synced.
+            "order": {
+                i for i in sim.order_ids(location) if sim.get("orders", i).data.get("customer_id")
+            },
+            "customer": _with_valid_email(sim.customers.query(), "email_address"),
+        }
+    return {
+        "product": _ids(sim.stores["products"].query()),
+        "order": _ids(sim.stores["orders"].query()),
+        "cart": _ids(sim.stores["checkouts"].query()),
+        "customer": _with_valid_email(sim.stores["customers"].query(), "email"),
+    }
 
 
 def token_env(platform: str, number: int) -> str:
@@ -85,11 +135,7 @@ def make_store(platform: str, number: int) -> Store:
             bulk_export_rate=100_000.0,
         )  # fmt: skip
         store = Store(platform, number, sim, env, sim.token)
-        store.expected = lambda: {
-            "product": _ids(sim.stores["products"].query()),
-            "order": _ids(sim.stores["orders"].query()),
-            "cart": _ids(sim.stores["checkouts"].query()),
-        }
+        store.expected = lambda: expected_ids("shopify", sim)
         return store
     if platform == "bigcommerce":
         sim = BigCommerceSimulator(
@@ -104,23 +150,15 @@ def make_store(platform: str, number: int) -> Store:
                 str(r.id) for r in sim.orders if r.data["customer_id"] and r.data["status_id"]
             },
         }
-        # Customers go through the rules (an address the email rule refuses is not synced).
-        store.at_most = lambda: {"customer": _ids(sim.customers.query())}
+        store.expected = lambda: expected_ids("bigcommerce", sim)
         return store
     if platform == "square":
         sim = SquareSimulator(
             seed=seed, locations=1, customers=6, payments=10, products=4,
             token=token(platform, number),
         )  # fmt: skip
-        location = sim.locations[0].id
         store = Store(platform, number, sim, env, sim.token)
-        store.expected = lambda: {"product": sim.item_ids(location)}
-        # Orders come with their payments, customers with an email (and the rules'
-        # consent): a subset of each is synced.
-        store.at_most = lambda: {
-            "order": sim.order_ids(location),
-            "customer": sim.customer_ids_with_email(),
-        }
+        store.expected = lambda: expected_ids("square", sim)
         return store
     sim = TiendanubeSimulator(
         seed=seed, customers=6, orders=10, products=4, checkouts=0,
@@ -129,11 +167,7 @@ def make_store(platform: str, number: int) -> Store:
     for days in (2, 3):  # abandoned days ago: visible at once
         sim.create_checkout(created_at=sim.now() - dt.timedelta(days=days), delay=dt.timedelta(0))
     store = Store(platform, number, sim, env, sim.token)
-    store.expected = lambda: {
-        "product": _ids(sim.stores["products"].query()),
-        "order": _ids(sim.stores["orders"].query()),
-        "cart": _ids(sim.stores["checkouts"].query()),
-    }
+    store.expected = lambda: expected_ids("tiendanube", sim)
     return store
 
 
@@ -170,18 +204,37 @@ def served(stores: list[Store]) -> Iterator[list[Store]]:
         yield stores
 
 
+#: The sink's tables holding a connection's records, and the state's checkpoints.
+_TABLES = ("products", "customers", "orders", "carts", "checkpoints")
+
+
+def _written(db: str, connection_id: str) -> dict[str, int]:
+    """Rows of ``connection_id`` in each table of the SQLite file ``db`` (absent: 0)."""
+    out = dict.fromkeys(_TABLES, 0)
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        for table in _TABLES:
+            if table in tables:
+                query = f"SELECT count(*) FROM {table} WHERE connection_id = ?"  # noqa: S608
+                out[table] = conn.execute(query, (connection_id,)).fetchone()[0]
+    return out
+
+
 @attrs.frozen
-class ExitMidRun:
+class ExitAfterCheckpoint:
     """A token provider that, while ``flag`` exists, ends its worker process mid-sync.
 
-    The first call removes the flag and arms a timer that kills the process
-    ``after`` seconds later (``os._exit``: no cleanup, as a crash or an OOM kill),
-    writing that process's id to ``<flag>.pid``; later calls just give the token.
+    The first call removes the flag and starts a watcher in that worker: once the
+    connection's first checkpoint is in the SQLite file ``db`` (a batch written and
+    acknowledged, the rest not yet), it writes what the file held then to
+    ``<flag>.seen`` (JSON) and the process id to ``<flag>.pid``, and ends the process
+    (``os._exit``: no cleanup, as a crash or an OOM kill). Later calls give the token.
     """
 
     flag: str
     env: str
-    after: float
+    db: str
+    connection_id: str
 
     def __call__(self) -> str:
         try:
@@ -190,16 +243,43 @@ class ExitMidRun:
             pass
         else:
             Path(self.flag + ".pid").write_text(str(os.getpid()))
-            timer = threading.Timer(self.after, os._exit, args=(70,))
-            timer.daemon = True
-            timer.start()
+            threading.Thread(target=self._watch, daemon=True).start()
         return os.environ[self.env]
 
+    def _watch(self) -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with contextlib.suppress(sqlite3.Error):
+                seen = _written(self.db, self.connection_id)
+                if seen["checkpoints"]:
+                    Path(self.flag + ".seen").write_text(json.dumps(seen))
+                    os._exit(70)
+            time.sleep(0.005)
+        os._exit(71)  # no checkpoint in two minutes: the test fails on the missing file
 
-def killing(store: Store, flag: Path, after: float) -> ConnectionSpec:
-    """``store``'s spec with a token provider that kills its worker once, mid-sync."""
+
+def killing(store: Store, flag: Path, db: Path) -> ConnectionSpec:
+    """``store``'s spec with a token provider that kills its worker once, after the
+    connection's first checkpoint is in the SQLite file ``db``."""
     assert store.spec is not None
     flag.write_text("kill once")
-    return attrs.evolve(
-        store.spec, token=TokenRef(provider=ExitMidRun(str(flag), store.token_env, after))
-    )
+    provider = ExitAfterCheckpoint(str(flag), store.token_env, str(db), store.connection_id)
+    return attrs.evolve(store.spec, token=TokenRef(provider=provider))
+
+
+@attrs.frozen
+class DieOnce:
+    """A token provider whose first call ends its worker process at once (as a crash).
+
+    While ``flag`` exists, the call removes it and exits the process (``os._exit``);
+    later calls give no token, so the connection fails fast without reaching anything.
+    """
+
+    flag: str
+
+    def __call__(self) -> str:
+        try:
+            os.remove(self.flag)
+        except FileNotFoundError:
+            return ""
+        os._exit(70)

@@ -12,7 +12,7 @@ from typing import Any
 
 import cloudpickle
 import pytest
-from _stores import PLATFORMS, make_store, served
+from _stores import PLATFORMS, expected_ids, make_store, served
 
 from commerce_connectors.errors import ConfigurationError
 from commerce_connectors.fleet import (
@@ -94,6 +94,7 @@ def test_specs_and_task_payloads_never_hold_the_token(
         (("shopify", {"shop": "a", "shopp": "b"}), "unknown shopify option 'shopp'"),
         (("shopify", {"shop": "a", "api_token": "x"}), "looks like a credential"),
         (("square", {"location_id": "L1", "environment": "test"}), "must be one of"),
+        (("shopify", {"shop": 5}), "option 'shop' must be a string, got int"),
     ],
 )
 def test_bad_specs_are_refused_with_the_reason(args: tuple[Any, ...], message: str) -> None:
@@ -111,6 +112,32 @@ def test_token_references_name_a_variable_or_a_callable_never_a_token() -> None:
     assert ConnectionSpec("square", {"location_id": "L1"}).token == TokenRef(
         env="SQUARE_ACCESS_TOKEN"
     )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "shpat_0123456789abcdef0123456789abcdef",  # a Shopify admin token: a valid name too
+        "SHPCA_0123456789ABCDEF",
+        "EAAAl8XWCHZ9VY3N1abc",  # a Square token
+        "d41d8cd98f00b204e9800998ecf8427e",  # lower-case hex
+        "D41D8CD98F00B204E9800998ECF8427E",  # upper-case hex
+        "MY_TOKEN_X7Y2QK9ZPLM3N8R4T6W1",  # a key inside a name
+        "tiendanube_token_acme",
+    ],
+)
+def test_a_token_written_where_its_variable_is_named_is_refused_unrepeated(value: str) -> None:
+    with pytest.raises(ConfigurationError, match="not a token") as refused:
+        ConnectionSpec("shopify", {"shop": "acme.myshopify.com"}, token=value)
+    assert value not in str(refused.value)
+    assert value.lower() not in str(refused.value).lower()
+
+
+@pytest.mark.parametrize(
+    "name", ["SHOPIFY_TOKEN_ACME", "CC_FLEET_TEST_SQUARE_12", "SQUARE_ACCESS_TOKEN", "TN_2024"]
+)
+def test_upper_case_variable_names_are_accepted(name: str) -> None:
+    assert TokenRef(env=name).env == name
 
 
 def test_duplicate_names_and_unknown_modes_are_refused(tmp_path: Path) -> None:
@@ -144,10 +171,14 @@ def test_simulated_stores_of_every_platform_sync_as_their_rebuilt_simulators_hol
         sink.close()
     for store in stores:
         shop = store.build()  # the same store again, here
-        products = {p.external_id for p in shop.connector.iter_products()}
-        synced = {k.external_id for k in keys if k.kind == "product"
-                  and k.connection_id == shop.connector.connection_id}  # fmt: skip
-        assert synced == products
+        expected = expected_ids(store.platform, shop.simulator)
+        synced: dict[str, set[str]] = {}
+        for k in keys:
+            if k.connection_id == shop.connector.connection_id:
+                synced.setdefault(k.kind, set()).add(k.external_id)
+        # Every kind written is checked, and equals what the store holds under the rules
+        # (BigCommerce's carts are not listed by its API: none are written).
+        assert synced == {kind: ids for kind, ids in expected.items() if ids}, store.label
         assert report[store.label].connection_id == shop.connector.connection_id
         assert report[store.label].counts["read"] > 0
         shop.close()
@@ -259,6 +290,40 @@ def test_a_fleet_file_runs_rounds_on_worker_processes(tmp_path: Path, fleet_toke
             'sink = "sqlite:///x.db"\n[defaults]\noverlap_minutes = -1\n'
             '[[connection]]\nplatform = "square"\noptions = {location_id = "A"}\n',
             r"\[defaults\]: overlap_minutes",
+        ),
+        (
+            'sink = "sqlite:///x.db"\nconnection = [1]\n',
+            r"connection #1: .*\[\[connection\]\] table",
+        ),
+        (
+            'sink = "sqlite:///x.db"\n[connection]\nplatform = "square"\n',
+            r"\[\[connection\]\] \(an array of tables\)",
+        ),
+        (
+            'sink = "sqlite:///x.db"\n[defaults.squre]\nenvironment = "sandbox"\n'
+            '[[connection]]\nplatform = "square"\noptions = {location_id = "A"}\n',
+            r"\[defaults.squre\]: unknown platform 'squre'; did you mean 'square'\?",
+        ),
+        (
+            'sink = "sqlite:////no/such/dir/x.db"\n'
+            '[[connection]]\nplatform = "square"\noptions = {location_id = "A"}\n',
+            r"sink database's directory /no/such/dir does not exist",
+        ),
+        (
+            'sink = "sqlite:///x.db"\nstate = "bogus://x"\n'
+            '[[connection]]\nplatform = "square"\noptions = {location_id = "A"}\n',
+            r"unknown state URL scheme 'bogus'",
+        ),
+        (
+            'sink = "postgres://db/x"\nstate = "memory://"\n'
+            '[[connection]]\nplatform = "square"\noptions = {location_id = "A"}\n',
+            r"state memory:// cannot serve a fleet",
+        ),
+        (
+            'sink = "sqlite:///x.db"\n'
+            '[[connection]]\nplatform = "square"\nsink = "mysql://db/x"\n'
+            'options = {location_id = "A"}\n',
+            r"connection #1: unknown sink URL scheme 'mysql'",
         ),
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 from decimal import Decimal
@@ -38,9 +39,9 @@ def _pipeline(tmp_path: Path, name: str = "shops") -> Any:
     )
 
 
-def _rows(tmp_path: Path, sql: str) -> list[tuple[Any, ...]]:
+def _rows(tmp_path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     with duckdb.connect(str(tmp_path / "shops.duckdb"), read_only=True) as con:
-        return con.sql(sql).fetchall()
+        return con.execute(sql, list(params)).fetchall()
 
 
 def test_a_shop_loaded_twice_holds_each_record_once_with_its_lines(tmp_path: Path) -> None:
@@ -77,6 +78,131 @@ def test_an_update_in_the_shop_arrives_on_the_incremental_load(tmp_path: Path) -
     later = [e for e in list(sim.log)[requests_before:] if e.path.endswith("/orders")]
     assert later
     assert all("updated_at_min" in dict(e.query) for e in later)
+
+
+def _statuses(tmp_path: Path) -> dict[str, str]:
+    return dict(_rows(tmp_path, "SELECT external_id, status FROM commerce.orders"))
+
+
+def test_a_record_updated_in_the_same_second_as_the_cursor_is_loaded(tmp_path: Path) -> None:
+    # Platform timestamps have one-second resolution: the newest record may change again
+    # within the second the previous load ended on, keeping its updated_at.
+    shop = SimulatedStore("tiendanube", 4, customers=6, orders=10, products=4, carts=0).build()
+    orders = shop.simulator.stores["orders"]
+    pipeline = _pipeline(tmp_path)
+    pipeline.run(commerce_source(shop.connector, streams=["orders"]))
+    newest = max(orders.query(), key=lambda r: r.updated_at)
+    assert _statuses(tmp_path)[str(newest.id)] != "refunded"
+    orders.update(newest.id, {"payment_status": "refunded"}, updated_at=newest.updated_at)
+    pipeline.run(commerce_source(shop.connector, streams=["orders"]))
+    assert _statuses(tmp_path)[str(newest.id)] == "refunded"
+    assert _rows(tmp_path, "SELECT count(*) FROM commerce.orders")[0][0] == 10
+
+
+def test_a_record_visible_late_inside_the_overlap_is_loaded(tmp_path: Path) -> None:
+    # A write that committed during the previous load with an earlier updated_at than
+    # the newest record seen: the overlap re-read (five minutes here) must load it.
+    shop = SimulatedStore("tiendanube", 4, customers=6, orders=10, products=4, carts=0).build()
+    orders = shop.simulator.stores["orders"]
+    pipeline = _pipeline(tmp_path)
+    pipeline.run(
+        commerce_source(shop.connector, streams=["orders"], overlap=dt.timedelta(minutes=5))
+    )
+    newest = max(r.updated_at for r in orders.query())
+    late = next(r for r in orders.query() if r.updated_at < newest - dt.timedelta(minutes=5))
+    orders.update(
+        late.id, {"payment_status": "refunded"}, updated_at=newest - dt.timedelta(minutes=2)
+    )
+    outside = next(
+        r for r in orders.query()
+        if r.id != late.id and r.updated_at < newest - dt.timedelta(minutes=5)
+    )  # fmt: skip
+    orders.update(
+        outside.id, {"payment_status": "voided"}, updated_at=newest - dt.timedelta(minutes=9)
+    )
+    shop.clock.advance(60)
+    pipeline.run(
+        commerce_source(shop.connector, streams=["orders"], overlap=dt.timedelta(minutes=5))
+    )
+    statuses = _statuses(tmp_path)
+    assert statuses[str(late.id)] == "refunded"
+    # Before the overlap: not asked for again (the overlap is a window, not a reload).
+    assert statuses[str(outside.id)] != "voided"
+    assert len(statuses) == 10
+
+
+def _with_one_order(shop: Any, order: Any) -> None:
+    shop.connector.iter_orders = lambda since=None: iter([order])
+
+
+def _order(shop: Any, **changes: Any) -> Any:
+    import attrs
+
+    order = next(iter(shop.connector.iter_orders()))
+    return attrs.evolve(order, **changes)
+
+
+@pytest.mark.parametrize(
+    ("field", "path"),
+    [("quantity", "$.lines[0].quantity"), ("unit_price", "$.lines[0].unit_price.amount")],
+)
+def test_a_number_the_columns_cannot_hold_exactly_refuses_its_record(
+    tmp_path: Path, field: str, path: str
+) -> None:
+    import attrs
+
+    shop = SimulatedStore("tiendanube", 4, customers=2, orders=3, products=2, carts=0).build()
+    good = list(shop.connector.iter_orders())
+    victim = good[0]
+    line = victim.lines[0]
+    fine = Decimal("1.1234567891")  # ten decimals: loaded exactly
+    too_fine = Decimal("1.123456789012345")  # fifteen: would be rounded
+    value: Any = too_fine if field == "quantity" else Money(too_fine, line.unit_price.currency)
+    bad = attrs.evolve(victim, lines=(attrs.evolve(line, **{field: value}), *victim.lines[1:]))
+    exact = attrs.evolve(
+        good[1], lines=(attrs.evolve(good[1].lines[0], quantity=fine), *good[1].lines[1:])
+    )
+    orders = [bad, exact, *good[2:]]
+    shop.connector.iter_orders = lambda since=None: iter(orders)
+    with pytest.raises(Exception, match="more than 10 decimals") as failed:
+        _pipeline(tmp_path, "strict").run(commerce_source(shop.connector, streams=["orders"]))
+    assert any(isinstance(e, InvalidRecordError) for e in _chain(failed.value))
+    refused: list[InvalidRecordError] = []
+    _pipeline(tmp_path, "lenient").run(
+        commerce_source(shop.connector, streams=["orders"], on_invalid=refused.append)
+    )
+    assert [(e.kind, e.record_id) for e in refused] == [("order", victim.external_id)]
+    assert [p.path for p in refused[0].problems] == [path]
+    assert refused[0].payload is victim.raw is not None  # the raw payload is kept
+    loaded = _rows(tmp_path, "SELECT external_id FROM commerce.orders")
+    assert sorted(i for (i,) in loaded) == sorted(o.external_id for o in orders[1:])
+    quantities = _rows(
+        tmp_path,
+        "SELECT l.quantity FROM commerce.orders__lines l JOIN commerce.orders o"
+        " ON l._dlt_parent_id = o._dlt_id WHERE o.external_id = ? ORDER BY l._dlt_list_idx",
+        exact.external_id,
+    )
+    assert Decimal(quantities[0][0]) == fine  # not rounded
+
+
+def test_a_large_amount_with_few_decimals_is_loaded_exactly(tmp_path: Path) -> None:
+    import attrs
+
+    shop = SimulatedStore("tiendanube", 4, customers=2, orders=1, products=2, carts=0).build()
+    big = Decimal("9" * 28 + ".5")  # 28 digits before the point, the most a column holds
+    order = attrs.evolve(next(iter(shop.connector.iter_orders())))
+    order = attrs.evolve(order, total=Money(big, order.total.currency))
+    shop.connector.iter_orders = lambda since=None: iter([order])
+    _pipeline(tmp_path).run(commerce_source(shop.connector, streams=["orders"]))
+    assert _rows(tmp_path, "SELECT total__amount FROM commerce.orders") == [(big,)]
+
+
+def _chain(error: BaseException | None) -> list[BaseException]:
+    chain: list[BaseException] = []
+    while error is not None:  # dlt wraps the library's error in its own
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    return chain
 
 
 @pytest.mark.parametrize("platform", ["shopify", "bigcommerce", "square", "tiendanube"])

@@ -1,9 +1,10 @@
 """One worker of the concurrent-merge test: merge its own source into the same contacts, often.
 
-Usage: ``python _merge_worker.py URL WORKER CONTACTS ROUNDS [--without-locks]``.
-Each round writes one batch holding every contact (in a shuffled order), seen
-from connection ``custom:WORKER`` with the tag ``WORKER-ROUND``. Prints the ack
-counts as JSON.
+Usage: ``python _merge_worker.py URL WORKER CONTACTS ROUNDS START [--without-locks]``.
+Once connected, it creates the file ``START.WORKER`` and waits for ``START`` to
+exist (every worker starts writing at once). Each round writes one batch
+holding every contact (in a shuffled order), seen from connection
+``custom:WORKER`` with the tag ``WORKER-ROUND``. Prints the ack counts as JSON.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import datetime as _dt
 import json
 import random
 import sys
+import time
+from pathlib import Path
 
 from commerce_connectors.mapping import CONTACT_MAP
 from commerce_connectors.protocols import SinkBatch, SinkItem
@@ -37,12 +40,19 @@ def item(worker: str, n: int, round_no: int) -> SinkItem:
 
 def main() -> None:
     url, worker, contacts, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    if sys.argv[5:] == ["--without-locks"]:
+    start = Path(sys.argv[5])
+    if sys.argv[6:] == ["--without-locks"]:
         # Only to show the test can fail: writers that do not serialise lose merges.
         PostgresSink._locks = lambda self, batch: []  # type: ignore[method-assign]
     shuffle = random.Random(worker)
     written = 0
     with PostgresSink(url) as sink:
+        start.with_name(f"{start.name}.{worker}").touch()
+        deadline = time.monotonic() + 60
+        while not start.exists():
+            if time.monotonic() > deadline:
+                raise SystemExit("never told to start")
+            time.sleep(0.002)
         for round_no in range(rounds):
             order = list(range(contacts))
             shuffle.shuffle(order)

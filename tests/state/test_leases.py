@@ -165,21 +165,124 @@ def test_a_killed_local_process_lease_is_broken_at_once(tmp_path: Path) -> None:
         store.close()
 
 
+def _wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def test_the_timer_keeps_a_lease_alive_between_batches() -> None:
-    store = MemoryStateStore()  # the system clock: real time passes
-    ttl = _dt.timedelta(seconds=0.4)
-    keeper = LeaseKeeper(store, "c", "a", ttl, interval=_dt.timedelta(seconds=0.05))
+    # Leases are timed by a FakeClock; only the timer's thread runs in real time, and
+    # the test waits (generously) for it to renew: no real-time margins to miss.
+    clock = FakeClock()
+    store = MemoryStateStore(clock=clock)
+    keeper = LeaseKeeper(store, "c", "a", TTL, interval=_dt.timedelta(milliseconds=5))
     assert keeper.acquire()
-    time.sleep(1.0)  # more than twice the ttl, without an explicit renewal
-    held = store.current_lease("c")
-    assert held is not None
-    assert held.holder == "a"
+    for _ in range(3):
+        clock.advance(TTL.total_seconds() * 0.6)  # past the lease's half, no explicit renewal
+        now = clock.now()
+
+        def renewed(now: _dt.datetime = now) -> bool:
+            held = store.current_lease("c")
+            return held is not None and held.expires_at >= now + TTL
+
+        assert _wait_for(renewed), store.current_lease("c")
     keeper.release()
     assert store.current_lease("c") is None
-    lazy = LeaseKeeper(store, "c", "b", ttl, timer=False)
+    lazy = LeaseKeeper(store, "c", "b", TTL, timer=False)
     assert lazy.acquire()
-    time.sleep(0.5)
+    time.sleep(0.05)
+    clock.advance(TTL.total_seconds() + 1)
     assert store.current_lease("c") is None  # without the timer it lapses
+
+
+def _holder_with(**changes: str) -> str:
+    """This process's worker id with some of its parts replaced."""
+    host, pid, suffix, boot, namespace, started = default_worker_id().rsplit(":", 5)
+    parts = {"host": host, "pid": pid, "suffix": suffix, "boot": boot}
+    parts |= {"namespace": namespace, "started": started} | changes
+    return ":".join(parts[k] for k in ("host", "pid", "suffix", "boot", "namespace", "started"))
+
+
+def _gone_pid() -> int:
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(child.stdout)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="judged on Linux only")
+def test_only_provably_dead_local_holders_are_judged_dead() -> None:
+    gone = str(_gone_pid())
+    assert holder_is_dead(_holder_with(pid=gone))
+    # Another container (same host name, its own pid namespace) or another boot: its
+    # pids mean nothing here, so its lease is left to lapse.
+    assert not holder_is_dead(_holder_with(pid=gone, namespace="1"))
+    assert not holder_is_dead(_holder_with(pid=gone, boot="0" * 32))
+    assert not holder_is_dead(_holder_with(pid=gone, host="elsewhere"))
+    # The old form (host:pid:suffix) says too little to be sure.
+    import socket
+
+    assert not holder_is_dead(f"{socket.gethostname()}:{gone}:abc")
+    # A live process with the holder's pid: alive only if it started when the holder did.
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as live:
+        try:
+            from commerce_connectors.state.leases import _proc_start_time
+
+            started = _proc_start_time(live.pid)
+            assert started is not None
+            assert not holder_is_dead(_holder_with(pid=str(live.pid), started=started))
+            reused = str(int(started) - 1)
+            assert holder_is_dead(_holder_with(pid=str(live.pid), started=reused))
+        finally:
+            live.kill()
+
+
+class _FailsOnce(MemoryStateStore):
+    """A store whose ``failing`` call raises once (a database hiccup)."""
+
+    failing = ""
+
+    def _maybe_fail(self, name: str) -> None:
+        if self.failing == name:
+            self.failing = ""
+            raise RuntimeError(f"hiccup in {name}")
+
+    def start_run(self, *args: object, **kwargs: object) -> int:
+        self._maybe_fail("start_run")
+        return super().start_run(*args, **kwargs)  # type: ignore[arg-type]
+
+    def open_dead_letter_keys(self, connection_id: str) -> set[tuple[str, str]]:
+        self._maybe_fail("open_dead_letter_keys")
+        return super().open_dead_letter_keys(connection_id)
+
+    def finish_run(self, *args: object, **kwargs: object) -> None:
+        self._maybe_fail("finish_run")
+        super().finish_run(*args, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("failing", ["start_run", "open_dead_letter_keys", "finish_run"])
+def test_a_failing_store_call_releases_the_lease(failing: str) -> None:
+    import threading
+
+    clock = FakeClock()
+    sim = ToyShopSimulator(seed=3, customers=5, orders=5, products=2, clock=clock)
+    store = _FailsOnce(clock=clock)
+    store.failing = failing
+    engine = _engine(store, clock, sim, worker_id="worker-a")
+    with pytest.raises(RuntimeError, match=failing):
+        engine.run()
+    assert store.current_lease(engine.connection_id) is None
+    assert not [t for t in threading.enumerate() if t.name.startswith("lease:")]
+    # Another worker syncs the connection at once.
+    again = _engine(store, clock, sim, worker_id="worker-b")
+    assert again.run().status is SyncStatus.OK
 
 
 def test_postgres_leases_use_the_servers_clock(postgres_schema_url: str) -> None:

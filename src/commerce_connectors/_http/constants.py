@@ -1,6 +1,7 @@
 """Header names and rate-limit defaults of each platform, kept apart from the logic.
 
-Every value here comes from ``shared/platforms/*.md`` (the platform fact sheets).
+Every value follows the platforms' published API documentation (their rate-limit and
+authentication pages).
 The limiter and retry classes take these as defaults; a connector may pass others.
 """
 

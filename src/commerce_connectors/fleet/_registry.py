@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from ..protocols import Connector
 
-__all__ = ["PlatformEntry", "platform_entry"]
+__all__ = ["PlatformEntry", "platform_entry", "platform_names"]
 
 #: Where the registry may live, newest location first.
 _REGISTRY_MODULES = ("commerce_connectors.cli.registry", "commerce_connectors.sync.registry")
@@ -66,3 +66,9 @@ def platform_entry(name: str) -> PlatformEntry:
     """
     entry: PlatformEntry = _registry().platform_spec(name)
     return entry
+
+
+def platform_names() -> list[str]:
+    """The registered platform names, sorted."""
+    names: list[str] = _registry().available_platforms()
+    return names

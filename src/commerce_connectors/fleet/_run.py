@@ -109,8 +109,12 @@ class FleetReport:
 
     @property
     def ok(self) -> bool:
-        """Every connection's run completed."""
-        return all(r.ok for r in self.connections)
+        """Nothing needs attention: every connection's run completed or was skipped.
+
+        A skipped connection is paused or disabled, or another worker was syncing it
+        (its lease): it is synced by that worker or in the next round, not a failure.
+        """
+        return all(r.status in (SyncStatus.OK, SyncStatus.SKIPPED) for r in self.connections)
 
     def by_status(self) -> dict[str, int]:
         """How many connections ended in each status."""
@@ -140,13 +144,26 @@ class FleetReport:
         return "\n".join(lines)
 
 
-# The password in a database URL (postgresql://user:password@host/db).
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*):[^@/\s]*@", re.IGNORECASE)
+# A URL with a user part (postgresql://user:password@host/db): up to the last @ before
+# the next blank or quote, so a password holding / or @ is found whole.
+_URL_WITH_USER = re.compile(r"[a-z][a-z0-9+.-]*://[^\s'\"<>]*@[^\s'\"<>]*", re.IGNORECASE)
+
+
+def _mask_url(match: re.Match[str]) -> str:
+    url = match.group(0)
+    scheme, rest = url.split("://", 1)
+    userinfo, _, _host = rest.rpartition("@")
+    if ":" not in userinfo:
+        return url  # a user, no password
+    # The user ends at the first colon (a colon in a user name is percent-encoded);
+    # everything after it, slashes and @ included, is the password.
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{url.rpartition('@')[2]}"
 
 
 def _clean(redactor: Redactor, text: str) -> str:
     """``text`` without the token, nor a password written in a URL."""
-    return _URL_PASSWORD.sub(r"\g<head>:***@", redactor.text(text))
+    return _URL_WITH_USER.sub(_mask_url, redactor.text(text))
 
 
 def _worker_name() -> str:
@@ -258,17 +275,39 @@ def _as_executor(executor: Any) -> cf.Executor | None:
     return executor
 
 
-def _lost(spec: ConnectionSpec, exc: BaseException, started: _dt.datetime) -> ConnectionReport:
+def _failed(spec: ConnectionSpec, error: str, started: _dt.datetime) -> ConnectionReport:
     return ConnectionReport(
         name=spec.name,
         platform=spec.platform,
         connection_id=None,
         status=SyncStatus.FAILED,
-        error=(
-            f"the task did not finish ({type(exc).__name__}: {exc}); the worker running it was "
-            "probably lost. The next round resumes from the last acknowledged checkpoint"
-        ),
+        error=_clean(Redactor(), error),
         started_at=started,
+    )
+
+
+def _lost(spec: ConnectionSpec, exc: BaseException, started: _dt.datetime) -> ConnectionReport:
+    lost = (cf.BrokenExecutor, cf.CancelledError, OSError, EOFError)
+    if isinstance(exc, lost) or type(exc).__name__ == "KilledWorker":  # Dask's, by name
+        why = "the worker running it (or the Dask scheduler) was probably lost"
+    else:  # the executor's own error: the task was not run (a spec that cannot be pickled)
+        why = "the executor could not run it (a spec that cannot be pickled?)"
+    return _failed(
+        spec,
+        f"the task did not finish ({type(exc).__name__}: {exc}); {why}. "
+        "The next round resumes from the last acknowledged checkpoint",
+        started,
+    )
+
+
+def _not_submitted(
+    spec: ConnectionSpec, exc: BaseException, started: _dt.datetime
+) -> ConnectionReport:
+    return _failed(
+        spec,
+        f"the executor did not take the task ({type(exc).__name__}: {exc}); a spec that "
+        "cannot be pickled, or an executor shut down or broken",
+        started,
     )
 
 
@@ -286,9 +325,11 @@ def sync_fleet(
 
     Each task receives the picklable spec and the sink and state URLs (never a
     token, never an open connection) and runs :func:`sync_connection` on its worker.
-    A failure in one connection, or a worker process lost, never stops the others:
-    it becomes that connection's report. A connection another worker is already
-    syncing is reported ``skipped`` by the engine.
+    A failure in one connection, a worker process lost, a task the executor does not
+    take (a spec that cannot be pickled, an executor shut down) or an ``on_report``
+    that raises never stops the others: it becomes that connection's ``failed``
+    report (or a logged error). A connection another worker is already syncing is
+    reported ``skipped`` by the engine.
 
     Args:
         specs: the connections; their names must be unique.
@@ -304,7 +345,8 @@ def sync_fleet(
         lease_ttl: how long a connection's lease lasts without renewal (default the
             engine's two minutes): after a worker is lost, its connection is synced
             again once this has passed (until then it is reported ``skipped``).
-        on_report: called with each connection's report as it arrives.
+        on_report: called with each connection's report as it arrives (an exception
+            it raises is logged, and the round goes on).
 
     Returns:
         The round's :class:`FleetReport`, in the order of ``specs``.
@@ -339,15 +381,21 @@ def sync_fleet(
     def keep(index: int, result: ConnectionReport) -> None:
         results[index] = result
         if on_report is not None:
-            on_report(result)
+            try:
+                on_report(result)
+            except Exception:  # the caller's callback: logged, never the fleet's end
+                logger.exception("on_report raised for %s; the fleet goes on", result.name)
 
     if pool is None:
         for index, spec in enumerate(specs):
             keep(index, sync_connection(spec, **task))
     else:
-        futures = {
-            pool.submit(sync_connection, spec, **task): index for index, spec in enumerate(specs)
-        }
+        futures: dict[cf.Future[ConnectionReport], int] = {}
+        for index, spec in enumerate(specs):
+            try:
+                futures[pool.submit(sync_connection, spec, **task)] = index
+            except Exception as exc:  # this connection's task only: the others still run
+                keep(index, _not_submitted(spec, exc, started))
         for future in cf.as_completed(futures):
             index = futures[future]
             try:

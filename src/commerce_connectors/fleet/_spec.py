@@ -19,7 +19,31 @@ __all__ = ["MODES", "ConnectionSpec", "TokenRef"]
 #: The sync modes a fleet run accepts (those of :meth:`SyncEngine.run`).
 MODES = ("auto", "historical", "incremental")
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# The platforms' token prefixes (Shopify admin/custom/partner apps, Square), in any case.
+_TOKEN_PREFIXES = ("SHPAT_", "SHPCA_", "SHPPA_", "SHPSS_", "EAAA", "SQ0ATP", "SQ0CSP")
+# A run of letters and digits this long, with both in it, is a key, not a word of a name.
+_KEY_LIKE = re.compile(r"(?=[A-Z0-9]*[0-9])(?=[A-Z0-9]*[A-Z])[A-Z0-9]{20,}")
+
+
+def _env_problem(name: str) -> str | None:
+    """Why ``name`` is not an environment variable name for a token (``None``: it is).
+
+    The reason never quotes ``name``: it may be the token itself, put there by mistake.
+    """
+    if not _ENV_NAME.fullmatch(name):
+        return "it has characters other than letters, digits and _"
+    if name.upper().startswith(_TOKEN_PREFIXES):
+        return "it starts as a platform's access tokens do"
+    if name != name.upper():
+        return "it has lower-case letters (token variables are named in upper case)"
+    if any(_KEY_LIKE.fullmatch(part) for part in name.split("_")):
+        return "it holds a long run of letters and digits, as keys do"
+    if len(name) > 100:
+        return "it is longer than 100 characters"
+    return None
+
+
 # Option names that would put a credential into the task graph; tokens go by reference.
 _SECRET_WORDS = ("token", "secret", "password", "api_key", "apikey", "credential")
 
@@ -31,7 +55,10 @@ class TokenRef:
     Exactly one of:
 
     Attributes:
-        env: the name of an environment variable holding the token (set on every worker).
+        env: the name of an environment variable holding the token (set on every worker),
+            in upper case. A value that looks like a token (a platform's token prefix,
+            lower-case letters, a long run of letters and digits) is refused, and the
+            message never repeats it.
         provider: a picklable callable with no arguments returning the token (a module-level
             function, or ``functools.partial`` of one, that asks your secret manager).
 
@@ -41,7 +68,7 @@ class TokenRef:
     Example:
         >>> TokenRef(env="SHOPIFY_TOKEN_ACME")
         TokenRef(env='SHOPIFY_TOKEN_ACME')
-        >>> TokenRef(env="NOT SET ANYWHERE").resolve()
+        >>> TokenRef(env="NOT_SET_ANYWHERE").resolve()
         Traceback (most recent call last):
         ...
         commerce_connectors.errors.ConfigurationError: no token: the environment variable ...
@@ -53,10 +80,12 @@ class TokenRef:
     def __attrs_post_init__(self) -> None:
         if (self.env is None) == (self.provider is None):
             raise ConfigurationError("a token reference needs exactly one of env= or provider=")
-        if self.env is not None and not _ENV_NAME.match(self.env):
+        problem = None if self.env is None else _env_problem(self.env)
+        if problem is not None:
+            # Never the value in the message: it may be the token itself.
             raise ConfigurationError(
-                "token env must be an environment variable name (letters, digits, _), "
-                "not a token: tokens are never written in a fleet's configuration"
+                f"token env must name an environment variable (upper-case letters, digits, _), "
+                f"not a token: {problem}. Tokens are never written in a fleet's configuration"
             )
         if self.provider is not None and not callable(self.provider):
             raise ConfigurationError("token provider must be callable")
@@ -178,6 +207,10 @@ class ConnectionSpec:
                 raise ConfigurationError(
                     f"{self.name}: unknown {self.platform} option {key!r}; "
                     f"known: {', '.join(sorted(known))}"
+                )
+            if known[key].type is str and value is not None and not isinstance(value, str):
+                raise ConfigurationError(
+                    f"{self.name}: option {key!r} must be a string, got {type(value).__name__}"
                 )
             choices = known[key].choices
             if choices is not None and value not in choices:

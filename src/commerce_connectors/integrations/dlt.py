@@ -6,10 +6,15 @@
 * the primary key ``(connection_id, external_id)``, so many shops share tables;
 * an incremental cursor on ``updated_at`` (:func:`dlt.sources.incremental`): the
   next load asks the platform only for what was created or updated since the last
-  one (minus the connector's recommended overlap), and the ``merge`` write
-  disposition replaces the rows of records that changed;
-* money as exact decimals: every amount is a ``DECIMAL(38, 10)`` column beside its
-  ISO 4217 currency code (``total__amount``, ``total__currency``), never a float;
+  one's newest ``updated_at`` minus the overlap (the connector's recommended one by
+  default), keeps every record read in that window (also one updated again in the
+  same second as the cursor, or one that became visible late), and the ``merge``
+  write disposition replaces the rows of records that changed;
+* money and quantities as exact decimals: every amount is a ``DECIMAL(38, 10)``
+  column beside its ISO 4217 currency code (``total__amount``, ``total__currency``),
+  never a float; a value such a column cannot hold exactly (more than ten decimals,
+  more than 28 digits before the point) is never rounded: its record is refused as
+  an :class:`~commerce_connectors.errors.InvalidRecordError`;
 * order and cart lines (and product variants) as child tables
   (``orders__lines``, ``abandoned_carts__lines``, ``products__variants``).
 
@@ -17,8 +22,14 @@ The records are the canonical ones (as the connectors give them), before any CRM
 rule or field map: a warehouse wants what the shop holds. The raw payloads are not
 loaded; the ``extra`` fields and an order's or cart's buyer go in JSON columns.
 
-A record the connector cannot parse raises :class:`~commerce_connectors.errors.InvalidRecordError`
-(with its payload and every bad field) unless you pass ``on_invalid=`` to handle it.
+A record the connector cannot parse, or whose numbers the columns cannot hold, raises
+:class:`~commerce_connectors.errors.InvalidRecordError` (with its raw payload and every bad
+field) unless you pass ``on_invalid=`` to handle it; the load then goes on without it.
+
+Deletions are not loaded: the platforms' change feeds list records created or updated
+since a time, not records deleted, so a record deleted in the shop keeps its last row
+in the warehouse; a new pipeline (or a new dataset) loads only the records the shop
+still has.
 
 Example (a fragment: a real shop needs its token):
 
@@ -47,7 +58,7 @@ import attrs
 import dlt
 from dlt.extract.source import DltSource
 
-from ..errors import ConfigurationError, InvalidRecordError
+from ..errors import ConfigurationError, FieldProblem, InvalidRecordError
 from ..models import Address, Cart, Customer, LineItem, Money, Order, Product, ProductVariant
 from ..protocols import STREAM_ORDER, Connector, Stream
 
@@ -78,45 +89,91 @@ _JSON_FIELDS = ("extra", "customer", "default_address")
 _DROPPED = ("raw",)
 
 
-def _money(money: Money) -> dict[str, Any]:
-    amount = money.amount
-    exponent = amount.as_tuple().exponent
-    if not isinstance(exponent, int) or -exponent > MONEY_SCALE:
-        raise ConfigurationError(
-            f"{money.currency} amount {amount} has more than {MONEY_SCALE} decimals; "
-            "it cannot be loaded exactly"
-        )
-    return {"amount": amount, "currency": money.currency}
+#: Digits a money or quantity column holds before the decimal point.
+_WHOLE_DIGITS = MONEY_PRECISION - MONEY_SCALE
+#: The record kind of each stream, as :class:`InvalidRecordError` names it.
+_KIND: Mapping[Stream, str] = {
+    Stream.PRODUCTS: "product",
+    Stream.CUSTOMERS: "customer",
+    Stream.ORDERS: "order",
+    Stream.ABANDONED_CARTS: "cart",
+}
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Money):
-        return _money(value)
-    if isinstance(value, enum.Enum):  # before str: the library's enums are str enums
-        return value.value
-    if attrs.has(type(value)):
-        out: dict[str, Any] = {}
-        for f in attrs.fields(type(value)):
-            item = getattr(value, f.name)
-            if f.name in _DROPPED:
-                continue
-            if isinstance(item, Money) or (item is None and f.name in _money_fields(type(value))):
-                # Flat columns, also when absent: a money column never holds anything else.
-                money = _money(item) if item is not None else {"amount": None, "currency": None}
-                out[f"{f.name}__amount"] = money["amount"]
-                out[f"{f.name}__currency"] = money["currency"]
-            else:
-                out[f.name] = _plain(item)
-        return out
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return value
+def _unrepresentable(number: Decimal | int) -> str | None:
+    """Why ``number`` does not fit a ``DECIMAL(38, 10)`` column exactly (``None``: it fits)."""
+    value = Decimal(number)
+    if not value.is_finite():
+        return f"{value} is not a finite number"
+    _, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    decimals = max(0, -exponent)
+    if decimals > MONEY_SCALE:
+        # Trailing zeros are not lost precision: 1.500000000000 is 1.5.
+        normal = value.normalize()
+        normal_exp = normal.as_tuple().exponent
+        assert isinstance(normal_exp, int)
+        if -normal_exp > MONEY_SCALE:
+            return f"{value} has more than {MONEY_SCALE} decimals; it would be rounded"
+    whole = len(digits) + exponent
+    if whole > _WHOLE_DIGITS:
+        return f"{value} has more than {_WHOLE_DIGITS} digits before the decimal point"
+    return None
+
+
+class _Row:
+    """Builds a record's row, collecting every value a column cannot hold exactly."""
+
+    def __init__(self) -> None:
+        self.problems: list[FieldProblem] = []
+
+    def number(self, value: Decimal | int, path: str) -> Decimal | int:
+        reason = _unrepresentable(value)
+        if reason is not None:
+            self.problems.append(FieldProblem(path, reason, value))
+        return value
+
+    def money(self, money: Money | None, path: str) -> dict[str, Any]:
+        if money is None:  # flat columns, also when absent: a money column holds nothing else
+            return {"amount": None, "currency": None}
+        return {"amount": self.number(money.amount, f"{path}.amount"), "currency": money.currency}
+
+    def plain(self, value: Any, path: str) -> Any:
+        if isinstance(value, Money):
+            return self.money(value, path)
+        if isinstance(value, enum.Enum):  # before str: the library's enums are str enums
+            return value.value
+        if attrs.has(type(value)):
+            cls = type(value)
+            out: dict[str, Any] = {}
+            for f in attrs.fields(cls):
+                if f.name in _DROPPED:
+                    continue
+                item = getattr(value, f.name)
+                where = f"{path}.{f.name}"
+                if f.name in _money_fields(cls):
+                    money = self.money(item, where)
+                    out[f"{f.name}__amount"] = money["amount"]
+                    out[f"{f.name}__currency"] = money["currency"]
+                elif f.name in _decimal_fields(cls) and item is not None:
+                    out[f.name] = self.number(item, where)
+                else:
+                    out[f.name] = self.plain(item, where)
+            return out
+        if isinstance(value, (list, tuple)):
+            return [self.plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, Mapping):
+            return {str(k): self.plain(v, f"{path}.{k}") for k, v in value.items()}
+        return value
 
 
 def record_row(record: Any) -> dict[str, Any]:
     """The row a canonical record is loaded as (money as ``<field>__amount``, ``__currency``).
+
+    Raises:
+        InvalidRecordError: an amount or quantity a ``DECIMAL(38, 10)`` column cannot hold
+            exactly (more than ten decimals, or too large); the error keeps the raw payload
+            and names every such field (``$.lines[0].quantity``).
 
     Example:
         >>> import datetime as dt
@@ -129,7 +186,18 @@ def record_row(record: Any) -> dict[str, Any]:
         >>> row["platform"], row["price__amount"], row["price__currency"]
         ('shopify', Decimal('19.90'), 'EUR')
     """
-    row: dict[str, Any] = _plain(record)
+    builder = _Row()
+    row: dict[str, Any] = builder.plain(record, "$")
+    if builder.problems:
+        kind = next((k for s, k in _KIND.items() if isinstance(record, _RECORD[s])), "record")
+        platform = getattr(record, "platform", "")
+        raise InvalidRecordError(
+            platform=str(platform.value if isinstance(platform, enum.Enum) else platform),
+            kind=kind,
+            record_id=getattr(record, "external_id", None),
+            problems=builder.problems,
+            payload=getattr(record, "raw", None),
+        )
     return row
 
 
@@ -140,9 +208,25 @@ def _money_fields(cls: type[Any]) -> frozenset[str]:
     """The fields of ``cls`` holding a Money (or Money | None)."""
     if cls not in _MONEY_FIELDS:
         attrs.resolve_types(cls)
-        names = frozenset(f.name for f in attrs.fields(cls) if Money in typing.get_args(f.type))
+        names = frozenset(
+            f.name for f in attrs.fields(cls) if f.type is Money or Money in typing.get_args(f.type)
+        )
         _MONEY_FIELDS[cls] = names
     return _MONEY_FIELDS[cls]
+
+
+_DECIMAL_FIELDS: dict[type[Any], frozenset[str]] = {}
+
+
+def _decimal_fields(cls: type[Any]) -> frozenset[str]:
+    """The fields of ``cls`` holding whole units or a decimal (a line's quantity)."""
+    if cls not in _DECIMAL_FIELDS:
+        attrs.resolve_types(cls)
+        names = frozenset(
+            f.name for f in attrs.fields(cls) if set(typing.get_args(f.type)) >= {int, Decimal}
+        )
+        _DECIMAL_FIELDS[cls] = names
+    return _DECIMAL_FIELDS[cls]
 
 
 def _decimal_hint() -> dict[str, Any]:
@@ -208,21 +292,34 @@ def _resource(
     stream: Stream,
     initial_since: _dt.datetime | None,
     overlap: _dt.timedelta,
+    on_invalid: Callable[[InvalidRecordError], None] | None,
 ) -> Any:
     cls = _RECORD[stream]
     read = _reader(connector, stream)
+    lag = overlap.total_seconds()
 
     def records(
         updated_at: Any = dlt.sources.incremental(  # noqa: B008 - dlt's declared idiom
-            "updated_at", initial_value=initial_since
+            "updated_at",
+            initial_value=initial_since,
+            # dlt itself re-reads the overlap: its last_value is the newest updated_at
+            # minus the lag, and rows from there on are kept (without the lag dlt would
+            # drop every row older than the newest one it saw).
+            lag=lag,
+            # No deduplication at the cursor's value by dlt: a record updated again in
+            # the same second as the cursor must be loaded; the merge keeps one row.
+            primary_key=(),
         ),
     ) -> Iterator[dict[str, Any]]:
-        last = _as_utc(updated_at.last_value)
-        # Re-read the overlap: records written during the previous read with an earlier
-        # updated_at are found; the merge keeps one row per record.
-        since = None if last is None else last - overlap
-        for record in read(since=since):
-            yield record_row(record)
+        for record in read(since=_as_utc(updated_at.last_value)):
+            try:
+                row = record_row(record)
+            except InvalidRecordError as exc:
+                if on_invalid is None:
+                    raise
+                on_invalid(exc)
+                continue
+            yield row
 
     return dlt.resource(
         records,
@@ -259,7 +356,8 @@ def commerce_source(
             the beginning of the store.
         overlap: how far before the last load's newest ``updated_at`` the next load
             reads again (default: the connector's recommended overlap).
-        on_invalid: receives each record the connector cannot parse (default: the
+        on_invalid: receives each record the connector cannot parse or whose amounts
+            or quantities cannot be loaded exactly (default: the
             :class:`InvalidRecordError` is raised and the load stops).
         name: the source's name, which keys its incremental state in the pipeline
             (default ``commerce_<connection id>``: several shops in one pipeline
@@ -288,7 +386,7 @@ def commerce_source(
     if on_invalid is not None:
         connector.on_invalid = on_invalid
     source_name = name or _source_name(connector.connection_id)
-    resources = [_resource(connector, s, initial_since, window) for s in wanted]
+    resources = [_resource(connector, s, initial_since, window, on_invalid) for s in wanted]
 
     @dlt.source(name=source_name, section=source_name, max_table_nesting=1)
     def shop() -> Any:

@@ -4,7 +4,8 @@ A :class:`FieldMap` lists CRM fields and where each value comes from: a path
 in the canonical record (``total``, ``customer.default_address.city``) or in
 the platform's raw payload (``$.note_attributes[0].value``), with an optional
 transform (money to minor units, datetimes to ISO 8601…). The default maps
-reproduce the seeds' field tables in ActiveCampaign's names; users rename,
+reproduce the field tables of ActiveCampaign's Shopify, BigCommerce and Square
+integrations (as their help pages publish them), in ActiveCampaign's names; users rename,
 drop, add custom fields and choose the external-id source. Errors are
 aggregated: :class:`~commerce_connectors.errors.MappingError` lists every bad
 field with its path, not just the first.

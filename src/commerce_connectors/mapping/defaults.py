@@ -1,10 +1,11 @@
-"""Default field maps, reproducing the seeds' field tables, in ActiveCampaign's field names.
+"""Default field maps, in ActiveCampaign's field names, as its own integrations fill them.
 
-The seeds' tables (``shared/seeds``: Shopify, BigCommerce, Square help pages)
+The field tables of ActiveCampaign's Shopify, BigCommerce and Square integrations
+(published in their help pages, in several languages)
 list, for each platform field, the ActiveCampaign field it fills:
 
 ========================  =========================  ==============================
-canonical field           CRM field                  seed wording
+canonical field           CRM field                  help-page wording
 ========================  =========================  ==============================
 contact.first_name        firstName                  Prénom / Vorname / Nombre
 contact.last_name         lastName                   Nom / Nachname / Apellido
@@ -138,7 +139,7 @@ PRODUCT_MAP = FieldMap(
     ],
 )
 
-#: Square payments (the Square seed's table: order number, payment date,
+#: Square payments (the Square integration's field table: order number, payment date,
 #: amount, currency, payment URL).
 PAYMENT_MAP = FieldMap(
     "payment",

@@ -1,7 +1,9 @@
 """Per-platform defaults for every rule, as data, in one place.
 
-Each entry says where its choice comes from: a seed (the help pages in
-``shared/seeds``) or the platform's payload shape (``shared/platforms``).
+Each entry says where its choice comes from: the documented behaviour of the
+platform's existing CRM integrations (ActiveCampaign's Shopify, BigCommerce and
+Square integrations, DataCrush's Tiendanube integration, as their help pages
+describe them) or the platform's payload shape (its published API reference).
 Change them per connection with :class:`~commerce_connectors.rules.RuleSet`'s
 ``with_*`` helpers; never edit this module to configure one shop.
 
@@ -53,8 +55,8 @@ def _shopify_state(prefix: str) -> ConsentField:
 SHOPIFY = RuleSet(
     Platform.SHOPIFY,
     phone_chains={
-        # The seed's rule, exactly: customer phone, then the default (shipping)
-        # address phone, then no phone.
+        # The Shopify integration's documented rule, exactly: customer phone, then
+        # the default (shipping) address phone, then no phone.
         "customer": (_C("phone"), _C("default_address.phone")),
         # Same rule for a registered buyer; a guest has only the order's own
         # details, so the billing phone, then the order's phone. The shipping
@@ -89,9 +91,9 @@ SHOPIFY = RuleSet(
             ConsentField.boolean("customer.accepts_marketing"),
         ),
     },
-    # The seed: logged-in customers and guests are synced.
+    # As the Shopify integration documents: logged-in customers and guests are synced.
     guests=GuestPolicy(sync_guests=True, cart_contacts=True),
-    # The seed: the store's customer tags become contact tags.
+    # As the Shopify integration documents: the store's customer tags become contact tags.
     tags=TagPolicy(import_record_tags=True),
 )
 
@@ -133,10 +135,12 @@ BIGCOMMERCE = RuleSet(
         ),
         "cart": (ConsentField.boolean("customer.accepts_marketing"),),
     },
-    # The seed: guest checkouts are not synced; BigCommerce marks guests with
-    # customer_id 0. Every registered buyer is synced whatever their consent.
+    # As the BigCommerce integration documents: guest checkouts are not synced;
+    # BigCommerce marks guests with customer_id 0. Every registered buyer is synced
+    # whatever their consent.
     guests=GuestPolicy(sync_guests=False, cart_contacts=True, guest_customer_ids={"0"}),
-    # The seed: contacts from this integration get the tag "bigcommerce-customer".
+    # As the BigCommerce integration documents: its contacts get the tag
+    # "bigcommerce-customer".
     tags=TagPolicy(platform_tags=("bigcommerce-customer",)),
     # The BigCommerce integration never fires "makes a purchase" for historical
     # data, not even yesterday's orders; incremental and real-time data do.
@@ -166,8 +170,9 @@ SQUARE = RuleSet(
         "order": (ConsentField.boolean("customer.accepts_marketing"),),
         "cart": (ConsentField.boolean("customer.accepts_marketing"),),
     },
-    # The seed: every customer must have an email to be synced, and the synced
-    # payments are those of customers: payments with no customer profile are not.
+    # As the Square integration documents: every customer must have an email to be
+    # synced, and the synced payments are those of customers: payments with no
+    # customer profile are not.
     guests=GuestPolicy(sync_guests=False, cart_contacts=False, require_email=True),
 )
 
@@ -206,8 +211,8 @@ TIENDANUBE = RuleSet(
         ),
         "cart": (ConsentField.boolean("customer.accepts_marketing"),),
     },
-    # The seed: shoppers who start a checkout become contacts, and are updated
-    # from the order once they buy.
+    # As DataCrush's Tiendanube integration documents: shoppers who start a
+    # checkout become contacts, and are updated from the order once they buy.
     guests=GuestPolicy(sync_guests=True, cart_contacts=True),
     # Tiendanube keeps abandoned checkouts for 30 days after creation.
     abandonment=AbandonmentPolicy(retention=_dt.timedelta(days=30)),

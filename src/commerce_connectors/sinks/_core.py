@@ -209,30 +209,32 @@ def encode(value: Any) -> str:
     if memo.get("value") is value:
         text: str = memo["text"]
         return text
-    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+    return _dumps(value)
 
 
 _memo = threading.local()
 
+#: ``json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)``, the encoder
+#: made once: ``json.dumps`` with options builds a new encoder on every call.
+_dumps = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False).encode
+
 
 def digest(data: Any) -> str:
     """A stable fingerprint of plain data (equal data, equal digest)."""
-    text = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    return hashlib.blake2b(_dumps(data).encode(), digest_size=16).hexdigest()
 
 
 def _record_digest(data: dict[str, Any], rest: Sequence[Any]) -> str:
     """``digest([data, *rest])``, the text of ``data`` kept for the backend's row.
 
     A JSON array's text is its items' texts joined by ``", "``, so the record is
-    encoded once for the fingerprint and the stored row alike.
+    encoded once for the fingerprint and the stored row alike, and the rest in one
+    more call (``[a, b]`` is ``[`` + ``a`` + ``, `` + the text of ``[b]`` past its ``[``).
     """
-    text = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
+    text = _dumps(data)
     _memo.value, _memo.text = data, text
-    tail = "".join(
-        ", " + json.dumps(part, sort_keys=True, default=str, ensure_ascii=False) for part in rest
-    )
-    return hashlib.blake2b(f"[{text}{tail}]".encode(), digest_size=16).hexdigest()
+    tail = ", " + _dumps(list(rest))[1:] if rest else "]"
+    return hashlib.blake2b(f"[{text}{tail}".encode(), digest_size=16).hexdigest()
 
 
 @attrs.frozen

@@ -29,6 +29,23 @@ __all__ = ["MemorySink"]
 _CONTACT = "contact"
 
 
+def _copied(value: Any) -> Any:
+    """``copy.deepcopy(value)`` for plain data, without deepcopy's bookkeeping.
+
+    JSON containers are rebuilt, strings, numbers, booleans and ``None`` are kept
+    (immutable, as deepcopy keeps them); anything else is deep-copied. Only identity
+    between repeated sub-objects differs from deepcopy's result, never a value.
+    """
+    kind = type(value)
+    if kind is dict:
+        return {k: _copied(v) for k, v in value.items()}
+    if kind is list:
+        return [_copied(v) for v in value]
+    if kind is str or kind is int or kind is bool or kind is float or value is None:
+        return value
+    return copy.deepcopy(value)
+
+
 class _Overlay:
     """The backend of one batch: reads see the batch's own writes; nothing lands until commit."""
 
@@ -60,7 +77,7 @@ class _Overlay:
             "record": item.record,
             "digest": digest,
             "view": stored_view(
-                copy.deepcopy(dict(data)),
+                {k: _copied(v) for k, v in data.items()},
                 fields,
                 trigger=trigger,
                 status=item.status,

@@ -7,11 +7,12 @@ brings psycopg 3). Open it from a URL::
 
 The URL is libpq's (``postgresql://`` or ``postgres://``); every libpq parameter
 works (``sslmode``, ``connect_timeout`` …), plus ``schema``: the PostgreSQL schema
-the tables live in (created on first open; default ``public``). The password
-comes from the URL or, better, from libpq's usual places: the ``PGPASSWORD``
-environment variable or a ``~/.pgpass`` file, so it need not appear in a URL
-at all. It is never shown: reprs, logs and errors carry the URL with the
-password replaced by ``***``.
+the tables live in (created on first open if missing; default ``public``). The
+password comes from the URL or, better, from libpq's usual places: the
+``PGPASSWORD`` environment variable or a ``~/.pgpass`` file, so it need not
+appear in a URL at all. It is never shown: reprs, logs and errors carry the URL
+with the password (and an ``sslpassword``) replaced by ``***``, and errors are
+scrubbed of it as written and percent-decoded.
 
 The tables are those of :class:`~commerce_connectors.sinks.SQLiteSink` (``contacts``,
 ``contact_sources``, ``contact_tags``, ``customers``, ``orders``, ``products``,
@@ -21,13 +22,27 @@ amounts, ``jsonb`` for the canonical record (``data``) and the CRM's view
 
 Concurrency: a batch is one transaction; before reading anything, it takes a
 transaction-scoped advisory lock on every contact identity and record key it
-writes, in one fixed (sorted) order, so two workers merging the same contact
+writes, in one fixed (sorted) order (an erasure finds its rows first, then takes
+the same locks in the same order, then deletes), so two workers merging the same contact
 from different connections serialise instead of losing an update, and cannot
 deadlock on each other. With a contact cap, a cap lock is taken first so two
 workers cannot both add the last allowed contact. A serialization failure or
 deadlock (another client's locks) is retried a bounded number of times.
 Write decisions (update-if-newer, contact merge, cap) are
 :func:`commerce_connectors.sinks._core.apply_batch`'s, shared with every local sink.
+
+Text PostgreSQL cannot hold: ``text`` and ``jsonb`` refuse the NUL character,
+``jsonb`` refuses ``NaN`` and ``Infinity`` and gives ``1.23e19`` back as an
+integer. A record holding any of them is stored all the same, encoded, and
+read back exactly as written (what :class:`~commerce_connectors.sinks.SQLiteSink`
+would give): in text, ``\\x01`` is an escape character, NUL is stored as
+``\\x01\\x01``, ``\\x01`` as ``\\x01\\x02`` and a lone surrogate (which UTF-8
+cannot hold) as ``\\x01\\x03`` and its four hex digits; in JSON, strings are
+encoded so and such a float is stored as the string ``\\x01F`` followed by its
+Python ``repr``. Values without them (nearly all) are stored exactly as they are.
+
+Privileges: the role needs CREATE on the schema (to create the tables on first
+open), not on the database, unless the schema does not exist yet.
 """
 
 from __future__ import annotations
@@ -39,7 +54,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlencode, urlsplit
 
 import attrs
 
@@ -47,6 +62,7 @@ from ..errors import ConfigurationError, SinkError
 from ..models import Cart, Customer, LineItem, Order, Product
 from ..protocols import BatchAck, SinkBatch, SinkCapabilities, SinkItem
 from ..rules import Contact, IdentityKind, RecordKey, should_subscribe
+from . import _pg_codec
 from ._core import (
     STATUS_REASONS,
     StoredRecord,
@@ -84,7 +100,10 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 #: deadlock) is attempted before the error is reported.
 MAX_ATTEMPTS = 5
 
-_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+#: Query parameters whose values are secrets: never shown.
+_SECRET_PARAMS = frozenset({"password", "sslpassword"})
 
 
 @attrs.frozen
@@ -103,6 +122,9 @@ class PostgresURL:
     schema: str
     redacted: str
     password: str | None = attrs.field(default=None, repr=False)
+    #: Every secret of the URL (passwords as written and percent-decoded): what
+    #: :meth:`scrub` removes.
+    secrets: tuple[str, ...] = attrs.field(default=(), repr=False)
 
     @classmethod
     def parse(cls, url: str) -> PostgresURL:
@@ -118,26 +140,36 @@ class PostgresURL:
         query = parse_qsl(parts.query, keep_blank_values=True)
         schema = "public"
         kept: list[tuple[str, str]] = []
-        password = parts.password
+        password = None if parts.password is None else unquote(parts.password)
+        secrets = {parts.password or "", password or ""}
         for name, value in query:
             if name == "schema":
                 schema = value
             else:
                 kept.append((name, value))
-                if name == "password":
-                    password = value
+                if name in _SECRET_PARAMS:
+                    secrets.add(value)
+                    if name == "password":
+                        password = value
+        # Longest first, so a secret containing another is scrubbed whole.
+        found = tuple(sorted((x for x in secrets if x), key=len, reverse=True))
+        for secret in found:
+            found += (quote(secret, safe=""), quote_plus(secret, safe=""))
         redacted_url = _redact(parts, kept, schema)
-        if not _SCHEMA_NAME.match(schema):
+        if not _SCHEMA_NAME.fullmatch(schema):
             raise ConfigurationError(
                 f"schema {schema!r} in {redacted_url} is not a plain identifier"
                 " (letters, digits and _, at most 63)"
             )
         conninfo = _join(parts, parts.netloc, urlencode(kept))
-        return cls(conninfo, schema, redacted_url, password or None)
+        unique = tuple(sorted(set(found), key=len, reverse=True))
+        return cls(conninfo, schema, redacted_url, password or None, unique)
 
     def scrub(self, text: str) -> str:
-        """``text`` with the password (if any) replaced by ``***``."""
-        return text.replace(self.password, "***") if self.password else text
+        """``text`` with every secret of the URL (as written or decoded) replaced by ``***``."""
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
 
 
 def _redact(parts: Any, query: list[tuple[str, str]], schema: str) -> str:
@@ -146,7 +178,7 @@ def _redact(parts: Any, query: list[tuple[str, str]], schema: str) -> str:
         user, _, host = netloc.rpartition("@")
         name = user.split(":", 1)[0]
         netloc = f"{name}:***@{host}"
-    shown = [(k, "***" if k == "password" else v) for k, v in query]
+    shown = [(k, "***" if k in _SECRET_PARAMS else v) for k, v in query]
     if schema != "public":
         shown.append(("schema", schema))
     return _join(parts, netloc, urlencode(shown, safe="*"))
@@ -163,20 +195,28 @@ def advisory_key(*parts: str) -> int:
     Distinct names collide with negligible probability; a collision only makes
     two writers wait for each other, never corrupts anything.
     """
-    text = "\x1f".join(parts).encode()
+    text = "\x1f".join(parts).encode("utf-8", "surrogatepass")
     return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big", signed=True)
 
 
 def connect_postgres(url: PostgresURL) -> psycopg.Connection[Any]:
     """Open an autocommit connection in UTC, with ``search_path`` set to the URL's schema.
 
+    Text and JSON go through :mod:`commerce_connectors.sinks._pg_codec`: NUL
+    characters and floats ``jsonb`` would change are stored encoded and read back
+    exactly.
+
     Raises:
         SinkError: the server refused or could not be reached (password scrubbed).
     """
     try:
         conn = psycopg.connect(
-            url.conninfo, autocommit=True, application_name="commerce-connectors"
+            url.conninfo,
+            autocommit=True,
+            application_name="commerce-connectors",
+            client_encoding="UTF8",
         )
+        _pg_codec.install(conn)
         conn.execute("SET TIME ZONE 'UTC'")
         conn.execute(
             psycopg.sql.SQL("SET search_path TO {}").format(psycopg.sql.Identifier(url.schema))
@@ -193,14 +233,21 @@ def _failure(url: PostgresURL, what: str, exc: BaseException) -> SinkError:
 
 
 def ensure_schema(conn: psycopg.Connection[Any], url: PostgresURL, ddl: str) -> None:
-    """Create the schema and tables if missing; concurrent first opens wait for each other."""
+    """Create the schema and tables if missing; concurrent first opens wait for each other.
+
+    The schema is looked up first and created only when missing: ``CREATE SCHEMA
+    IF NOT EXISTS`` would need the CREATE privilege on the database even for a
+    schema that exists (``public``, or one an administrator made for this role).
+    """
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (advisory_key("ddl", url.schema),))
-        conn.execute(
-            psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-                psycopg.sql.Identifier(url.schema)
+        found = conn.execute(
+            "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s", (url.schema,)
+        ).fetchone()
+        if found is None:
+            conn.execute(
+                psycopg.sql.SQL("CREATE SCHEMA {}").format(psycopg.sql.Identifier(url.schema))
             )
-        )
         conn.execute(ddl)  # fixed DDL text of this library
 
 
@@ -809,19 +856,45 @@ class PostgresSink:
             "customer": customer_id,
             "orders": orders,
         }
-        removed = 0
-        for kind, table in _TABLES.items():
+        # Find everything first, lock it (the write path's keys, in the one sorted
+        # order every writer uses), and only then delete: a writer holding some of
+        # these locks finishes first instead of deadlocking against our deletes.
+        wheres: dict[str, str] = {}
+        for kind in _TABLES:
             if whole:
-                where = scope
-            elif kind == "product":
-                continue
-            else:
+                wheres[kind] = scope
+            elif kind != "product":
                 own = "external_id" if kind == "customer" else "customer_external_id"
                 named = " OR external_id = ANY(%(orders)s)" if kind == "order" and orders else ""
-                where = (
+                wheres[kind] = (
                     f"{scope} AND (lower(trim(email)) = ANY(%(emails)s)"
                     f" OR {own} = %(customer)s{named})"
                 )
+        if whole:
+            sql = f"SELECT DISTINCT identity FROM contact_sources WHERE {scope}"  # noqa: S608
+        else:
+            sql = (
+                f"SELECT DISTINCT identity FROM contact_sources WHERE {scope}"  # noqa: S608
+                " AND (identity = ANY(%(emails)s) OR customer_external_id = %(customer)s)"
+            )
+        identities = sorted(i for (i,) in c.execute(sql, params).fetchall())
+        schema = self.url.schema
+        locks = {advisory_key(schema, "contact", "", i) for i in identities}
+        for kind, where in wheres.items():
+            for conn_id, ext in c.execute(
+                f"SELECT connection_id, external_id FROM {_TABLES[kind]} WHERE {where}",  # noqa: S608
+                params,
+            ).fetchall():
+                locks.add(advisory_key(schema, kind, conn_id, ext))
+        if locks:
+            c.execute(
+                "SELECT pg_advisory_xact_lock(k)"
+                " FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(k, n) ORDER BY n",
+                (sorted(locks),),
+            )
+        removed = 0
+        for kind, where in wheres.items():
+            table = _TABLES[kind]
             keys = c.execute(
                 f"DELETE FROM {table} WHERE {where} RETURNING connection_id, external_id",  # noqa: S608
                 params,
@@ -833,21 +906,6 @@ class PostgresSink:
                     ([k[0] for k in keys], [k[1] for k in keys], kind),
                 )
             removed += len(keys)
-        if whole:
-            sql = f"SELECT DISTINCT identity FROM contact_sources WHERE {scope}"  # noqa: S608
-        else:
-            sql = (
-                f"SELECT DISTINCT identity FROM contact_sources WHERE {scope}"  # noqa: S608
-                " AND (identity = ANY(%(emails)s) OR customer_external_id = %(customer)s)"
-            )
-        identities = sorted(i for (i,) in c.execute(sql, params).fetchall())
-        schema = self.url.schema
-        if identities:
-            c.execute(
-                "SELECT pg_advisory_xact_lock(k)"
-                " FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(k, n) ORDER BY n",
-                (sorted(advisory_key(schema, "contact", "", i) for i in identities),),
-            )
         txn = _Txn(c)
         for identity in identities:
             contact = txn.get_contact(identity)

@@ -35,6 +35,7 @@ Example:
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import os
 import sqlite3
@@ -239,6 +240,13 @@ def crm_external_id(item: SinkItem, maps: Mapping[str, FieldMap] | None) -> str 
     return fmap.apply(item.record).external_id
 
 
+@functools.lru_cache(maxsize=64)
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    """The ``INSERT OR REPLACE`` of a row of ``columns`` into ``table`` (made once)."""
+    marks = ", ".join("?" for _ in columns)
+    return f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
+
+
 def _iso(value: Any) -> str | None:
     return None if value is None else value.isoformat()
 
@@ -247,16 +255,67 @@ def _bool(value: bool | None) -> int | None:
     return None if value is None else int(value)
 
 
+#: Most ``?`` parameters one prefetch statement binds (old SQLite builds allow 999).
+_PREFETCH_CHUNK = 900
+
+
+def _chunks(values: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(values), _PREFETCH_CHUNK):
+        yield values[start : start + _PREFETCH_CHUNK]
+
+
 class _Txn:
-    """The backend of one batch: SQL inside the open transaction."""
+    """The backend of one batch: SQL inside the open transaction.
+
+    :meth:`prefetch` reads the stored rows a batch will ask about in a few ``IN (...)``
+    statements instead of one ``SELECT`` per item; what it found (or did not find)
+    answers :meth:`get_record` and :meth:`get_contact` until the item is written again,
+    after which the table itself answers.
+    """
 
     def __init__(
         self, conn: sqlite3.Connection, maps: Mapping[str, FieldMap] | None = None
     ) -> None:
         self.conn = conn
         self.maps = maps
+        self._records: dict[RecordKey, StoredRecord | None] = {}
+        self._contacts: dict[str, str | None] = {}
+
+    def prefetch(self, items: Sequence[SinkItem]) -> None:
+        """Read, inside the transaction, the stored rows of every item of a batch."""
+        wanted: dict[tuple[str, str], set[str]] = {}
+        identities: set[str] = set()
+        for item in items:
+            key = item.key
+            if key.kind == "contact":
+                identities.add(key.external_id)
+            elif key.kind in _TABLES:
+                wanted.setdefault((key.kind, key.connection_id), set()).add(key.external_id)
+        for (kind, connection_id), ids in wanted.items():
+            found: dict[str, StoredRecord] = {}
+            for chunk in _chunks(sorted(ids)):
+                marks = ", ".join("?" * len(chunk))
+                for ext, updated_at, fingerprint in self.conn.execute(
+                    f"SELECT external_id, updated_at, digest FROM {_TABLES[kind]} "  # noqa: S608
+                    f"WHERE connection_id = ? AND external_id IN ({marks})",
+                    (connection_id, *chunk),
+                ):
+                    found[ext] = StoredRecord(_dt.datetime.fromisoformat(updated_at), fingerprint)
+            for ext in ids:
+                self._records[RecordKey(connection_id, kind, ext)] = found.get(ext)
+        for chunk in _chunks(sorted(identities)):
+            self._contacts.update(dict.fromkeys(chunk))
+            marks = ", ".join("?" * len(chunk))
+            self._contacts.update(
+                self.conn.execute(
+                    f"SELECT identity, data FROM contacts WHERE identity IN ({marks})",  # noqa: S608
+                    chunk,
+                )
+            )
 
     def get_record(self, key: RecordKey) -> StoredRecord | None:
+        if key in self._records:
+            return self._records[key]
         row = self.conn.execute(
             f"SELECT updated_at, digest FROM {_TABLES[key.kind]} "  # noqa: S608 - fixed names
             "WHERE connection_id = ? AND external_id = ?",
@@ -264,8 +323,6 @@ class _Txn:
         ).fetchone()
         if row is None:
             return None
-        import datetime as _dt
-
         return StoredRecord(_dt.datetime.fromisoformat(row[0]), row[1])
 
     def load_record_data(self, key: RecordKey) -> Mapping[str, Any]:
@@ -278,6 +335,7 @@ class _Txn:
         return data
 
     def put_record(self, item: SinkItem, data: Mapping[str, Any], digest: str, fields: Any) -> None:
+        self._records.pop(item.key, None)  # written: the table answers from now on
         record = item.record
         common = {
             "connection_id": item.key.connection_id,
@@ -357,12 +415,7 @@ class _Txn:
             self._lines("cart", item.key, record.lines)
         else:  # pragma: no cover - apply_batch checked the kind
             raise SinkError(f"cannot store {type(record).__name__}")
-        columns = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
-        self.conn.execute(
-            f"INSERT OR REPLACE INTO {_TABLES[item.kind]} ({columns}) VALUES ({marks})",  # noqa: S608
-            tuple(row.values()),
-        )
+        self.conn.execute(_insert_sql(_TABLES[item.kind], tuple(row)), tuple(row.values()))
 
     def _lines(self, parent: str, key: RecordKey, lines: tuple[LineItem, ...]) -> None:
         # An update replaces the lines as a whole, as the platforms' order
@@ -395,13 +448,18 @@ class _Txn:
         )
 
     def get_contact(self, identity: str) -> Contact | None:
-        row = self.conn.execute(
-            "SELECT data FROM contacts WHERE identity = ?", (identity,)
-        ).fetchone()
-        return None if row is None else contact_from_data(load_contact_json(row[0]))
+        if identity in self._contacts:
+            text = self._contacts[identity]
+        else:
+            row = self.conn.execute(
+                "SELECT data FROM contacts WHERE identity = ?", (identity,)
+            ).fetchone()
+            text = None if row is None else row[0]
+        return None if text is None else contact_from_data(load_contact_json(text))
 
     def put_contact(self, contact: Contact, fields: Any) -> None:
         identity = contact.key.value
+        self._contacts.pop(identity, None)  # written: the table answers from now on
         # The merged contact's latest explicit choice decides: subscribe on a yes only.
         decision = should_subscribe(contact.accepts_marketing)
         self.conn.execute(
@@ -427,10 +485,11 @@ class _Txn:
             ),
         )
         self.conn.execute("DELETE FROM contact_tags WHERE identity = ?", (identity,))
-        self.conn.executemany(
-            "INSERT INTO contact_tags (identity, tag) VALUES (?, ?)",
-            [(identity, tag) for tag in contact.tags],
-        )
+        if contact.tags:
+            self.conn.executemany(
+                "INSERT INTO contact_tags (identity, tag) VALUES (?, ?)",
+                [(identity, tag) for tag in contact.tags],
+            )
         self.conn.execute("DELETE FROM contact_sources WHERE identity = ?", (identity,))
         self.conn.executemany(
             "INSERT INTO contact_sources (identity, connection_id, platform,"
@@ -527,7 +586,9 @@ class SQLiteSink:
             except sqlite3.Error as exc:
                 raise SinkError(f"cannot start a transaction on {self.path}: {exc}") from exc
             try:
-                ack = apply_batch(_Txn(self._conn, self._maps), batch, self._caps)
+                txn = _Txn(self._conn, self._maps)
+                txn.prefetch(batch.items)
+                ack = apply_batch(txn, batch, self._caps)
                 self._conn.execute("COMMIT")
             except BaseException as exc:
                 self._conn.execute("ROLLBACK")

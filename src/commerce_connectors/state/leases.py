@@ -6,10 +6,12 @@ syncs: it takes the lease, renews it when asked (the sync engine asks after
 every acknowledged batch and before every checkpoint) and on a timer in
 between (a long wait on a platform's rate limit must not let it lapse), and
 releases it at the end. A lease left by a process of this machine that is gone
-(killed, crashed) is broken at once rather than waited out; a lease held by a
-worker elsewhere lapses after its ttl. When a renewal finds the lease taken by another worker
-(this one stalled past the expiry), :meth:`LeaseKeeper.renew` raises
-:class:`LeaseLostError` so the run stops writing.
+(killed, crashed) is broken at once rather than waited out (on Linux, where
+:func:`holder_is_dead` can be sure: same boot, same pid namespace, no process
+with that pid and start time); any other lease lapses after its ttl. When a
+renewal finds the lease taken by another worker (this one stalled past the
+expiry), :meth:`LeaseKeeper.renew` raises
+:class:`~commerce_connectors.errors.LeaseLostError` so the run stops writing.
 
 Example:
     >>> import datetime as dt
@@ -35,7 +37,7 @@ import socket
 import threading
 import uuid
 
-from ..errors import CommerceConnectorsError
+from ..errors import LeaseLostError
 from ..protocols import Lease, LeaseStore
 
 __all__ = [
@@ -51,26 +53,60 @@ __all__ = [
 DEFAULT_LEASE_TTL = _dt.timedelta(minutes=2)
 
 
-class LeaseLostError(CommerceConnectorsError):
-    """Another worker took this connection's lease: this run must stop writing."""
+def _proc_start_time(pid: int) -> str | None:
+    """When process ``pid`` started (``/proc/<pid>/stat`` field 22, clock ticks since boot)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            text = stat.read()
+    except OSError:
+        return None
+    # Field 2 (the command) is in parentheses and may hold spaces: count after the last ")".
+    fields = text[text.rfind(")") + 2 :].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def _this_machine() -> tuple[str, str] | None:
+    """This kernel's boot id and this process's pid namespace, or ``None`` off Linux."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            boot = f.read().strip().replace("-", "")
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return None
+    return (boot, str(namespace)) if boot else None
 
 
 def default_worker_id() -> str:
     """A name for this worker: host, process and a random suffix (unique per call).
+
+    On Linux the name also carries the kernel's boot id, the process's pid
+    namespace and its start time (``host:pid:suffix:boot:namespace:start``), so
+    :func:`holder_is_dead` can tell for sure that the process is gone; elsewhere
+    it is ``host:pid:suffix``.
 
     Example:
         >>> a, b = default_worker_id(), default_worker_id()
         >>> a != b and str(os.getpid()) in a
         True
     """
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    machine = _this_machine()
+    started = _proc_start_time(os.getpid())
+    if machine is None or started is None:
+        return name
+    return f"{name}:{machine[0]}:{machine[1]}:{started}"
 
 
 def holder_is_dead(holder: str) -> bool:
     """Whether ``holder`` names a process of this machine that no longer runs.
 
-    Only holders named by :func:`default_worker_id` (``host:pid:suffix``) on this
-    host are judged; any other holder is presumed alive until its lease lapses.
+    Only a holder named by :func:`default_worker_id` on Linux is judged, and only
+    when it ran on this host, under this very boot of the kernel and in this
+    process's pid namespace (two containers may share a host name and pid
+    numbers): then it is dead when no process has its pid, or the process with
+    its pid started at another time (the pid was reused). Any other holder (on
+    another machine or container, named otherwise, or off Linux) is presumed
+    alive until its lease lapses.
 
     Example:
         >>> holder_is_dead(default_worker_id())  # this very process
@@ -78,19 +114,24 @@ def holder_is_dead(holder: str) -> bool:
         >>> holder_is_dead("another-host:1:abc")
         False
     """
-    parts = holder.rsplit(":", 2)
-    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+    parts = holder.rsplit(":", 5)
+    if len(parts) != 6:
         return False
-    pid = int(parts[1])
+    host, pid_text, _suffix, boot, namespace, started = parts
+    machine = _this_machine()
+    if (
+        machine is None
+        or host != socket.gethostname()
+        or (boot, namespace) != machine
+        or not pid_text.isdigit()
+        or not started.isdigit()
+    ):
+        return False
+    pid = int(pid_text)
     if pid == os.getpid():
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # it exists but belongs to another user
-        return False
-    return False
+    # No such process (None), or another one that reused the pid (another start time).
+    return _proc_start_time(pid) != started
 
 
 class LeaseKeeper:
@@ -174,7 +215,8 @@ class LeaseKeeper:
             if renewed is None:
                 self._lost = (
                     f"the lease on {self.connection_id} held by {self.holder} was taken by"
-                    " another worker after it lapsed; this run stopped writing"
+                    " another worker (it lapsed, or its holder was judged gone);"
+                    " this run stopped writing"
                 )
             else:
                 self.lease = renewed

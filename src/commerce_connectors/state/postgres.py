@@ -16,10 +16,22 @@ EXISTS``) in the URL's ``schema`` (default ``public``): ``checkpoints``,
 Many workers may share one store: inbox claims skip events another worker has
 locked (``FOR UPDATE SKIP LOCKED``) and lease a claimed event for a while;
 read-modify-write operations (dead letters, parked contacts, redactions) lock
-the rows they change. Connection leases (:class:`~commerce_connectors.protocols.LeaseStore`)
-are single-statement compare-and-sets timed by the database server's
-``now()``, so workers whose clocks disagree still agree on expiry (pass
-``clock=`` to time them by a clock of yours instead, as tests do).
+the rows they change. A connection the server drops (a restart, a failover)
+fails that call with :class:`~commerce_connectors.errors.TransportError` (a
+"try again later" error: the sync engine ends the run as ``retry_later``) and
+is replaced on the next call.
+
+Text and JSON are stored as the PostgreSQL sink stores them (see "Text PostgreSQL
+cannot hold" in :mod:`commerce_connectors.sinks.postgres`): NUL characters and
+floats ``jsonb`` would change are encoded and read back exactly, so the store
+keeps whatever :class:`~commerce_connectors.state.SQLiteStateStore` keeps; a
+run's counts are JSON text, as in SQLite (key order and floats kept). Results
+are ordered as SQLite orders them (``COLLATE "C"``: by code point, whatever the
+database's collation). Connection leases
+(:class:`~commerce_connectors.protocols.LeaseStore`) are single-statement
+compare-and-sets timed by the database server's ``now()``, so workers whose
+clocks disagree still agree on expiry (pass ``clock=`` to time them by a clock
+of yours instead, as tests do).
 """
 
 from __future__ import annotations
@@ -32,7 +44,7 @@ from typing import Any, TypeVar
 
 from .._webhooks import WebhookEvent
 from ..clock import Clock
-from ..errors import ConfigurationError, InvalidRecordError, SinkError
+from ..errors import ConfigurationError, InvalidRecordError, SinkError, TransportError
 from ..protocols import (
     Checkpoint,
     ConnectionState,
@@ -93,7 +105,7 @@ CREATE TABLE IF NOT EXISTS runs (
     id BIGSERIAL PRIMARY KEY,
     connection_id TEXT NOT NULL, mode TEXT NOT NULL,
     started_at TIMESTAMPTZ NOT NULL, ended_at TIMESTAMPTZ, status TEXT NOT NULL,
-    counts JSONB NOT NULL, error TEXT
+    counts TEXT NOT NULL, error TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_connection ON runs(connection_id, id);
 CREATE TABLE IF NOT EXISTS connections (
@@ -216,22 +228,35 @@ class PostgresStateStore:
         return cls(url)
 
     def _live(self) -> Conn:
-        # A connection the server dropped is replaced on the next call (that call's
-        # predecessor failed with psycopg's OperationalError).
+        # A connection the server dropped is replaced on the next call (the call that
+        # found it dropped failed with TransportError).
         if self._conn.broken or (self._conn.closed and not self._closed):
             try:
                 self._conn = connect_postgres(self.url)
             except SinkError as exc:
-                raise ConfigurationError(str(exc)) from None
+                raise TransportError(str(exc), platform="postgresql") from None
         return self._conn
+
+    def _unreachable(self, exc: psycopg.OperationalError) -> TransportError:
+        # The server went away or cut the session: "try again later", as for any API.
+        return TransportError(
+            f"the state store at {self.url.redacted} failed: {self.url.scrub(str(exc)).strip()}",
+            platform="postgresql",
+        )
 
     def _rows(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
         with self._lock:
-            return self._live().execute(sql, params).fetchall()
+            try:
+                return self._live().execute(sql, params).fetchall()
+            except psycopg.OperationalError as exc:
+                raise self._unreachable(exc) from None
 
     def _txn(self, work: Callable[[Conn], _T]) -> _T:
         with self._lock:
-            result: _T = retry_transaction(self._live(), work)
+            try:
+                result: _T = retry_transaction(self._live(), work)
+            except psycopg.OperationalError as exc:
+                raise self._unreachable(exc) from None
             return result
 
     # -- checkpoints --------------------------------------------------------------------
@@ -265,7 +290,8 @@ class PostgresStateStore:
     def checkpoints(self, connection_id: str | None = None) -> list[Checkpoint]:
         rows = self._rows(
             "SELECT connection_id, stream, value, updated_at, run_id FROM checkpoints"
-            " WHERE %(c)s::text IS NULL OR connection_id = %(c)s ORDER BY connection_id, stream",
+            " WHERE %(c)s::text IS NULL OR connection_id = %(c)s"
+            ' ORDER BY connection_id COLLATE "C", stream COLLATE "C"',
             {"c": connection_id},
         )
         return [Checkpoint(c, Stream(s), v, u, r) for c, s, v, u, r in rows]
@@ -396,7 +422,7 @@ class PostgresStateStore:
         rows = self._rows(
             "SELECT identity, connection_id, contact, reason, first_seen, last_seen"
             " FROM parked_contacts WHERE %(c)s::text IS NULL OR connection_id = %(c)s"
-            " ORDER BY first_seen, identity",
+            ' ORDER BY first_seen, identity COLLATE "C"',
             {"c": connection_id},
         )
         return [
@@ -431,7 +457,7 @@ class PostgresStateStore:
         error: str | None = None,
     ) -> None:
         self._rows(
-            "UPDATE runs SET ended_at = %s, status = %s, counts = %s::jsonb, error = %s"
+            "UPDATE runs SET ended_at = %s, status = %s, counts = %s, error = %s"
             " WHERE id = %s RETURNING 1",
             (at, status, json.dumps(counts, default=str), error, run_id),
         )
@@ -443,7 +469,11 @@ class PostgresStateStore:
             " ORDER BY id DESC LIMIT %(n)s",
             {"c": connection_id, "n": limit},
         )
-        return [RunRecord(*row) for row in rows]
+        # Counts are JSON text, as in SQLite: key order and floats come back as written.
+        return [
+            RunRecord(id_, c, mode, start, end, status, json.loads(counts), error)
+            for id_, c, mode, start, end, status, counts, error in rows
+        ]
 
     # -- connection lifecycle -----------------------------------------------------------
 
@@ -476,7 +506,8 @@ class PostgresStateStore:
 
     def connection_statuses(self) -> list[ConnectionStatus]:
         rows = self._rows(
-            "SELECT connection_id, state, changed_at, reason FROM connections ORDER BY 1"
+            "SELECT connection_id, state, changed_at, reason FROM connections"
+            ' ORDER BY connection_id COLLATE "C"'
         )
         return [ConnectionStatus(c, ConnectionState(s), t, r) for c, s, t, r in rows]
 
@@ -534,14 +565,18 @@ class PostgresStateStore:
         chosen = None if actions is None else sorted(set(actions))
         if wanted == [] or chosen == []:
             return []
+        # The CTE is materialised: its LIMIT holds (an IN (subquery) may be re-run and
+        # claim more). Events come back as they were when claimed (next_attempt_at
+        # before the claim), as every store returns them.
         rows = self._rows(
-            "UPDATE webhook_events SET next_attempt_at = %(until)s WHERE id IN ("  # noqa: S608 - fixed columns
-            " SELECT id FROM webhook_events WHERE status = 'pending'"
+            "WITH picked AS MATERIALIZED (SELECT id AS picked_id, next_attempt_at AS was"  # noqa: S608 - fixed columns
+            " FROM webhook_events WHERE status = 'pending'"
             " AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s)"
             " AND (%(conns)s::text[] IS NULL OR connection_id = ANY(%(conns)s))"
             " AND (%(actions)s::text[] IS NULL OR action = ANY(%(actions)s))"
             " ORDER BY occurred_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
-            f" RETURNING {_EVENT_COLS}",
+            " UPDATE webhook_events SET next_attempt_at = %(until)s FROM picked"
+            f" WHERE id = picked.picked_id RETURNING {_EVENT_COLS}, picked.was",
             {
                 "until": now + lease,
                 "now": now,
@@ -550,7 +585,7 @@ class PostgresStateStore:
                 "limit": limit,
             },
         )
-        events = [_event(r) for r in rows]
+        events = [_event((*r[:14], r[17], *r[15:17])) for r in rows]
         return sorted(events, key=lambda e: (e.occurred_at, e.id))
 
     def finish_event(

@@ -34,6 +34,7 @@ from ..errors import (
     AuthenticationError,
     ConfigurationError,
     InvalidRecordError,
+    LeaseLostError,
     MappingError,
     RetriableError,
     SinkError,
@@ -75,7 +76,7 @@ from ..rules import (
     should_subscribe,
     trigger_decision,
 )
-from ..state.leases import DEFAULT_LEASE_TTL, LeaseKeeper, LeaseLostError, default_worker_id
+from ..state.leases import DEFAULT_LEASE_TTL, LeaseKeeper, default_worker_id
 from .report import StreamReport, SyncProgress, SyncReport, SyncStatus
 
 __all__ = ["DEFAULT_OVERLAP", "ProgressCallback", "SyncEngine", "http_stats_of"]
@@ -412,17 +413,27 @@ class SyncEngine:
     ) -> SyncReport:
         self._stop.clear()
         started = self.clock.now()
-        skip = self._inactive() if lifecycle else None
-        if skip is None and lifecycle:
-            skip = self._take_lease()
-        if skip is not None:
-            report = SyncReport(self.connection_id, label, started, started)
-            report.status, report.error = SyncStatus.SKIPPED, skip
-            report.run_id = self.state.start_run(self.connection_id, label, started)
-            self.state.finish_run(
-                report.run_id, status=report.status.value, at=started, counts={}, error=skip
-            )
-            return report
+        try:
+            # The lease is taken inside this try: whatever fails after it (the store's
+            # start_run, finish_run, a bug) releases it, so no timer renews it forever.
+            skip = self._inactive() if lifecycle else None
+            if skip is None and lifecycle:
+                skip = self._take_lease()
+            if skip is not None:
+                report = SyncReport(self.connection_id, label, started, started)
+                report.status, report.error = SyncStatus.SKIPPED, skip
+                report.run_id = self.state.start_run(self.connection_id, label, started)
+                self.state.finish_run(
+                    report.run_id, status=report.status.value, at=started, counts={}, error=skip
+                )
+                return report
+            return self._run_held(label, body, started)
+        finally:
+            self._drop_lease()
+
+    def _run_held(
+        self, label: str, body: Callable[[SyncReport], None], started: _dt.datetime
+    ) -> SyncReport:
         self._run_t0 = self.clock.monotonic()
         report = SyncReport(self.connection_id, label, started)
         report.run_id = self.state.start_run(self.connection_id, label, started)
@@ -481,7 +492,6 @@ class SyncEngine:
                 error=report.error,
             )
             self._report = self._current = None
-            self._drop_lease()
         if unexpected is not None:
             raise unexpected
         return report

@@ -21,7 +21,10 @@ rely on:
 * leases (:class:`~commerce_connectors.protocols.LeaseStore`): one holder at a
   time, re-acquiring one's own keeps the token, expiry frees it for another
   holder with a larger token, renewal by the old holder then fails, release
-  frees it at once and only for the holder.
+  frees it at once and only for the holder;
+* exact values: NUL characters in any text, run counts (key order, big floats,
+  NaN) and claimed events come back as they went in or were; listings are in
+  code-point order.
 
 The inbox, lifecycle and lease checks run on stores that implement those
 protocols (the library's all do).
@@ -35,6 +38,8 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Callable
+
+import attrs
 
 from .._webhooks import WebhookAction, WebhookEvent
 from ..clock import Clock, FakeClock
@@ -382,6 +387,84 @@ def check_leases(make_store: StateStoreFactory) -> None:
         store.close()
 
 
+def check_exact_values(make_store: StateStoreFactory) -> None:
+    """What SQLite keeps comes back exactly: NUL characters, counts (key order, big
+    floats, NaN), claimed events as they were; lists are in code-point order."""
+    store, _ = _open(make_store)
+    try:
+        nul = "a\x00b\x01c"
+        run = store.start_run(_CONN, "incremental", _t(0))
+        counts = {"zeta": 1, "alpha": 2.5, "big": 1.23e19, "nan": float("nan"), "note": nul}
+        store.finish_run(run, status="failed", at=_t(1), counts=counts, error=f"bad {nul}")
+        done = store.runs(_CONN)[0]
+        kept = dict(done.counts)
+        _expect(list(kept) == list(counts), f"counts key order: {list(kept)}")
+        _expect(
+            type(kept["big"]) is float and kept["big"] == 1.23e19, f"a big float: {kept['big']!r}"
+        )
+        nan = kept["nan"]
+        _expect(isinstance(nan, float) and nan != nan, f"NaN: {nan!r}")
+        _expect(kept["note"] == nul and done.error == f"bad {nul}", f"NUL in a run: {done}")
+        letter = store.add_dead_letter(_CONN, _invalid(nul, "$.note", {"note": nul}), _t(2))
+        _expect(
+            letter.payload == {"note": nul} and letter.record_id == nul,
+            f"NUL in a dead letter: {letter}",
+        )
+        _expect((("order", nul) in store.open_dead_letter_keys(_CONN)), "a NUL record key")
+        contact = _contact("nul@example.com", tags=(nul,), connection=_CONN, at=3)
+        store.park_contacts(_CONN, [(contact, Reason.CONTACT_LIMIT)], _t(3))
+        parked = store.parked_contacts(_CONN)[0].contact
+        _expect(parked.tags == (nul,), f"NUL in a parked contact: {parked.tags}")
+        # Code-point order, whatever the database's collation says.
+        names = ["custom:b", "custom:B", "custom:_", "custom:a-b", "custom:ab", "custom:\u00e9"]
+        for name in names:
+            store.save_checkpoint(Checkpoint(name, Stream.ORDERS, _t(4), _t(4)))
+            store.park_contacts(
+                name,
+                [
+                    (
+                        _contact(f"{name[7:]}@example.com", tags=(), connection=name, at=4),
+                        Reason.CONTACT_LIMIT,
+                    )
+                ],
+                _t(4),
+            )
+        listed = [c.connection_id for c in store.checkpoints() if c.connection_id in names]
+        _expect(listed == sorted(names), f"checkpoints are not in code-point order: {listed}")
+        parked_ids = [p.identity for p in store.parked_contacts() if p.first_seen == _t(4)]
+        _expect(
+            parked_ids == sorted(parked_ids) and len(parked_ids) == len(names),
+            f"parked contacts are not in code-point order: {parked_ids}",
+        )
+        if isinstance(store, LifecycleStore):
+            for name in names:
+                store.set_connection_state(name, ConnectionState.PAUSED, _t(5), nul)
+            states = [s for s in store.connection_statuses() if s.connection_id in names]
+            _expect(
+                [s.connection_id for s in states] == sorted(names),
+                f"connection_statuses() is not in code-point order: {states}",
+            )
+            _expect(states[0].reason == nul, f"NUL in a reason: {states[0].reason!r}")
+        if isinstance(store, InboxStore):
+            event = attrs.evolve(_event("e\x00", 5), external_id=nul)
+            added = store.add_event(
+                _CONN, event, body=b"\x00", headers={"x-note": nul}, received_at=_t(6)
+            )
+            _expect(added is not None, "an event with a NUL was refused")
+            before = store.events(_CONN)
+            claimed = store.claim_events(_t(10), connection_ids=[_CONN])
+            _expect(claimed == before, f"a claimed event is not as it was before: {claimed}")
+            got = claimed[0] if claimed else None
+            _expect(
+                got is not None
+                and (got.event_id, got.external_id, dict(got.headers))
+                == ("e\x00", nul, {"x-note": nul}),
+                f"NUL in an event: {got}",
+            )
+    finally:
+        store.close()
+
+
 #: Every check, in the order :func:`check_state_store` runs them.
 STATE_CHECKS: tuple[Callable[[StateStoreFactory], None], ...] = (
     check_checkpoints,
@@ -391,6 +474,7 @@ STATE_CHECKS: tuple[Callable[[StateStoreFactory], None], ...] = (
     check_lifecycle,
     check_inbox,
     check_leases,
+    check_exact_values,
 )
 
 

@@ -1,7 +1,7 @@
 """BigCommerce API constants: versions, page sizes, statuses and defaults, in one place.
 
-Every value comes from ``shared/platforms/bigcommerce.md`` (the platform fact
-sheet) unless its comment says it is our own choice.
+Every value follows BigCommerce's published API reference
+(https://developer.bigcommerce.com/docs) unless its comment says it is our own choice.
 """
 
 from __future__ import annotations

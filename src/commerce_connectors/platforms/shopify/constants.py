@@ -1,7 +1,7 @@
 """Every Shopify constant the connector uses, in one place.
 
-Values come from ``shared/platforms/shopify.md`` (the platform fact sheet); the
-source key of each is in its comment.
+Values follow Shopify's published Admin API documentation (https://shopify.dev/docs/api);
+the page each comes from is named in its comment.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import re
 from typing import Final
 
 #: The Admin API version requests go to unless the caller picks another. Shopify
-#: ships a version each quarter and supports each for at least 12 months [SH-VER];
-#: 2026-01 is the newest stable version the fact sheet cites [SH-TOPIC].
+#: ships a version each quarter and supports each for at least 12 months
+#: (https://shopify.dev/docs/api/usage/versioning); 2026-01 is the newest stable version
+#: its reference documents (e.g. its 2026-01 ``WebhookSubscriptionTopic`` page).
 API_VERSION: Final = "2026-01"
 
 #: Dated versions look like ``2026-01`` (quarters only); ``unstable`` is also accepted.
@@ -21,13 +22,16 @@ API_VERSION_PATTERN: Final = re.compile(r"^(20\d\d-(01|04|07|10)|unstable)$")
 #: Shop domains the token may be sent to without an explicit ``base_url``.
 SHOP_DOMAIN_PATTERN: Final = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 
-#: GraphQL endpoint, relative to ``https://{shop}/admin/api/{version}`` [SH-JS graphql/client.ts].
+#: GraphQL endpoint, relative to ``https://{shop}/admin/api/{version}`` (as Shopify's
+#: ``shopify-api-js`` library calls it).
 GRAPHQL_PATH: Final = "graphql.json"
 
-#: "You can retrieve up to a maximum of 250 resources" per page [SH-GQLPAG].
+#: "You can retrieve up to a maximum of 250 resources" per page
+#: (https://shopify.dev/docs/api/usage/pagination-graphql).
 MAX_PAGE_SIZE: Final = 250
 
-#: "A single query may not exceed a cost of 1,000 points" [SH-LIM].
+#: "A single query may not exceed a cost of 1,000 points"
+#: (https://shopify.dev/docs/api/usage/limits).
 MAX_QUERY_COST: Final = 1000
 
 #: First page sizes, before the shop's own cost figures tune them. Chosen so the
@@ -47,7 +51,8 @@ LINE_ITEMS_PER_RECORD: Final = 10
 #: Variants fetched with each product (price and SKU come from the first).
 VARIANTS_PER_PRODUCT: Final = 5
 
-#: Only the last 60 days of orders are readable without ``read_all_orders`` [SH-ORD].
+#: Only the last 60 days of orders are readable without ``read_all_orders`` (Shopify's
+#: Order resource reference).
 RECENT_ORDERS_WINDOW: Final = _dt.timedelta(days=60)
 READ_ALL_ORDERS_SCOPE: Final = "read_all_orders"
 
@@ -59,20 +64,21 @@ DEFAULT_OVERLAP: Final = _dt.timedelta(minutes=5)
 GID_PREFIX: Final = "gid://shopify/"
 
 # -- bulk operations (bulk.py) --------------------------------------------------------------
-# [SH-BULK] https://shopify.dev/docs/api/usage/bulk-operations/queries (the guide);
-# [SH-BULKOP] the ``BulkOperation`` object and ``bulkOperationRunQuery`` in the published
-# Admin schema (shared/official-specs/shopify/admin_schema_2025-10.graphql);
-# [SH-GROUP] https://shopify.dev/changelog/optional-groupobjects-argument-in-bulk-operations-
+# Sources: the bulk operations guide, https://shopify.dev/docs/api/usage/bulk-operations/queries;
+# the ``BulkOperation`` object and ``bulkOperationRunQuery`` in Shopify's published Admin
+# GraphQL schema (the BulkOperation reference); the changelog entries
+# https://shopify.dev/changelog/optional-groupobjects-argument-in-bulk-operations-
 # mutations-that-offers-faster-and-more-reliable-job-execution and .../bulk-operations-group-
 # objects-default-changed-to-false (``groupObjects`` defaults to false from 2026-01).
 
 #: Records in an incremental window from which it is read by a bulk operation instead of
 #: pages, per stream. Chosen so that paging the window would cost about 10,000 points,
-#: i.e. 100 s of the Standard plan's 100 points/s restore rate [SH-LIM]: an order with its
-#: first lines costs ~41 points, a customer ~3.8, a product with its first variants ~10, a
-#: checkout with its first lines ~40. Below that, paging finishes sooner than an export job
-#: is queued, run and downloaded, and leaves the shop's single bulk-query slot free. A
-#: historical read (no ``since``) is always a bulk read when bulk reads are enabled.
+#: i.e. 100 s of the Standard plan's 100 points/s restore rate (Shopify's API limits
+#: page): an order with its first lines costs ~41 points, a customer ~3.8, a product with
+#: its first variants ~10, a checkout with its first lines ~40. Below that, paging
+#: finishes sooner than an export job is queued, run and downloaded, and leaves the
+#: shop's single bulk-query slot free. A historical read (no ``since``) is always a bulk
+#: read when bulk reads are enabled.
 BULK_THRESHOLDS: Final = {
     "customers": 2500,
     "orders": 250,
@@ -89,19 +95,20 @@ BULK_POLL_GROWTH: Final = 1.5
 
 #: How long to wait for another bulk query of this app to end before giving up with a
 #: retriable error: "You can run only one bulk operation of each type ... at a time per
-#: shop" [SH-BULK].
+#: shop" (the bulk operations guide).
 BULK_WAIT_FOR_OTHER: Final = 3600.0
 
 #: Bulk operations tried per read when they fail with ``TIMEOUT`` or
 #: ``INTERNAL_SERVER_ERROR`` ("These errors might be intermittent, so you can try
-#: performing the same query again" [SH-BULKOP]); each resumes after the last complete
-#: record of the previous one's partial data. After the last, the rest is paged.
+#: performing the same query again", the BulkOperation reference); each resumes after
+#: the last complete record of the previous one's partial data. After the last, the rest
+#: is paged.
 BULK_ATTEMPTS: Final = 3
 
 #: ``url`` and ``partialDataUrl`` "expire 7 days after the operation completes / fails"
-#: [SH-BULKOP].
+#: (the BulkOperation reference).
 BULK_RESULT_TTL: Final = _dt.timedelta(days=7)
 
-#: The user error code of a second bulk query while one runs [SH-BULKOP
-#: ``BulkOperationUserErrorCode.OPERATION_IN_PROGRESS``].
+#: The user error code of a second bulk query while one runs (the Admin GraphQL
+#: reference's ``BulkOperationUserErrorCode.OPERATION_IN_PROGRESS``).
 BULK_IN_PROGRESS: Final = "OPERATION_IN_PROGRESS"

@@ -187,7 +187,7 @@ mutation WebhookSubscriptionDelete($id: ID!) {
 #: Subscriptions per page: each node costs one point, so a page stays cheap.
 _SUBSCRIPTIONS_PAGE = 100
 
-#: "Mutation: 10" points ([SH-LIM] in shared/platforms/shopify.md §1.4).
+#: "Mutation: 10" points (https://shopify.dev/docs/api/usage/limits).
 _MUTATION_COST = 10.0
 
 # A subscription to this topic and address exists already: created meanwhile by
@@ -214,8 +214,8 @@ def _mutation(conn: ShopifyConnector, query: str, variables: Mapping[str, Any]) 
     Throttled answers are still retried (Shopify refused them before running them).
     """
     body = {"query": query, "variables": dict(variables)}
-    # A mutation costs 10 points [SH-LIM]: said up front so the limiter does not wait
-    # for the cost of the last (larger) query.
+    # A mutation costs 10 points (Shopify's API limits page): said up front so the
+    # limiter does not wait for the cost of the last (larger) query.
     return conn.engine.send(
         Request("POST", c.GRAPHQL_PATH, json=body, idempotent=False, cost=_MUTATION_COST)
     )

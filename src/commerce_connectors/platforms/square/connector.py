@@ -6,7 +6,8 @@ Reading strategy, per stream:
   cannot *sort* by it, so the walk sorts by ``CREATED_AT`` and pages by cursor inside
   the filter window). Customers are merchant-wide: every location's connection reads
   them all. Customers without an email are skipped with
-  :attr:`~commerce_connectors.rules.Reason.EMAIL_REQUIRED` (the seed's rule),
+  :attr:`~commerce_connectors.rules.Reason.EMAIL_REQUIRED` (the rule CRM integrations for
+  Square follow: customers without an email are not synced),
   reported to ``on_skip`` and counted in :attr:`SquareConnector.skipped`.
 * **orders** (payments first): ``GET /v2/payments?location_id=…&sort_field=UPDATED_AT
   &updated_at_begin_time=…``, so refunds and captures of old payments come back; each
@@ -254,7 +255,8 @@ class SquareConnector(BaseConnector):
         on_event: receives each HTTP event (retries, waits…).
         on_invalid: receives each record that cannot be parsed.
         on_skip: receives each record skipped on purpose (:class:`SkippedRecord`).
-        require_email: skip customers without an email (the seed's rule).
+        require_email: skip customers without an email (as CRM integrations for Square
+            do).
         enrich_lines: look order lines up in the catalog for the item id, SKU,
             description, category and image (one batch call per new variations).
         overlap: the recommended re-read window (default 72 h: late offline orders).

@@ -1,6 +1,7 @@
 """Square API constants in one place: versions, hosts, page sizes, pacing, overlap.
 
-Every value comes from ``shared/platforms/square.md`` (the platform fact sheet);
+Every value follows Square's published API reference
+(https://developer.squareup.com/reference/square);
 where Square publishes nothing (rate limits) the value is our conservative choice
 and says so.
 """

@@ -260,8 +260,8 @@ def parse_payment(
 class CatalogRef:
     """What an order line needs from the catalog about one item variation.
 
-    Square order lines name the *variation* (``catalog_object_id``); the seed maps the
-    *item* id to the product id, and wants the item's description and image.
+    Square order lines name the *variation* (``catalog_object_id``); CRM integrations for
+    Square map the *item* id to the product id, and want the item's description and image.
 
     Attributes:
         item_id: the parent ITEM's id (the canonical product id).
@@ -415,11 +415,11 @@ def parse_order(
 ) -> Order:
     """A Square ``Order`` (with its payments) as an :class:`~commerce_connectors.models.Order`.
 
-    Mapping (the Square seed's table):
+    Mapping (the field table of CRM integrations for Square):
 
     * ``order_number``: the first payment's ``receipt_number`` (what the buyer's
       receipt shows), else the order's ``reference_id``;
-    * ``created_at``: the first payment's date/time (the seed's "payment date →
+    * ``created_at``: the first payment's date/time (the integrations' "payment date →
       order date"), else the order's ``created_at``; ``updated_at``: the newest of the
       order's and its payments' ``updated_at`` (a refund moves it);
     * ``total``: the order's ``total_money``; ``order_url``: the first payment's
@@ -436,7 +436,7 @@ def parse_order(
         payments: the order's Square payments (raw), in any order.
         connection_id: the connection the record belongs to.
         catalog: item information per variation id, for the lines.
-        store_name: the location's name (the seed's "store name").
+        store_name: the location's name (the integrations' "store name").
 
     Example:
         >>> order = parse_order(
@@ -777,7 +777,7 @@ class SquareLocation:
 
     Attributes:
         id: the location id (pass it as ``location_id``).
-        name: the location's name (the seed's "store name").
+        name: the location's name (the integrations' "store name").
         merchant_id: the seller's id (part of the connection id).
         status: ``ACTIVE`` or ``INACTIVE``.
         currency: the location's ISO 4217 currency.

@@ -8,7 +8,7 @@ How it reads the API, and why:
 * Page-number pagination with ``per_page=200`` (the maximum), following the ``Link``
   header (falling back to ``page + 1`` while ``X-Total-Count`` says there is more).
   ``X-Total-Count`` feeds ``on_progress`` and the consistency check below.
-* The sort order is not documented (issue reports say ``created_at``), and offset
+* The sort order is not documented (developers report ``created_at``), and offset
   pages shift when the store changes during a walk. Each walk therefore watches for
   the signs of a shift (the total shrinking between pages, a record served twice
   with a newer ``updated_at``, fewer records seen than the final total, a 404 past

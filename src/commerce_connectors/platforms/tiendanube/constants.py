@@ -1,8 +1,9 @@
 """Tiendanube / Nuvemshop API constants, in one place.
 
-Every value comes from ``shared/platforms/tiendanube.md`` (the platform fact sheet)
-unless its comment says it is a decision of ours. Header names and rate-limit
-defaults shared with the HTTP engine live in :mod:`commerce_connectors._http.constants`.
+Every value follows Tiendanube's published API documentation
+(https://tiendanube.github.io/api-documentation/) unless its comment says it is a
+decision of ours. Header names and rate-limit defaults shared with the HTTP engine
+live in :mod:`commerce_connectors._http.constants`.
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ ORDER_UPDATE_FIELDS: Final = (
 #: abandoned-cart guide's recovery): the order's whole body, its ``source``, placement
 #: date and customer included, as ActiveCampaign's own Magento module sends it
 #: (``Order/Model/OrderData/OrderDataSend.php``). The update takes "the same body" as a
-#: create (fact sheet §1.5); the connection stays as created.
+#: create (ActiveCampaign's API reference, "Update an order"); the connection stays as created.
 ORDER_CONVERT_FIELDS: Final = (
     *ORDER_UPDATE_FIELDS,
     "source",

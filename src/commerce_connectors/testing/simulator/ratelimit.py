@@ -54,7 +54,7 @@ __all__ = [
     "TiendanubeRateLimit",
 ]
 
-# Platform defaults, from shared/platforms/*.md (rate-limit sections).
+# Platform defaults, from each platform's published rate-limit documentation.
 SHOPIFY_REST_CAPACITY = 40
 SHOPIFY_REST_LEAK_PER_S = 2.0
 BIGCOMMERCE_QUOTA = 150

@@ -282,7 +282,7 @@ class ActiveCampaignSimulator(Simulator):
         account_timezone: the offset dates are returned in.
         rate_limit_status: the status of a request refused by the rate limit (or an
             injected ``RateLimitBurst``): 429 as documented, or 503 as the API once
-            answered (fact sheet §1.11), with the same headers.
+            answered (older user reports), with the same headers.
 
     Attributes:
         api_url: the API URL to give a client, as a user copies it from the account's
@@ -1145,9 +1145,9 @@ class ActiveCampaignSimulator(Simulator):
             self._validate_order(body, row)
             self._check_refusals("ecomOrder", body)
             was_cart = not _given(row.get("externalid")) and _given(row.get("externalcheckoutid"))
-            # "The same body" as a create (fact sheet §1.5), as ActiveCampaign's Magento
-            # module sends it when a cart becomes its order: source, placement date and
-            # customer included. The connection stays (A9).
+            # "The same body" as a create (API reference, "Update an order"), as
+            # ActiveCampaign's Magento module sends it when a cart becomes its order:
+            # source, placement date and customer included. The connection stays (A9).
             self._apply_order(row, body, _ORDER_FIELDS)
             if "source" in body and body["source"] is not None:
                 row["source"] = str(_as_int(body["source"]))

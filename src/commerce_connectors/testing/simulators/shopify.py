@@ -571,7 +571,7 @@ type Mutation {
   webhookSubscriptionDelete(id: ID!): WebhookSubscriptionDeletePayload
 }"""
 
-#: What Shopify answers a bad token with (``shared/platforms/shopify.md`` §1.5).
+#: What Shopify answers a bad token with (Admin API reference, "Status and error codes").
 UNAUTHORIZED_MESSAGE: Final = (
     "[API] Invalid API key or access token (unrecognized login or wrong password)"
 )
@@ -587,11 +587,12 @@ _FILTER = re.compile(r"\b(updated_at|created_at):(>=|<=|>|<)('([^']*)'|\"([^\"]*
 _ID_FILTER = re.compile(r"(?<![\w.])id:(>=|<=|>|<)?(\d+)\b")
 _SORTS: Mapping[str, str] = {"UPDATED_AT": "updated_at", "CREATED_AT": "created_at"}
 #: "Only the last 60 days' worth of orders from a store are accessible from the Order
-#: resource by default" [SH-ORD]: without ``read_all_orders`` older orders are not
-#: returned at all, even when they were updated since.
+#: resource by default" (Shopify's Order resource reference): without
+#: ``read_all_orders`` older orders are not returned at all, even when they were
+#: updated since.
 _RECENT_ORDERS: Final = _dt.timedelta(days=60)
 _GID_RE = re.compile(r"^gid://shopify/(\w+)/(\d+)$")
-#: "Mutation: 10" points (``shared/platforms/shopify.md`` §1.4, [SH-LIM]).
+#: "Mutation: 10" points (https://shopify.dev/docs/api/usage/limits).
 _MUTATION_COST: Final = 10
 
 

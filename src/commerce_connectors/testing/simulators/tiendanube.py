@@ -15,7 +15,7 @@
   otherwise), a 400 without ``User-Agent``, the leaky bucket (40 at 2/s) with its
   ``x-rate-limit-*`` headers and 429, ``X-Main-Language`` on every answer;
 * only the fields the published docs show for each resource (checked in the tests
-  against ``shared/official-specs/tiendanube``; the exceptions and their reasons are
+  against Tiendanube's published API documentation; the exceptions and their reasons are
   in ``docs/platforms/tiendanube.md``): consent fields only on the customer embedded
   in an order, no ``billing_name`` or address ``name`` on customers;
 * the platform's quirks: multilingual product and category names, dates with and
