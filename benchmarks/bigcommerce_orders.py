@@ -21,8 +21,9 @@ latency, and the simulated store has none. Wall time includes the simulator's ow
 work (rendering, filtering, sorting).
 
 Run: ``python -m benchmarks.bigcommerce_orders [--orders 100000] [--coupon-share 0]
-[--subrequest-orders N]``. ``--subrequest-orders`` reads a store of N orders the slow
-way and scales its figures to ``--orders`` (labelled "extrapolated").
+[--subrequest-orders N] [--paths both|embedded|sub-requests]``. ``--subrequest-orders``
+reads a store of N orders the slow way and scales its figures to ``--orders`` (labelled
+"extrapolated"); ``--paths`` runs one read only (both by default).
 """
 
 from __future__ import annotations
@@ -309,7 +310,7 @@ def _duration(seconds: float) -> str:
 
 
 def main() -> None:
-    """Parse options, run both reads, print the table."""
+    """Parse options, run the reads asked for (both by default), print the table."""
     if len(sys.argv) == 7 and sys.argv[1] == "--reader":
         reader_main(*sys.argv[2:])
         return
@@ -321,6 +322,12 @@ def main() -> None:
         type=int,
         default=None,
         help="read a store of this many orders the sub-request way and extrapolate",
+    )
+    parser.add_argument(
+        "--paths",
+        choices=("both", "embedded", "sub-requests"),
+        default="both",
+        help="which reads to run (default: both, side by side)",
     )
     args = parser.parse_args()
     orders = args.orders
@@ -338,13 +345,15 @@ def main() -> None:
         f"limit: {QUOTA} requests per {WINDOW:g} s (BigCommerce Standard), "
         f"{SAFETY_MARGIN} kept for other apps"
     )
-    embedded = run(sim, embed=True)
-    if slow_orders == orders:
-        sub = run(sim, embed=False)
-    else:
-        del sim
-        sub = run(store(slow_orders, args.coupon_share), embed=False)
+    reads: dict[str, dict[str, Any]] = {}
+    if args.paths != "sub-requests":
+        reads["embedded"] = run(sim, embed=True)
     scale = orders / slow_orders
+    if args.paths != "embedded":
+        if slow_orders != orders:
+            del sim
+            sim = store(slow_orders, args.coupon_share)
+        reads["sub-requests"] = run(sim, embed=False)
 
     def cells(f: Mapping[str, Any], s: float) -> list[str]:
         return [
@@ -372,25 +381,41 @@ def main() -> None:
         "orders read",
         "order lines",
     ]
-    left = "sub-requests" + (" (extrapolated*)" if scale != 1 else "")
-    print(f"\n{'historical read':<28}{left:>28}{'embedded':>14}")
-    for label, a, b in zip(labels, cells(sub, scale), cells(embedded, 1.0), strict=True):
-        print(f"{label:<28}{a:>28}{b:>14}")
+    # The slow way first, then the default; each column as wide as its title.
+    columns: list[tuple[str, Mapping[str, Any], float]] = []
+    if "sub-requests" in reads:
+        extrapolated = " (extrapolated*)" if scale != 1 else ""
+        columns.append((f"sub-requests{extrapolated}", reads["sub-requests"], scale))
+    if "embedded" in reads:
+        columns.append(("embedded", reads["embedded"], 1.0))
+    widths = [max(14, len(title) + 4) for title, _, _ in columns]
     print(
-        f"\nembedded: {sub['requests'] * scale / max(embedded['requests'], 1):,.0f}x fewer "
-        f"requests, API time {_duration(embedded['api_seconds'])} instead of "
-        f"{_duration(sub['api_seconds'] * scale)}"
+        f"\n{'historical read':<28}"
+        + "".join(f"{t:>{w}}" for (t, _, _), w in zip(columns, widths, strict=True))
     )
-    if scale != 1:
+    rows = [cells(figures, s) for _, figures, s in columns]
+    for index, label in enumerate(labels):
+        print(
+            f"{label:<28}"
+            + "".join(f"{row[index]:>{w}}" for row, w in zip(rows, widths, strict=True))
+        )
+    sub, embedded = reads.get("sub-requests"), reads.get("embedded")
+    if sub is not None and embedded is not None:
+        print(
+            f"\nembedded: {sub['requests'] * scale / max(embedded['requests'], 1):,.0f}x fewer "
+            f"requests, API time {_duration(embedded['api_seconds'])} instead of "
+            f"{_duration(sub['api_seconds'] * scale)}"
+        )
+    if sub is not None and scale != 1:
         print(
             f"* measured on a store of {slow_orders:,} orders and multiplied by {scale:g} "
             "(requests, API time, wall time and counts grow in proportion to the orders; "
             "peak RSS and the per-1,000 and window figures are as measured)"
         )
-    else:
+    elif sub is not None and embedded is not None:
         same = sub["digest"] == embedded["digest"]
         print(f"same orders, lines and amounts in both reads: {'yes' if same else 'NO'}")
-    for name, figures in (("sub-requests", sub), ("embedded", embedded)):
+    for name, figures in reads.items():
         if figures["rss_mb"] >= RSS_LIMIT_MB:
             print(f"WARNING: {name} peak RSS {figures['rss_mb']:.1f} MiB >= {RSS_LIMIT_MB:g}")
         if figures["http_429"]:

@@ -82,6 +82,8 @@ _EXACT = Context(prec=60, Emax=999_999, Emin=-999_999)
 _DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,6})?")
 _NOT_FINITE = {"nan", "snan", "inf", "infinity"}
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+#: Half of a UTF-16 surrogate pair, which ``json.loads`` lets through from "\ud800".
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # ISO 8601 extended date-time with an optional fraction and offset, fields in range.
 _PLAIN_ISO = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
@@ -504,7 +506,11 @@ class PayloadReader:
         """
         value = self.raw(path, _MISSING)
         if type(value) is str and value.strip():  # the common case, kept exactly
-            return value
+            if value.isascii() or _SURROGATE.search(value) is None:
+                return value
+            # JSON may escape half of a UTF-16 pair ("\ud800"): no text store can keep it.
+            self.problem(path, "text is not valid Unicode (an unpaired surrogate)", value)
+            return None
         if value is _MISSING or (isinstance(value, str) and not value.strip()):
             if required:
                 self.problem(path, "required field is missing or empty", None)

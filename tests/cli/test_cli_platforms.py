@@ -81,7 +81,11 @@ def test_required_options_and_choices_are_checked() -> None:
     assert "Missing option '--location-id'" in err
     code, _, err = run("sync", "square", "--location-id", "L1", "--environment", "staging")
     assert code == ExitCode.USAGE
-    assert "'staging' is not one of 'production', 'sandbox'" in err
+    assert "'staging' is not one of production, sandbox" in err
+    code, _, err = run("sync", "square", "--location-id", "L1", "--environment", "EAAAl0ng_T0ken")
+    assert code == ExitCode.USAGE
+    assert "(value not shown) is not one of production, sandbox" in err
+    assert "T0ken" not in err
     code, _, err = run("sync", "tiendanube", "--store-id", "1")
     assert code == ExitCode.USAGE
     assert "--user-agent" in err

@@ -120,3 +120,38 @@ def test_a_token_in_place_of_a_word_is_never_echoed(argv: list[str]) -> None:
     assert code == ExitCode.USAGE
     assert "not shown" in err
     assert "SECRET123" not in out + err
+
+
+TOKEN_LIKE = "shpat_0f9e8d7c6b5a4321"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sync", "toyshop", "--base-url", "http://127.0.0.1:9", "--since", TOKEN_LIKE],
+        ["sync", "toyshop", "--base-url", "http://127.0.0.1:9", "--overlap", TOKEN_LIKE],
+        ["sync", "toyshop", "--base-url", "http://127.0.0.1:9", "--batch-size", TOKEN_LIKE],
+        ["sync", "toyshop", "--base-url", "http://127.0.0.1:9", "--every", TOKEN_LIKE],
+        ["sync", "toyshop", "--base-url", "http://127.0.0.1:9", "--page-size", TOKEN_LIKE],
+        ["sync", "bigcommerce", "--store-hash", "abc", "--currency", TOKEN_LIKE],
+        ["simulate", TOKEN_LIKE],
+        ["simulate", "shopify", "--port", TOKEN_LIKE],
+        ["--log-level", TOKEN_LIKE, "status"],
+        ["webhooks", "events", "--limit", TOKEN_LIKE],
+        ["fleet", "run", "fleet.toml", "--rounds", TOKEN_LIKE],
+    ],
+    ids=lambda argv: " ".join(a for a in argv if a != TOKEN_LIKE),
+)
+def test_a_token_given_as_an_option_value_is_never_echoed(argv: list[str], monkeypatch) -> None:
+    monkeypatch.setenv("TOYSHOP_TOKEN", "t")
+    monkeypatch.setenv("BIGCOMMERCE_ACCESS_TOKEN", "t")
+    code, out, err = run(*argv)
+    assert code == ExitCode.USAGE, err
+    assert "value not shown" in err
+    assert "0f9e8d7c" not in out + err
+
+
+def test_a_mistyped_word_is_still_shown() -> None:
+    code, _, err = run("simulate", "shopfy")
+    assert code == ExitCode.USAGE
+    assert "'shopfy' is not one of bigcommerce, shopify, square, tiendanube, toyshop" in err

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from commerce_connectors.cli import LOG_LEVEL_ENV, ExitCode, main
+from commerce_connectors.state import SQLiteStateStore
 from commerce_connectors.testing.example_shop import ToyShopSimulator
 from commerce_connectors.testing.simulators.bigcommerce import BigCommerceSimulator
 
@@ -134,8 +134,7 @@ def test_a_misplaced_sink_is_not_taken_for_a_platform(tmp_path: Path, monkeypatc
 
 def test_dead_letters_and_connections_list_by_default(tmp_path: Path) -> None:
     db = tmp_path / "empty.db"
-    with sqlite3.connect(db) as conn:  # an SQLite database without anything synced
-        conn.execute("CREATE TABLE notes (text TEXT)")
+    SQLiteStateStore(db).close()  # a state database without anything synced
     code, out, err = run("dead-letters", "--sink", str(db))
     assert (code, out) == (0, "no dead letters\n"), err
     code, out, err = run("connections", "--sink", str(db))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import sqlite3
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -269,3 +271,172 @@ def test_the_example_passes_check_sink_and_syncs(
     out = capsys.readouterr().out
     assert "check_sink: every check passed" in out
     assert "same data again: 0 CRM requests" in out
+
+
+def _in_thread(work: Callable[[], object]) -> tuple[threading.Thread, threading.Event]:
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            work()
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread, done
+
+
+def test_two_sinks_on_one_ledger_send_one_after_the_other_and_lose_no_merge(
+    tmp_path: Path,
+) -> None:
+    # Two workers (two processes, or two sinks here: two connections to the file)
+    # deliver changes of one person at the same moment.
+    ledger = str(tmp_path / "ledger.db")
+    crm: dict[str, tuple[str, ...]] = {}
+    second_done: list[threading.Event] = []
+
+    def write_contact(change: Change) -> None:
+        assert isinstance(change.record, Contact)
+        crm[change.key.external_id] = change.record.tags
+
+    other = CallbackSink(write_contact=write_contact, write_record=lambda c: None, ledger=ledger)
+    threads: list[threading.Thread] = []
+
+    def first_write_contact(change: Change) -> None:
+        write_contact(change)
+        if not threads:  # while this batch is with the CRM, the other worker writes
+            thread, done = _in_thread(
+                lambda: other.write(batch(contact("zoe@example.com", hours=1, tags=("eu",))))
+            )
+            threads.append(thread)
+            second_done.append(done)
+            done.wait(0.5)  # it must not get through before this batch is remembered
+
+    first = CallbackSink(write_contact=first_write_contact, write_record=lambda c: None,
+                         ledger=ledger)  # fmt: skip
+    first.write(batch(contact("zoe@example.com", customer="1", tags=("vip",))))
+    threads[0].join(timeout=30)
+    assert second_done[0].is_set()
+    assert crm == {"zoe@example.com": ("eu", "vip")}
+    (view,) = first.snapshot().values()
+    assert view["data"]["tags"] == ["eu", "vip"]
+    first.close()
+    other.close()
+
+
+def test_two_sinks_on_one_ledger_keep_the_contact_cap_between_them(tmp_path: Path) -> None:
+    ledger = str(tmp_path / "ledger.db")
+    sent: list[str] = []
+    acks: list[list[W]] = []
+    other = CallbackSink(write_contact=lambda c: sent.append(c.key.external_id),
+                         write_record=lambda c: None, ledger=ledger, contact_limit=1)  # fmt: skip
+    threads: list[threading.Thread] = []
+
+    def first_write_contact(change: Change) -> None:
+        sent.append(change.key.external_id)
+        if not threads:
+            thread, done = _in_thread(
+                lambda: acks.append(
+                    [o.action for o in other.write(batch(contact("y@example.com"))).outcomes]
+                )
+            )
+            threads.append(thread)
+            done.wait(0.5)
+
+    first = CallbackSink(write_contact=first_write_contact, write_record=lambda c: None,
+                         ledger=ledger, contact_limit=1)  # fmt: skip
+    ack = first.write(batch(contact("x@example.com")))
+    threads[0].join(timeout=30)
+    assert [o.action for o in ack.outcomes] == [W.INSERTED]
+    assert acks == [[W.REFUSED]]
+    assert sent == ["x@example.com"]
+    assert first.contact_count() == 1
+    first.close()
+    other.close()
+
+
+def test_a_writer_waiting_too_long_for_the_ledger_fails_the_batch_cleanly(tmp_path: Path) -> None:
+    ledger = str(tmp_path / "ledger.db")
+    rec = Recorder()
+    holder = sqlite3.connect(ledger, isolation_level=None)
+    sink = rec.sink(ledger, ledger_wait=0.05)
+    holder.execute("BEGIN IMMEDIATE")  # another writer's batch, under way
+    with pytest.raises(SinkError, match="ledger"):
+        sink.write(batch(contact("ana@example.com")))
+    holder.execute("ROLLBACK")
+    assert rec.changes == []
+    assert [o.action for o in sink.write(batch(contact("ana@example.com"))).outcomes] == [
+        W.INSERTED
+    ]
+    holder.close()
+    sink.close()
+
+
+@pytest.mark.parametrize("where", ["the CRM", "the library"])
+def test_records_of_a_contact_refused_by_a_cap_are_not_sent(where: str) -> None:
+    rec = Recorder()
+    if where == "the CRM":
+        sink = rec.sink()
+
+        def capped(change: Change) -> None:
+            if change.kind == "contact" and change.key.external_id == "ana@example.com":
+                raise ContactLimitError(1, "ana@example.com")
+
+        rec.fail = capped
+    else:
+        sink = rec.sink(contact_limit=1)
+    ack = sink.write(batch(contact("bo@example.com"), contact("ana@example.com"), order("o1")))
+    assert [(o.action, o.reason) for o in ack.outcomes] == [
+        (W.INSERTED, None),
+        (W.REFUSED, Reason.CONTACT_LIMIT),
+        (W.REFUSED, Reason.CONTACT_LIMIT),
+    ]
+    error = ack.outcomes[2].error
+    assert isinstance(error, InvalidRecordError)  # dead-lettered by the engine, payload kept
+    assert error.payload == {"id": "o1", "total": "10.00"}
+    assert "contact cap" in error.problems[0].reason
+    assert rec.take() == [("contact", "bo@example.com", W.INSERTED)]
+    assert RecordKey(CONN, "order", "o1") not in sink.snapshot()
+    # The cap is raised: the contact and its order are sent then.
+    rec.fail = None
+    raised = rec.sink() if where == "the library" else sink
+    if where == "the library":
+        raised.write(batch(contact("bo@example.com")))
+        rec.take()
+    ack = raised.write(batch(contact("ana@example.com"), order("o1")))
+    assert [o.action for o in ack.outcomes] == [W.INSERTED, W.INSERTED]
+    assert [k for k, _, _ in rec.take()] == ["contact", "order"]
+
+
+def test_a_sync_dead_letters_the_orders_of_capped_contacts_and_a_replay_sends_them(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    shop = ToyShopSimulator(seed=3, customers=25, orders=60, products=8, clock=clock)
+    connector = ToyShopConnector(token=shop.token, transport=shop.transport(), clock=clock)
+    ledger = str(tmp_path / "ledger.db")
+    rec = Recorder()
+    state = MemoryStateStore()
+    with rec.sink(ledger, kinds={"contact", "order"}, contact_limit=5) as capped:
+        report = SyncEngine(connector, capped, state, clock=clock).run("historical")
+    sent_orders = {c.record.external_id for c in rec.changes if c.kind == "order"}
+    allowed = {c.key.external_id for c in rec.changes if c.kind == "contact"}
+    assert len(allowed) == 5
+    for change in rec.changes:
+        if change.kind == "order":
+            assert change.contact is None or change.contact in allowed
+    letters = [d for d in state.dead_letters(connector.connection_id) if d.kind == "order"]
+    capped_out = {d.record_id for d in letters if "contact cap" in d.problems[0].reason}
+    assert capped_out
+    assert report.needs_attention
+    assert not capped_out & sent_orders
+    rec.take()
+    with rec.sink(ledger, kinds={"contact", "order"}) as raised:  # the plan was upgraded
+        engine = SyncEngine(connector, raised, state, clock=clock)
+        engine.run("incremental")  # the parked contacts go in first
+        engine.replay_dead_letters()
+    replayed = {c.record.external_id for c in rec.changes if c.kind == "order"}
+    assert capped_out <= replayed
+    open_letters = {d.record_id for d in state.dead_letters(connector.connection_id)}
+    assert not capped_out & open_letters

@@ -497,6 +497,12 @@ class HttpEngine:
         elapsed = self.clock.monotonic() - started
         status = response.status_code
         body, parse_error = self._parse(request, response)
+        if response.is_stream_consumed:
+            # httpx binds each response's stream back to the response: a reference cycle
+            # that keeps the raw body alive until the cyclic collector's next full pass,
+            # which a long read runs rarely (tens of raw pages piled up in between). The
+            # body is read and kept in ``content``; an empty stream breaks the cycle.
+            response.stream = httpx.ByteStream(b"")
         if limiter is not None:
             limiter.observe(response.headers, body)
         self.stats.record_response(status)

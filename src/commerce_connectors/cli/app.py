@@ -17,11 +17,12 @@ from ..errors import (
     CommerceConnectorsError,
     ConfigurationError,
     NotFoundError,
+    PermissionDeniedError,
     RetriableError,
     SinkError,
 )
 from .commands import dead_letters, demo, status, sync
-from .common import EXIT_CODES_HELP, ExitCode, Runtime, SuggestingGroup
+from .common import EXIT_CODES_HELP, ExitCode, Runtime, SuggestingGroup, masked_choice
 from .fleet import fleet
 from .realtime import connections, serve, webhooks
 from .simulate import simulate
@@ -85,7 +86,7 @@ class _PipeClosedError(Exception):
 @click.option("-q", "--quiet", is_flag=True, help="errors only (no warnings)")
 @click.option(
     "--log-level",
-    type=click.Choice(_LEVELS, case_sensitive=False),
+    type=masked_choice(_LEVELS, case_sensitive=False),
     help=f"the log level (default: ${LOG_LEVEL_ENV}, else WARNING)",
 )
 @click.pass_context
@@ -161,6 +162,14 @@ def main(
         return _fail(runtime, exc, ExitCode.USAGE)
     except AuthenticationError as exc:
         return _fail(runtime, exc, ExitCode.AUTH)
+    except PermissionDeniedError as exc:
+        code = _fail(runtime, exc, ExitCode.AUTH)
+        runtime.err.write(
+            "the token works but lacks a permission: grant the scope named above to the app"
+            " (or a token that has it) and run again; the sync resumes from the last"
+            " checkpoint\n"
+        )
+        return code
     except RetriableError as exc:
         return _fail(runtime, exc, ExitCode.RETRY_LATER)
     except SinkError as exc:

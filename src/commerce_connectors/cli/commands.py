@@ -6,13 +6,13 @@ import contextlib
 import datetime as _dt
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import click
 
 from ..clock import SleepInterrupted
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, PermissionDeniedError
 from ..protocols import StateStore
 from ..sinks import open_sink
 from ..state import open_state_store
@@ -20,12 +20,14 @@ from ..sync import Scheduler, SyncEngine, SyncReport
 from .common import (
     DefaultGroup,
     ExitCode,
+    Masked,
     PlatformGroup,
     Runtime,
     build_connector,
     connector_warnings,
     exit_code_for,
     interval,
+    report_from_run,
     resolved_stores,
     stopping_on_signals,
     store_options,
@@ -40,12 +42,18 @@ DEFAULT_DEMO_DB = "commerce-connectors-demo.db"
 
 
 def _aware_datetime(text: str) -> _dt.datetime:
+    # The value is never echoed: it may be a token pasted in the wrong place.
     try:
         value = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise click.BadParameter(f"not an ISO 8601 datetime: {text!r}") from None
+        raise click.BadParameter(
+            "not an ISO 8601 datetime (value not shown): e.g. 2024-05-01T00:00:00Z"
+        ) from None
     if value.tzinfo is None:
-        raise click.BadParameter(f"{text!r} has no timezone; add one, e.g. {text}+00:00 or {text}Z")
+        raise click.BadParameter(
+            "the time has no timezone: add one, e.g. 2024-05-01T00:00:00+00:00 or"
+            " 2024-05-01T00:00:00Z"
+        )
     return value
 
 
@@ -68,14 +76,17 @@ def _sync_params() -> list[click.Parameter]:
         ),
         click.Option(
             ["--overlap"],
-            type=click.FloatRange(min=0),
+            type=Masked(click.FloatRange(min=0), "a number of minutes, 0 or more"),
             default=5.0,
             show_default=True,
             metavar="MINUTES",
             help="incremental re-read window",
         ),
         click.Option(
-            ["--batch-size"], type=click.IntRange(min=1), metavar="N", help="items per sink batch"
+            ["--batch-size"],
+            type=Masked(click.IntRange(min=1), "a whole number, 1 or more"),
+            metavar="N",
+            help="items per sink batch",
         ),
         click.Option(
             ["--every"],
@@ -131,6 +142,24 @@ def _close(engine: SyncEngine, state: StateStore) -> None:
     state.close()
 
 
+@contextlib.contextmanager
+def _reporting_denials(
+    runtime: Runtime, engine: SyncEngine, state: StateStore, as_json: bool
+) -> Iterator[None]:
+    """A missing permission (403) ends the run with its report printed, then exit 3.
+
+    The engine logs such a run as failed and lets the error through; its report is
+    rebuilt from the run log, so what was synced before the refusal is shown.
+    """
+    try:
+        yield
+    except PermissionDeniedError:
+        runs = state.runs(engine.connection_id, limit=1)
+        if runs:
+            _finish(runtime, engine, report_from_run(runs[0]), as_json)
+        raise
+
+
 def _finish(runtime: Runtime, engine: SyncEngine, report: SyncReport, as_json: bool) -> int:
     report.warnings.extend(
         w for w in connector_warnings(engine.connector) if w not in report.warnings
@@ -148,9 +177,13 @@ def _run_sync(
     engine, state = _engine(runtime, spec, options, params)
     try:
         if every is not None:
-            return _run_every(runtime, engine, every, params["as_json"])
+            with _reporting_denials(runtime, engine, state, params["as_json"]):
+                return _run_every(runtime, engine, every, params["as_json"])
         mode = "historical" if params["historical"] else "auto"
-        with stopping_on_signals(engine.stop):
+        with (
+            _reporting_denials(runtime, engine, state, params["as_json"]),
+            stopping_on_signals(engine.stop),
+        ):
             report = engine.run(mode, since=params["since"])
         return _finish(runtime, engine, report, params["as_json"])
     finally:
@@ -167,7 +200,8 @@ def _run_every(runtime: Runtime, engine: SyncEngine, every: _dt.timedelta, as_js
     stopped: list[bool] = []
 
     def stop() -> None:
-        stopped.append(True)
+        if not stopped:
+            stopped.append(True)
         scheduler.stop()
 
     # SleepInterrupted: stopped while waiting for the next run.
@@ -185,7 +219,10 @@ def _run_replay(
 ) -> int:
     engine, state = _engine(runtime, spec, options, params)
     try:
-        with stopping_on_signals(engine.stop):
+        with (
+            _reporting_denials(runtime, engine, state, params["as_json"]),
+            stopping_on_signals(engine.stop),
+        ):
             report = engine.replay_dead_letters()
         code = _finish(runtime, engine, report, params["as_json"])
         left = len(state.dead_letters(engine.connection_id))
@@ -263,7 +300,7 @@ def list_dead_letters(
 ) -> int:
     """List dead letters with every bad field (reads only; creates nothing)."""
     _, state_url = resolved_stores(sink, state, must_exist=True)
-    store = open_state_store(state_url)
+    store = open_state_store(state_url, read_only=True)
     try:
         letters = store.dead_letters(connection, include_resolved=include_resolved)
     finally:
@@ -323,7 +360,7 @@ def status(
 ) -> int:
     """Checkpoints, open dead letters and last runs (reads only; creates nothing)."""
     _, state_url = resolved_stores(sink, state, must_exist=True)
-    store = open_state_store(state_url)
+    store = open_state_store(state_url, read_only=True)
     try:
         checkpoints = store.checkpoints(connection)
         runs = store.runs(connection, limit=10)
@@ -419,7 +456,11 @@ def status(
     help="the demo's SQLite file (only ever a demo database is overwritten)",
 )
 @click.option(
-    "--seed", type=int, default=2024, show_default=True, help="seed of the simulated stores"
+    "--seed",
+    type=Masked(int, "a whole number"),
+    default=2024,
+    show_default=True,
+    help="seed of the simulated stores",
 )
 @click.option("--no-progress", is_flag=True, help="no progress output")
 @click.pass_obj

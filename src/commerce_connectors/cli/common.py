@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as _dt
 import difflib
@@ -14,7 +15,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
 import click
@@ -23,18 +24,22 @@ from .._http import HttpEngine
 from .._http.stats import HttpEvent
 from ..clock import clear_stop, request_stop
 from ..errors import ConfigurationError, NotFoundError
-from ..protocols import Connector
-from ..sync import SyncReport, SyncStatus
+from ..protocols import Connector, RunRecord, Stream
+from ..sync import StreamReport, SyncReport, SyncStatus
 from .registry import PLATFORMS, PlatformOption, PlatformSpec
 from .stores import DEFAULT_SINK, check_sqlite, sqlite_url, state_url_for
 
 __all__ = [
     "EXIT_CODES_HELP",
     "ExitCode",
+    "Masked",
     "PlatformGroup",
     "Runtime",
     "SuggestingGroup",
     "exit_code_for",
+    "masked_choice",
+    "report_from_run",
+    "shown",
 ]
 
 
@@ -59,9 +64,11 @@ EXIT_CODES_HELP = (
     "  0    done\n"
     "  1    an unexpected error (a bug: please report it with the traceback)\n"
     "  2    usage or configuration: a bad option, a missing token, an unknown platform,\n"
-    "       a database that does not exist or is not SQLite, a store the platform does\n"
-    "       not know (404: check the option naming the store, or --base-url)\n"
-    "  3    authentication failed: re-authenticate; the next run resumes\n"
+    "       a database that does not exist, is not SQLite or holds no state (commands\n"
+    "       that only read), a store the platform does not know (404: check the option\n"
+    "       naming the store, or --base-url)\n"
+    "  3    authentication or permission failed: re-authenticate, or grant the missing\n"
+    "       scope the message names (403); the next run resumes\n"
     "  4    the platform stayed unavailable or rate-limited: run again later\n"
     "  5    the sink failed a write: nothing of that batch was written\n"
     "  6    done, but needs attention: records dead-lettered, contacts refused by the\n"
@@ -100,6 +107,50 @@ def exit_code_for(report: SyncReport) -> ExitCode:
     return code
 
 
+def report_from_run(run: RunRecord) -> SyncReport:
+    """The report of a logged run, rebuilt from the run log's copy of it.
+
+    For a run whose report was not returned: the engine logs a run that ended on an
+    error it lets through (a missing permission) before raising it.
+    """
+    data = run.counts
+
+    def when(value: Any) -> _dt.datetime | None:
+        return None if value is None else _dt.datetime.fromisoformat(str(value))
+
+    known = {f.name for f in attrs.fields(StreamReport)}
+    streams: dict[Stream, StreamReport] = {}
+    for name, counts in dict(data.get("streams", {})).items():
+        values = {k: v for k, v in dict(counts).items() if k in known}
+        values.update(
+            stream=Stream(name),
+            since=when(values.get("since")),
+            checkpoint=when(values.get("checkpoint")),
+            skipped=collections.Counter(values.get("skipped", {})),
+            contact_notes=collections.Counter(values.get("contact_notes", {})),
+        )
+        streams[Stream(name)] = StreamReport(**values)
+    return SyncReport(
+        run.connection_id,
+        run.mode,
+        run.started_at,
+        run.ended_at,
+        status=SyncStatus(data.get("status", run.status)),
+        error=run.error,
+        streams=streams,
+        run_id=run.id,
+        parked_retried=int(data.get("parked_retried", 0)),
+        parked_synced=int(data.get("parked_synced", 0)),
+        dead_letters_resolved=int(data.get("dead_letters_resolved", 0)),
+        requests=int(data.get("requests", 0)),
+        rate_limit_wait=float(data.get("rate_limit_wait", 0.0)),
+        retry_wait=float(data.get("retry_wait", 0.0)),
+        notices=list(data.get("notices", [])),
+        sink_requests=int(data.get("sink_requests", 0)),
+        warnings=list(data.get("warnings", [])),
+    )
+
+
 @attrs.define
 class Runtime:
     """The streams a command writes to (``click`` context object)."""
@@ -133,6 +184,62 @@ class Runtime:
 
 
 _WORD = re.compile(r"[a-z][a-z-]{0,23}", re.IGNORECASE)
+
+
+def shown(value: str) -> str:
+    """A value typed on the line, as an error message may show it.
+
+    A plain word is quoted; anything else may be a token pasted in the wrong place,
+    so it is never echoed.
+
+    Example:
+        >>> shown("shopfy"), shown("shpat_0123abcd")
+        ("'shopfy'", '(value not shown)')
+    """
+    return repr(value) if _WORD.fullmatch(value) else "(value not shown)"
+
+
+if TYPE_CHECKING:
+    _ParamType = click.ParamType[Any, Any]  # generic from click 8.2
+else:
+    _ParamType = click.ParamType
+
+
+class Masked(_ParamType):
+    """A parameter type whose error messages never echo the value (see :func:`shown`).
+
+    Args:
+        inner: the type that converts the value (``click.IntRange(min=1)`` …).
+        expected: what a valid value is, for the message ("a whole number, 1 or more").
+    """
+
+    def __init__(self, inner: Any, expected: str) -> None:
+        self.inner: _ParamType = click.types.convert_type(inner)
+        self.expected = expected
+        self.name = self.inner.name
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return self.inner.convert(value, param, ctx)
+        except click.BadParameter:
+            if not isinstance(value, str):
+                raise
+        self.fail(f"{shown(value)} is not {self.expected}", param, ctx)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str | None:
+        return self.inner.get_metavar(param, ctx)
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[Any]:
+        return self.inner.shell_complete(ctx, param, incomplete)
+
+
+def masked_choice(choices: Sequence[str], *, case_sensitive: bool = True) -> Masked:
+    """A choice among ``choices`` whose errors list the choices, not the value typed."""
+    return Masked(
+        click.Choice(choices, case_sensitive=case_sensitive), f"one of {', '.join(choices)}"
+    )
 
 
 class SuggestingGroup(click.Group):
@@ -336,9 +443,14 @@ def _as_flag(flag: str, match: re.Match[str]) -> str:
 
 
 def _option(option: PlatformOption) -> click.Option:
-    kind: Any = click.Choice(option.choices) if option.choices else option.type
+    kind: Any = masked_choice(option.choices) if option.choices else option.type
     if option.type is str and not option.choices:
         kind = click.STRING
+    elif not option.choices:
+        expected = f"a valid {option.dest.replace('_', ' ')}"
+        if option.type is int or option.type is float:
+            expected = "a whole number" if option.type is int else "a number"
+        kind = Masked(option.type, expected)
     # An explicit default=None would count as a default given: required would not be checked.
     default: dict[str, Any] = {} if option.default is None else {"default": option.default}
     return click.Option(
@@ -460,36 +572,55 @@ def connector_warnings(connector: Connector) -> list[str]:
 # -- signals -----------------------------------------------------------------------------------
 
 
+#: How often the stop watcher looks at the signal flag (seconds).
+_STOP_POLL = 0.05
+
+
 @contextlib.contextmanager
-def stopping_on_signals(stop: Callable[[], None]) -> Iterator[None]:
+def stopping_on_signals(stop: Callable[[], None], *, interrupt: bool = False) -> Iterator[None]:
     """Ctrl-C or SIGTERM: ``stop()``, and every real sleep (rate limit, retry) ends now.
 
     The run then ends at its last acknowledged checkpoint with its report. A second
-    signal raises :class:`KeyboardInterrupt` at once.
+    signal raises :class:`KeyboardInterrupt` at once; with ``interrupt`` the first
+    one does too (after asking for the stop).
+
+    The handler only records the signal: setting an event takes a lock the
+    interrupted code may hold. A watcher thread, started here, does the rest:
+    it calls ``stop()`` and :func:`~commerce_connectors.clock.request_stop`, and
+    calls ``stop()`` again every few milliseconds until the block ends, so a run
+    that starts after the signal (clearing its own stop request) still stops.
     """
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set from the main thread
         return
-    setters: list[threading.Thread] = []
+    signalled: list[int] = []  # appended to by the handler: no lock taken
+    done = threading.Event()
 
     def handler(signum: int, frame: object) -> None:
-        if setters:
+        if signalled or interrupt:
+            signalled.append(signum)
             raise KeyboardInterrupt
-        stop()
-        # Setting an event takes a lock the interrupted code may hold: not from here.
-        setter = threading.Thread(target=request_stop, name="stop-request", daemon=True)
-        setters.append(setter)
-        setter.start()
+        signalled.append(signum)
+
+    def watch() -> None:
+        while not done.wait(_STOP_POLL):
+            if signalled:
+                stop()
+                request_stop()
 
     clear_stop()
+    watcher = threading.Thread(target=watch, name="stop-request", daemon=True)
+    watcher.start()
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-        for setter in setters:
-            setter.join()
+        done.set()
+        watcher.join()
+        if signalled:
+            stop()  # the watcher may not have looked since the signal
         clear_stop()
 
 
@@ -507,8 +638,8 @@ def interval(text: str) -> _dt.timedelta:
         value = float(text[:-1] if scale else text)
     except ValueError:
         raise ConfigurationError(
-            f"not a duration: {text!r} (e.g. 30m, 2h, 90s; a number alone is minutes)"
+            f"not a duration: {shown(text)} (e.g. 30m, 2h, 90s; a number alone is minutes)"
         ) from None
     if value <= 0:
-        raise ConfigurationError(f"the interval must be positive, got {text!r}")
+        raise ConfigurationError(f"the interval must be positive, got {text}")
     return _dt.timedelta(seconds=value * (scale or 60))

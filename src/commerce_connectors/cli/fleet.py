@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import signal
-import threading
-from typing import Any
-
 import click
 
-from .common import ExitCode, Runtime, SuggestingGroup, interval
+from .common import ExitCode, Masked, Runtime, SuggestingGroup, interval, stopping_on_signals
 
 __all__ = ["fleet"]
 
@@ -25,7 +21,7 @@ def fleet() -> None:
 )
 @click.option(
     "--processes",
-    type=click.IntRange(min=1),
+    type=Masked(click.IntRange(min=1), "a whole number, 1 or more"),
     metavar="N",
     help="run on N worker processes of this machine (default: one connection after another)",
 )
@@ -34,7 +30,12 @@ def fleet() -> None:
     metavar="INTERVAL",
     help="a round every INTERVAL (30m, 2h; a number alone is minutes) until Ctrl-C",
 )
-@click.option("--rounds", type=click.IntRange(min=1), metavar="N", help="stop after N rounds")
+@click.option(
+    "--rounds",
+    type=Masked(click.IntRange(min=1), "a whole number, 1 or more"),
+    metavar="N",
+    help="stop after N rounds (without --every: N rounds back to back)",
+)
 @click.pass_obj
 def run(
     runtime: Runtime,
@@ -46,25 +47,20 @@ def run(
 ) -> int:
     """Sync every connection of FILE now (and every INTERVAL with --every).
 
-    Exit status: 0 when every connection of the last round completed, 6 when one
-    needs attention (its line says why), 130 when stopped by Ctrl-C or SIGTERM.
+    Exit status: 0 when every connection of the last round completed (or was
+    skipped: paused, or synced by another worker), 6 when one needs attention (its
+    line says why), 2 for a bad fleet file or a Dask scheduler that does not answer,
+    130 when stopped by Ctrl-C or SIGTERM (worker processes are ended at once).
     """
     from ..fleet import load_fleet_file, run_rounds
 
     if scheduler and processes:
         raise click.UsageError("--scheduler and --processes exclude each other: choose one")
     spec = load_fleet_file(file)
-    stopped: list[int] = []
-    previous: dict[signal.Signals, Any] = {}
-
-    def handler(signum: int, frame: object) -> None:
-        stopped.append(signum)
-        raise KeyboardInterrupt  # the rounds end cleanly on it
-
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, handler)
-    try:
+    stopped: list[bool] = []
+    # KeyboardInterrupt at once: the rounds end cleanly on it; real sleeps of this
+    # process (a rate-limit wait) are cut short too.
+    with stopping_on_signals(lambda: stopped.append(True), interrupt=True):
         reports = run_rounds(
             spec,
             scheduler=scheduler,
@@ -73,9 +69,6 @@ def run(
             rounds=rounds,
             on_report=lambda r: runtime.say_report(r.summary()),
         )
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
     if stopped:
         runtime.err.write(
             "stopped: each connection resumes from its last checkpoint in the next run\n"

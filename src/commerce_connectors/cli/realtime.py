@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
-import signal
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import click
 
+from ..clock import SleepInterrupted, clear_stop, request_stop
 from ..errors import ConfigurationError
 from ..protocols import ConnectionState, EventStatus, InboxStore, LifecycleStore, RealtimeConnector
 from ..sinks import open_sink
@@ -21,12 +22,15 @@ from ..webhooks import RealtimeState, WebhookEndpoint, WebhookReceiver, WebhookW
 from .common import (
     DefaultGroup,
     ExitCode,
+    Masked,
     PlatformGroup,
     Runtime,
     SuggestingGroup,
     build_connector,
     interval,
+    masked_choice,
     resolved_stores,
+    stopping_on_signals,
     store_options,
     with_store_options,
 )
@@ -35,8 +39,8 @@ from .registry import PlatformSpec
 __all__ = ["connections", "serve", "webhooks"]
 
 
-def _realtime_state(state_url: str) -> RealtimeState:
-    state = open_state_store(state_url)
+def _realtime_state(state_url: str, *, read_only: bool = False) -> RealtimeState:
+    state = open_state_store(state_url, read_only=read_only)
     if not isinstance(state, (InboxStore, LifecycleStore)):  # pragma: no cover - built-ins do
         state.close()
         raise ConfigurationError(f"{state_url} keeps no webhook inbox")
@@ -83,7 +87,12 @@ def _serve_params() -> list[click.Parameter]:
             "(default PLATFORM_WEBHOOK_SECRET, e.g. SHOPIFY_WEBHOOK_SECRET)",
         ),
         click.Option(["--host"], default="127.0.0.1", show_default=True, help="interface"),
-        click.Option(["--port"], type=click.IntRange(0, 65535), default=8080, show_default=True),
+        click.Option(
+            ["--port"],
+            type=Masked(click.IntRange(0, 65535), "a port number, 0 to 65535"),
+            default=8080,
+            show_default=True,
+        ),
         click.Option(
             ["--poll-every"],
             metavar="INTERVAL",
@@ -127,20 +136,25 @@ def _serve(
     threads: list[threading.Thread] = []
     scheduler = None
     if not params["no_worker"]:
-        threads.append(threading.Thread(target=worker.run, args=(stop,), daemon=True))
+        threads.append(_thread(lambda: worker.run(stop)))
     if poll_engine is not None and poll_every is not None:
         scheduler = Scheduler(
             poll_engine,
             interval=poll_every,
             on_report=lambda r: runtime.print_report(r, as_json=False),
         )
-        threads.append(threading.Thread(target=scheduler.run, daemon=True))
+        threads.append(_thread(scheduler.run))
     server = ReceiverServer(create_app(receiver), host=params["host"], port=params["port"])
-    previous: dict[signal.Signals, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, lambda *_: stop.set())
-    try:
+    # A signal sets `stop` (from the watcher thread, not the handler) and cuts short
+    # every real sleep: a rate-limit wait of the worker or the poller ends at once.
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(state.close)
+        cleanup.callback(sink.close)
+        for engine in (worker_engine, poll_engine):
+            if engine is not None:
+                cleanup.callback(engine.connector.close)
+        cleanup.callback(_stop_serving, stop, worker, scheduler, server, threads)
+        cleanup.enter_context(stopping_on_signals(stop.set))
         server.start()
         for t in threads:
             t.start()
@@ -154,27 +168,40 @@ def _serve(
         out.flush()
         while not stop.wait(0.5):
             pass
-    finally:
-        stop.set()
-        worker.wake()
-        if scheduler is not None:
-            scheduler.stop()
-        server.stop()
-        for t in threads:
-            t.join(timeout=30)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        worker_engine.connector.close()
-        if poll_engine is not None:
-            poll_engine.connector.close()
-        sink.close()
-        state.close()
     counts = worker.totals
     out.write(
         f"stopped: {counts.done} event(s) applied, {counts.failed} failed; "
         "events not yet processed stay in the inbox for the next start\n"
     )
     return int(ExitCode.INTERRUPTED)
+
+
+def _thread(target: Callable[[], object]) -> threading.Thread:
+    """A daemon thread for ``serve``: a wait cut short by the stop ends it quietly."""
+
+    def run() -> None:
+        with contextlib.suppress(SleepInterrupted):
+            target()
+
+    return threading.Thread(target=run, daemon=True)
+
+
+def _stop_serving(
+    stop: threading.Event,
+    worker: WebhookWorker,
+    scheduler: Scheduler | None,
+    server: Any,
+    threads: list[threading.Thread],
+) -> None:
+    stop.set()
+    worker.wake()
+    if scheduler is not None:
+        scheduler.stop()
+    server.stop()
+    request_stop()  # a wait under way in the worker or the poller ends now
+    for t in threads:
+        t.join(timeout=30)
+    clear_stop()
 
 
 serve = PlatformGroup(
@@ -323,9 +350,17 @@ webhooks.add_command(
 @webhooks.command("events")
 @click.option("--connection", metavar="ID", help="only this connection id")
 @click.option(
-    "--status", "status_name", type=click.Choice([s.value for s in EventStatus]), help="only these"
+    "--status",
+    "status_name",
+    type=masked_choice([s.value for s in EventStatus]),
+    help="only these",
 )
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option(
+    "--limit",
+    type=Masked(click.IntRange(min=1), "a whole number, 1 or more"),
+    default=50,
+    show_default=True,
+)
 @click.option("--json", "as_json", is_flag=True, help="print JSON (bodies included)")
 @with_store_options
 @click.pass_obj
@@ -340,7 +375,7 @@ def events(
 ) -> int:
     """List the events in the inbox (reads only; creates nothing)."""
     _, state_url = resolved_stores(sink, state, must_exist=True)
-    store = _realtime_state(state_url)
+    store = _realtime_state(state_url, read_only=True)
     try:
         wanted = None if status_name is None else EventStatus(status_name)
         rows = store.events(connection, status=wanted, limit=limit)
@@ -395,7 +430,7 @@ def connections() -> None:
 def list_connections(runtime: Runtime, sink: str, state: str | None, as_json: bool) -> int:
     """Every connection with a recorded state (reads only; creates nothing)."""
     _, state_url = resolved_stores(sink, state, must_exist=True)
-    store = _realtime_state(state_url)
+    store = _realtime_state(state_url, read_only=True)
     try:
         statuses = store.connection_statuses()
         known = {c.connection_id for c in store.checkpoints()} | {s.connection_id for s in statuses}

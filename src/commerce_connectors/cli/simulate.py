@@ -25,7 +25,7 @@ import click
 
 from ..clock import SystemClock
 from ..errors import ConfigurationError
-from .common import Runtime
+from .common import Masked, Runtime, masked_choice
 from .registry import PLATFORMS
 
 __all__ = ["SIMULATED", "SimulatedStore", "simulate"]
@@ -185,9 +185,20 @@ SIMULATED: dict[str, Callable[[int, bool], SimulatedStore]] = {
 
 
 @click.command("simulate")
-@click.argument("platform", type=click.Choice(sorted(SIMULATED)), metavar="PLATFORM")
-@click.option("--port", type=click.IntRange(0, 65535), default=0, help="port (default: a free one)")
-@click.option("--seed", type=int, default=2024, show_default=True, help="seed of the store's data")
+@click.argument("platform", type=masked_choice(sorted(SIMULATED)), metavar="PLATFORM")
+@click.option(
+    "--port",
+    type=Masked(click.IntRange(0, 65535), "a port number, 0 to 65535"),
+    default=0,
+    help="port (default: a free one)",
+)
+@click.option(
+    "--seed",
+    type=Masked(int, "a whole number"),
+    default=2024,
+    show_default=True,
+    help="seed of the store's data",
+)
 @click.option(
     "--real-pacing",
     is_flag=True,

@@ -9,7 +9,9 @@ untouched. A SQLite file is checked first, so that a mistake is reported, not ac
 * its directory must exist (nothing creates directories for a typo);
 * an existing file must be an SQLite database;
 * commands that only read (``status``, ``dead-letters list``, ``connections list`` …)
-  need the file to exist: they never create one.
+  need the file to exist: they never create one, and open it read-only (no table
+  created, the journal mode untouched: its bytes never change); a SQLite file that
+  holds no state is refused (``not a commerce-connectors database``).
 
 Example:
     >>> sqlite_url("shop.db"), sqlite_url("sqlite:///shop.db"), sqlite_url("memory://")

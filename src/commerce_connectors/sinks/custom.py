@@ -16,7 +16,13 @@ built-in sinks take them:
 * **all or nothing, per batch, on the library's side**: if a function raises,
   the ledger keeps nothing of the batch and :meth:`CallbackSink.write` raises
   :class:`~commerce_connectors.errors.SinkError`, so the sync engine does not
-  advance its checkpoint and the whole batch is sent again by the next run.
+  advance its checkpoint and the whole batch is sent again by the next run;
+* **one writer at a time per ledger**: a batch holds the ledger's write lock
+  (``BEGIN IMMEDIATE``) from its first ledger read, through your functions'
+  calls, to the commit that remembers it. Several sinks, threads or processes
+  sharing one ledger therefore send their batches one after another, each
+  deciding from what the previous one delivered: no merge is lost and the
+  contact cap holds across them.
 
 What a remote CRM can and cannot promise: the library cannot take back calls
 that already reached the CRM before a later one in the same batch failed. Those
@@ -30,6 +36,10 @@ Your functions may refuse one item without failing the batch: raise
 :class:`~commerce_connectors.errors.ContactLimitError` (the CRM's own contact
 cap). The item is reported ``refused``; the sync engine dead-letters a refused
 record with its raw payload, or parks a refused contact until the cap is raised.
+A refused contact's customers, orders and carts in the same batch are not sent
+either (the CRM has no contact to attach them to): they are refused too,
+dead-lettered with their payload, and sent by ``dead-letters replay`` once the
+contact is in.
 
 Example:
     >>> sent = []
@@ -46,13 +56,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -87,6 +98,8 @@ from ._core import (
 from .sqlite import connect_sqlite, sqlite_path_from_url
 
 __all__ = ["CallbackSink", "Change", "RecordRefusedError"]
+
+_T = TypeVar("_T")
 
 _LEDGER_SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger_records (
@@ -234,6 +247,26 @@ class _Pending:
         return stored + sum(1 for _, _, new in self.contacts.values() if new)
 
 
+def _orphan(change: Change, contact_reason: Reason) -> ItemOutcome:
+    """The refusal of a record whose contact is not in the CRM: kept for a replay."""
+    record = change.record
+    why = "the contact cap" if contact_reason is Reason.CONTACT_LIMIT else "the CRM"
+    error = InvalidRecordError(
+        platform=record.platform.value if record.platform is not None else "custom",
+        kind=change.kind,
+        record_id=record.external_id,
+        problems=[
+            FieldProblem(
+                "contact",
+                f"not sent: its contact was refused by {why}; `dead-letters replay` sends it"
+                " once the contact is in",
+            )
+        ],
+        payload=record.raw,
+    )
+    return ItemOutcome(change.key, WriteAction.REFUSED, contact_reason, error=error)
+
+
 def _action(new: bool) -> WriteAction:
     return WriteAction.INSERTED if new else WriteAction.UPDATED
 
@@ -270,6 +303,9 @@ class CallbackSink:
         phone_identity: the CRM accepts contacts with a phone and no email.
         kinds: the record kinds the CRM stores (the engine sends no others);
             ``contact`` is always included.
+        ledger_wait: the most seconds a batch waits for another writer of the
+            same ledger (a batch under way elsewhere) before failing with
+            :class:`~commerce_connectors.errors.SinkError`.
 
     Raises:
         SinkError: the ledger cannot be opened.
@@ -297,6 +333,7 @@ class CallbackSink:
         contact_limit: int | None = None,
         phone_identity: bool = False,
         kinds: Iterable[str] = SINK_KINDS,
+        ledger_wait: float = 600.0,
     ) -> None:
         identities = {IdentityKind.EMAIL}
         if phone_identity:
@@ -314,6 +351,7 @@ class CallbackSink:
         self._lock = threading.Lock()
         try:
             self._conn = connect_sqlite(self.ledger_path)
+            self._conn.execute(f"PRAGMA busy_timeout = {int(max(ledger_wait, 0) * 1000)}")
             self._conn.executescript(_LEDGER_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise SinkError(f"cannot open the ledger at {self.ledger_path}: {exc}") from exc
@@ -327,20 +365,32 @@ class CallbackSink:
     def write(self, batch: SinkBatch) -> BatchAck:
         """Decide what changed, send it through the two functions, remember it.
 
+        The ledger's write lock is held throughout: a batch of another writer of the
+        same ledger waits (up to ``ledger_wait`` seconds) until this one is remembered.
+
         Raises:
             SinkError: an item this sink cannot store, a write function failed
-                (the cause is chained), or the ledger failed; the ledger keeps
-                nothing of the batch.
+                (the cause is chained), the ledger failed, or another writer held
+                it longer than ``ledger_wait``; the ledger keeps nothing of the batch.
         """
         if len(batch.items) > self._caps.batch_size:
             raise SinkError(
                 f"batch of {len(batch.items)} items exceeds batch_size {self._caps.batch_size}"
             )
         with self._lock:
-            pending = _Pending(self._conn)
-            ack = apply_batch(pending, batch, self._caps)
-            refused = self._deliver(batch, pending)
-            self._remember(pending, refused)
+            # Held from the first ledger read to COMMIT: another writer of this ledger
+            # (another process, another CallbackSink) waits, then decides from what
+            # this batch delivered.
+            self._ledger_call(self._conn.execute, "BEGIN IMMEDIATE")
+            try:
+                pending = _Pending(self._conn)
+                ack = self._ledger_call(apply_batch, pending, batch, self._caps)
+                refused = self._deliver(batch, pending, ack)
+                self._ledger_call(self._remember, pending, refused)
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                raise
         if not refused:
             return ack
         return BatchAck(
@@ -353,7 +403,18 @@ class CallbackSink:
             ),
         )
 
-    def _deliver(self, batch: SinkBatch, pending: _Pending) -> dict[RecordKey, ItemOutcome]:
+    def _ledger_call(self, call: Callable[..., _T], *args: Any) -> _T:
+        try:
+            return call(*args)
+        except sqlite3.Error as exc:
+            raise SinkError(
+                f"the ledger at {self.ledger_path} failed ({exc}); nothing of the batch is"
+                " remembered, the next run sends it again"
+            ) from exc
+
+    def _deliver(
+        self, batch: SinkBatch, pending: _Pending, ack: BatchAck
+    ) -> dict[RecordKey, ItemOutcome]:
         # The merged contact's latest explicit choice decides: subscribe on a yes only.
         changes = [
             Change(
@@ -378,7 +439,17 @@ class CallbackSink:
             for key, (item, _, view, new) in pending.records.items()
         ]
         refused: dict[RecordKey, ItemOutcome] = {}
+        # Contacts not in the CRM after this batch, by identity: the library's cap
+        # refused them, or the CRM did below.
+        absent: dict[str, Reason] = {
+            o.key.external_id: Reason.CONTACT_LIMIT
+            for o in ack.outcomes
+            if o.key.kind == "contact" and o.reason is Reason.CONTACT_LIMIT
+        }
         for change in changes:
+            if change.contact is not None and change.contact in absent:
+                refused[change.key] = _orphan(change, absent[change.contact])
+                continue
             send = self._write_contact if change.kind == "contact" else self._write_record
             try:
                 send(change)
@@ -395,47 +466,39 @@ class CallbackSink:
                     f"{change.key} ({type(exc).__name__}); nothing of batch {batch.sequence} "
                     "is remembered, the next run sends it again"
                 ) from exc
+            if change.kind == "contact" and change.key in refused:
+                reason = refused[change.key].reason
+                absent[change.key.external_id] = reason or Reason.SINK_REJECTED
         return refused
 
     def _remember(self, pending: _Pending, refused: Mapping[RecordKey, ItemOutcome]) -> None:
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.executemany(
-                    "INSERT OR REPLACE INTO ledger_contacts (identity, data, fields)"
-                    " VALUES (?, ?, ?)",
-                    [
-                        (identity, _dumps(contact_to_data(contact)), _dumps(fields))
-                        for identity, (contact, fields, _) in pending.contacts.items()
-                        if RecordKey("", "contact", identity) not in refused
-                    ],
+        """Write what was delivered and COMMIT the transaction :meth:`write` began."""
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO ledger_contacts (identity, data, fields) VALUES (?, ?, ?)",
+            [
+                (identity, _dumps(contact_to_data(contact)), _dumps(fields))
+                for identity, (contact, fields, _) in pending.contacts.items()
+                if RecordKey("", "contact", identity) not in refused
+            ],
+        )
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO ledger_records"
+            " (connection_id, kind, external_id, updated_at, digest, view)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    key.connection_id,
+                    key.kind,
+                    key.external_id,
+                    item.record.updated_at.isoformat(),
+                    digest,
+                    _dumps(view),
                 )
-                self._conn.executemany(
-                    "INSERT OR REPLACE INTO ledger_records"
-                    " (connection_id, kind, external_id, updated_at, digest, view)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            key.connection_id,
-                            key.kind,
-                            key.external_id,
-                            item.record.updated_at.isoformat(),
-                            digest,
-                            _dumps(view),
-                        )
-                        for key, (item, digest, view, _) in pending.records.items()
-                        if key not in refused
-                    ],
-                )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise SinkError(
-                f"the ledger at {self.ledger_path} could not record a delivered batch: {exc}; "
-                "the next run sends it again"
-            ) from exc
+                for key, (item, digest, view, _) in pending.records.items()
+                if key not in refused
+            ],
+        )
+        self._conn.execute("COMMIT")
 
     def snapshot(self) -> dict[RecordKey, Mapping[str, Any]]:
         """What was delivered, as the ledger remembers it (keyed like the items)."""

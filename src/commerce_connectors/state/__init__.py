@@ -23,18 +23,21 @@ from .sqlite import SQLiteStateStore
 __all__ = ["MemoryStateStore", "SQLiteStateStore", "open_state_store"]
 
 
-def open_state_store(url: str) -> StateStore:
+def open_state_store(url: str, *, read_only: bool = False) -> StateStore:
     """Open a state store from a URL: ``sqlite:///path.db``, ``memory://`` or
     ``postgresql://user@host/db?schema=cc`` (or ``postgres://``).
 
     The PostgreSQL password comes from the URL or from libpq (``PGPASSWORD``,
     ``~/.pgpass``); that store needs the ``postgres`` extra (psycopg 3).
+    ``read_only=True`` opens an existing SQLite file without changing it (see
+    :class:`SQLiteStateStore`); other stores are opened as usual.
 
     Raises:
-        ConfigurationError: an unknown scheme, or a database that cannot be reached.
+        ConfigurationError: an unknown scheme, or a database that cannot be reached
+            (or, read-only, that holds no state).
     """
     if url.startswith("sqlite:"):
-        return SQLiteStateStore.from_url(url)
+        return SQLiteStateStore.from_url(url, read_only=read_only)
     if url == "memory://":
         return MemoryStateStore()
     if url.startswith(("postgresql://", "postgres://")):

@@ -19,7 +19,10 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import re
+import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -27,7 +30,7 @@ import attrs
 
 from .._webhooks import WebhookEvent
 from ..clock import Clock, SystemClock
-from ..errors import InvalidRecordError
+from ..errors import ConfigurationError, InvalidRecordError
 from ..protocols import (
     Checkpoint,
     ConnectionState,
@@ -55,6 +58,9 @@ from ._common import (
 )
 
 __all__ = ["SQLiteStateStore"]
+
+#: Half of a UTF-16 surrogate pair (a payload may carry one from an escaped "\ud800").
+_UNPAIRED = re.compile("[\ud800-\udfff]")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS checkpoints (
@@ -105,6 +111,38 @@ CREATE TABLE IF NOT EXISTS leases (
 """
 
 
+_TABLE_DDL = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\n\);", re.DOTALL)
+
+
+def _connect_read_only(path: str) -> sqlite3.Connection:
+    """``path`` opened with SQLite's read-only mode; tables it lacks exist as empty TEMP ones.
+
+    A TEMP table lives in the connection's memory, never in the file: a database made
+    before a table was added reads as having none of those rows.
+    """
+    target = os.path.abspath(os.path.expanduser(path))
+    uri = f"file:{urllib.parse.quote(target)}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise ConfigurationError(f"cannot open {path} to read it: {exc}") from None
+    try:
+        found = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        tables = _TABLE_DDL.findall(_SCHEMA)
+        if not any(name in found for name, _ in tables):
+            raise ConfigurationError(f"not a commerce-connectors database: {path}")
+        for name, columns in tables:
+            if name not in found:
+                conn.execute(f"CREATE TEMP TABLE {name} ({columns}\n)")
+    except sqlite3.DatabaseError:
+        conn.close()
+        raise ConfigurationError(f"not a commerce-connectors database: {path}") from None
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 def _t(value: str | None) -> _dt.datetime | None:
     return None if value is None else _dt.datetime.fromisoformat(value)
 
@@ -120,6 +158,14 @@ class SQLiteStateStore:
         path: the database file (the sink's file is fine), or ``":memory:"``.
         clock: the time leases expire by (default: the system clock). Workers
             sharing the file should share a clock source: the machine's.
+        read_only: only read an existing file: it is opened with SQLite's read-only
+            mode, no table is created and the journal mode is left as it is, so the
+            file's bytes never change (what ``status`` needs). Writing methods then
+            fail. Tables a newer version added read as empty.
+
+    Raises:
+        ConfigurationError: with ``read_only``, the file cannot be opened, or holds
+            none of this store's tables (``not a commerce-connectors database``).
 
     Example:
         >>> store = SQLiteStateStore(":memory:")
@@ -128,18 +174,23 @@ class SQLiteStateStore:
         >>> store.close()
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, clock: Clock | None = None, read_only: bool = False
+    ) -> None:
         self.path = str(path)
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._lock = threading.Lock()
-        self._conn = connect_sqlite(self.path)
-        self._conn.executescript(_SCHEMA)
+        if read_only:
+            self._conn = _connect_read_only(self.path)
+        else:
+            self._conn = connect_sqlite(self.path)
+            self._conn.executescript(_SCHEMA)
         self._closed = False
 
     @classmethod
-    def from_url(cls, url: str) -> SQLiteStateStore:
-        """Open the store named by a ``sqlite:///path.db`` URL."""
-        return cls(sqlite_path_from_url(url))
+    def from_url(cls, url: str, *, read_only: bool = False) -> SQLiteStateStore:
+        """Open the store named by a ``sqlite:///path.db`` URL (see ``read_only`` above)."""
+        return cls(sqlite_path_from_url(url), read_only=read_only)
 
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
@@ -206,6 +257,9 @@ class SQLiteStateStore:
     ) -> DeadLetter:
         key = dead_letter_key(error)
         payload = json.dumps(error.payload, ensure_ascii=False, default=str)
+        if not payload.isascii() and _UNPAIRED.search(payload):
+            # Kept as JSON escapes: SQLite stores UTF-8, which has no unpaired surrogates.
+            payload = json.dumps(error.payload, default=str)
         with self._lock:
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")

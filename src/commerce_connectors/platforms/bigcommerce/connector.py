@@ -773,17 +773,18 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
     def _one_page(self, path: str, params: Mapping[str, Any]) -> list[Any]:
         """One page of a v2 listing (204 No Content and an empty array are both empty)."""
         page = self.engine.get(path, params=params)
-        if page.body is None:
+        body = page.body
+        if body is None:
             return []
-        if not isinstance(page.body, list):
+        if not isinstance(body, list):
             raise MalformedResponseError(
-                f"{path}: expected a JSON array, got {type(page.body).__name__}",
+                f"{path}: expected a JSON array, got {type(body).__name__}",
                 platform=c.PLATFORM_NAME,
                 status_code=page.status_code,
                 method="GET",
                 url=self.engine.redactor.url(self.engine.url_for(path)),
             )
-        return page.body
+        return body
 
     def _keep(self, order: Any) -> bool:
         if not isinstance(order, Mapping):
@@ -892,15 +893,20 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
                 future.cancel()
 
     def _resolve_lines(self, pages: Iterable[list[Any]]) -> tuple[dict[str, str], dict[str, str]]:
-        """Category names and images of the ordered products, from the catalog (cached)."""
+        """Category names and images of the ordered products, from the catalog (cached).
+
+        The maps returned hold this page's products only: copying the whole cache for
+        every page would cost time and memory in proportion to the catalog.
+        """
         if not self.resolve_line_categories:
             return {}, {}
-        wanted: set[str] = set()
+        ordered_ids: set[str] = set()
         for products in pages:
             for item in products:
                 pid = item.get("product_id") if isinstance(item, Mapping) else None
-                if isinstance(pid, int) and pid > 0 and str(pid) not in self._line_catalog:
-                    wanted.add(str(pid))
+                if isinstance(pid, int) and pid > 0:
+                    ordered_ids.add(str(pid))
+        wanted = {pid for pid in ordered_ids if pid not in self._line_catalog}
         if wanted:
             names = self._category_names()
             ordered = sorted(wanted, key=int)
@@ -920,8 +926,9 @@ class BigCommerceConnector(BigCommerceRealtime, BaseConnector):
                             self._remember(product, names)
                 for pid in chunk:  # deleted products: remember that there is nothing
                     self._line_catalog.setdefault(pid, (None, None))
-        categories = {p: cat for p, (cat, _) in self._line_catalog.items() if cat}
-        images = {p: img for p, (_, img) in self._line_catalog.items() if img}
+        known = [(pid, self._line_catalog[pid]) for pid in ordered_ids]
+        categories = {pid: cat for pid, (cat, _) in known if cat}
+        images = {pid: img for pid, (_, img) in known if img}
         return categories, images
 
     def _category_names(self) -> dict[str, str]:
