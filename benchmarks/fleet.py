@@ -86,6 +86,35 @@ def databases(choice: str) -> Iterator[tuple[str, Any]]:
         )
 
 
+def _machine_cpu() -> float:
+    """Busy CPU seconds of the whole machine so far, from ``/proc/stat`` (Linux)."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields) - idle) / tick
+
+
+def _postgres_cpu() -> float:
+    """CPU seconds used so far by the machine's ``postgres`` processes (Linux).
+
+    Backends that ended are counted in their postmaster's reaped-children time.
+    """
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :]
+        if name == "postgres":
+            values = rest.split()
+            total += sum(int(v) for v in values[11:15])  # utime stime cutime cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def measure(workers: int, fleet: list[ConnectionSpec], url: str) -> float:
     """Sync the fleet on a fresh LocalCluster of ``workers`` processes; print the figures.
 
@@ -101,15 +130,27 @@ def measure(workers: int, fleet: list[ConnectionSpec], url: str) -> float:
         Client(cluster) as client,
     ):
         client.run(_warm_up)
+        busy0 = _machine_cpu()
+        pg0 = _postgres_cpu()
         started = time.perf_counter()
         report = sync_fleet(fleet, sink=url, state=url, executor=client, mode="historical")
         elapsed = time.perf_counter() - started
+        busy = _machine_cpu() - busy0
+        pg = _postgres_cpu() - pg0
     records = report.totals().get("read", 0)
     print(
         f"{workers} worker process{'es' if workers > 1 else '  '}: {len(fleet)} stores in"
         f" {elapsed:6.1f}s  {len(fleet) / elapsed * 60:7.1f} stores/min"
         f"  {records / elapsed:8.0f} records/s  ({records:,} records; {report.by_status()})"
     )
+    if busy:
+        # Where the cores went: a ratio below 2x on two cores is explained by the machine
+        # being busy already (the database server and the scheduler share the cores).
+        print(
+            f"    machine CPU busy {busy / elapsed:.2f} of {os.cpu_count()} cores"
+            f" (PostgreSQL server {pg / elapsed:.2f}, workers + scheduler"
+            f" {(busy - pg) / elapsed:.2f})"
+        )
     return elapsed
 
 
