@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -21,6 +22,7 @@ __all__ = [
     "ParseOptions",
     "connection_id_for",
     "enrich_lines",
+    "normalize_shop_domain",
     "order_status",
 ]
 
@@ -78,6 +80,19 @@ class ParseOptions:
 
 
 DEFAULT_OPTIONS = ParseOptions()
+
+
+def normalize_shop_domain(shop: str) -> str:
+    """``"https://Acme.myshopify.com/"`` → ``"acme.myshopify.com"`` (no validation).
+
+    Example:
+        >>> normalize_shop_domain(" https://Acme.myshopify.com/admin ")
+        'acme.myshopify.com'
+    """
+    text = shop.strip().lower()
+    if "://" in text:
+        text = urlsplit(text).netloc
+    return text.split("/", 1)[0]
 
 
 def connection_id_for(shop: str | None) -> str:

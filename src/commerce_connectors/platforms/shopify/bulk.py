@@ -87,13 +87,14 @@ import re
 import tempfile
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import attrs
 import httpx
 
-from ..._http import Request, get_path
+from ..._http import HttpEngine, Request, get_path
+from ...clock import Clock
 from ...errors import (
     APIError,
     ClientRequestError,
@@ -116,9 +117,6 @@ from .graphql import (
     search_filter,
 )
 
-if TYPE_CHECKING:
-    from .connector import ShopifyConnector
-
 __all__ = [
     "BULK_CANCEL_MUTATION",
     "BULK_CURRENT_QUERY",
@@ -126,6 +124,7 @@ __all__ = [
     "BULK_STATUS_QUERY",
     "BulkCanceledError",
     "BulkEntry",
+    "BulkHost",
     "BulkJournal",
     "BulkOperation",
     "BulkOptions",
@@ -679,10 +678,50 @@ def _node(row: dict[str, Any], children: list[dict[str, Any]], child: str | None
     return {**row, child: {"pageInfo": page, "nodes": children}}
 
 
+class BulkHost(Protocol):
+    """What the bulk read uses of the :class:`~.connector.ShopifyConnector` it serves.
+
+    The connector passes itself; naming only this keeps the data flowing one way
+    (the connector imports this module, never the reverse).
+    """
+
+    @property
+    def shop(self) -> str:
+        """The shop's ``*.myshopify.com`` domain (for logs)."""
+
+    @property
+    def connection_id(self) -> str:
+        """The connection id (keys the journal's entries)."""
+
+    @property
+    def engine(self) -> HttpEngine:
+        """The connector's HTTP engine (its client, retry policy and counters too)."""
+
+    @property
+    def clock(self) -> Clock:
+        """What the polls and download retries wait on."""
+
+    @property
+    def bulk(self) -> BulkOptions | None:
+        """The bulk options (``None``: bulk reads are off)."""
+
+    @property
+    def bulk_stats(self) -> BulkStats:
+        """Where the bulk reads count what they did."""
+
+    def _nodes(
+        self, stream: Stream, since: _dt.datetime | None, *, extra: str | None = None
+    ) -> Iterator[Any]: ...
+
+    def _select(
+        self, stream: Stream, since: _dt.datetime | None, *, catch_up: bool = True
+    ) -> Iterator[Any]: ...
+
+
 # -- the read -------------------------------------------------------------------------------
 
 
-def _options(conn: ShopifyConnector) -> BulkOptions:
+def _options(conn: BulkHost) -> BulkOptions:
     if conn.bulk is None:  # pragma: no cover - the connector only calls with bulk on
         raise RuntimeError("bulk reads are off for this connector")
     return conn.bulk
@@ -692,7 +731,7 @@ def _digest(document: str) -> str:
     return hashlib.sha256(document.strip().encode("utf-8")).hexdigest()
 
 
-def _send(conn: ShopifyConnector, query: str, variables: Mapping[str, Any], cost: float) -> Any:
+def _send(conn: BulkHost, query: str, variables: Mapping[str, Any], cost: float) -> Any:
     # Explicit nulls are kept (``limit: null`` means "no limit" for the counts).
     request = Request(
         "POST",
@@ -706,7 +745,7 @@ def _send(conn: ShopifyConnector, query: str, variables: Mapping[str, Any], cost
     return conn.engine.send(request).body
 
 
-def count(conn: ShopifyConnector, stream: Stream, search: str | None, limit: int | None) -> int:
+def count(conn: BulkHost, stream: Stream, search: str | None, limit: int | None) -> int:
     """How many records of ``stream`` match ``search`` (at most ``limit``; ``None``: all)."""
     body = _send(conn, count_document(stream), {"query": search, "limit": limit}, _COST_QUERY)
     value = get_path(body, f"data.{_SHAPES[stream].count_field}.count")
@@ -715,7 +754,7 @@ def count(conn: ShopifyConnector, stream: Stream, search: str | None, limit: int
     return value
 
 
-def status(conn: ShopifyConnector, operation_id: str) -> BulkOperation | None:
+def status(conn: BulkHost, operation_id: str) -> BulkOperation | None:
     """The operation ``operation_id`` now, or ``None`` if Shopify knows no such operation."""
     conn.bulk_stats.polls += 1
     body = _send(conn, BULK_STATUS_QUERY, {"id": operation_id}, _COST_QUERY)
@@ -725,14 +764,14 @@ def status(conn: ShopifyConnector, operation_id: str) -> BulkOperation | None:
     return BulkOperation.from_node(node)
 
 
-def current(conn: ShopifyConnector) -> BulkOperation | None:
+def current(conn: BulkHost) -> BulkOperation | None:
     """The app's most recent bulk query operation (``currentBulkOperation``)."""
     body = _send(conn, BULK_CURRENT_QUERY, {}, _COST_QUERY)
     node = get_path(body, "data.currentBulkOperation")
     return BulkOperation.from_node(node) if isinstance(node, dict) else None
 
 
-def cancel(conn: ShopifyConnector, operation_id: str) -> BulkOperation:
+def cancel(conn: BulkHost, operation_id: str) -> BulkOperation:
     """Ask Shopify to cancel ``operation_id``; returns it as the answer reports it.
 
     Raises:
@@ -749,7 +788,7 @@ def cancel(conn: ShopifyConnector, operation_id: str) -> BulkOperation:
 
 
 def read_nodes(
-    conn: ShopifyConnector,
+    conn: BulkHost,
     stream: Stream,
     since: _dt.datetime | None,
     *,
@@ -845,7 +884,7 @@ def after_filter(resume_after: int | None) -> str | None:
     return f"id:>{resume_after}" if resume_after is not None else None
 
 
-def _restart(conn: ShopifyConnector, key: str, op: BulkOperation, attempts: int, why: str) -> None:
+def _restart(conn: BulkHost, key: str, op: BulkOperation, attempts: int, why: str) -> None:
     options = _options(conn)
     options.journal.discard(key)
     if attempts >= options.attempts:
@@ -855,7 +894,7 @@ def _restart(conn: ShopifyConnector, key: str, op: BulkOperation, attempts: int,
     logger.info("%s: bulk operation %s: %s; starting a new one", conn.shop, op.id, why)
 
 
-def _obtain(conn: ShopifyConnector, key: str, document: str) -> tuple[BulkOperation, bool]:
+def _obtain(conn: BulkHost, key: str, document: str) -> tuple[BulkOperation, bool]:
     """The operation running ``document``: re-attached, joined or started. ``(op, attached)``."""
     options = _options(conn)
     journal = options.journal
@@ -916,7 +955,7 @@ def _in_progress(error: Mapping[str, Any]) -> bool:
 
 
 def _wait_for_other(
-    conn: ShopifyConnector, other: BulkOperation, deadline: float, *, once: bool = False
+    conn: BulkHost, other: BulkOperation, deadline: float, *, once: bool = False
 ) -> None:
     """Wait until ``other`` (another bulk query of this app) is over, or raise at ``deadline``.
 
@@ -947,7 +986,7 @@ def _wait_for_other(
         found = status(conn, found.id)
 
 
-def _wait(conn: ShopifyConnector, op: BulkOperation, expected: int | None) -> BulkOperation:
+def _wait(conn: BulkHost, op: BulkOperation, expected: int | None) -> BulkOperation:
     """Poll ``op`` until it is over; waits grow, and stop at the time its progress predicts."""
     options = _options(conn)
     delay = options.poll_min
@@ -975,7 +1014,7 @@ def _wait(conn: ShopifyConnector, op: BulkOperation, expected: int | None) -> Bu
 
 
 def _records(
-    conn: ShopifyConnector, op: BulkOperation, child: str | None, key: str
+    conn: BulkHost, op: BulkOperation, child: str | None, key: str
 ) -> Iterator[dict[str, Any]]:
     if op.url is None:  # "Returns null when there's no data": nothing matched
         return
@@ -990,7 +1029,7 @@ def _records(
 
 
 def _salvage(
-    conn: ShopifyConnector, url: str, child: str | None, resume_after: int | None
+    conn: BulkHost, url: str, child: str | None, resume_after: int | None
 ) -> Generator[dict[str, Any], None, int | None]:
     """Yield the complete records of a failed operation's partial data.
 
@@ -1027,7 +1066,7 @@ def _safe_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}?…"
 
 
-def _lines(conn: ShopifyConnector, url: str, rows: int | None = None) -> Iterator[bytes]:
+def _lines(conn: BulkHost, url: str, rows: int | None = None) -> Iterator[bytes]:
     """The lines of the result file, streamed; resumes after a dropped connection.
 
     Sent without the access token (the URL is signed, on another host), redirects

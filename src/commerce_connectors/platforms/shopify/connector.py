@@ -25,7 +25,6 @@ import logging
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import attrs
 import httpx
@@ -62,7 +61,13 @@ from ..base import BaseConnector, Fetched
 from . import bulk as _bulk
 from . import constants as c
 from . import realtime as _realtime
-from ._shared import DEFAULT_OPTIONS, PLATFORM_NAME, ParseOptions, connection_id_for
+from ._shared import (
+    DEFAULT_OPTIONS,
+    PLATFORM_NAME,
+    ParseOptions,
+    connection_id_for,
+    normalize_shop_domain,
+)
 from .graphql import (
     CHECKOUTS_QUERY,
     CUSTOMERS_QUERY,
@@ -99,19 +104,6 @@ _MORE_LINES_PAGE = 100
 
 # Variants per follow-up query: one point each, so a full page stays far under the cap.
 _MORE_VARIANTS_PAGE = c.MAX_PAGE_SIZE
-
-
-def normalize_shop_domain(shop: str) -> str:
-    """``"https://Acme.myshopify.com/"`` → ``"acme.myshopify.com"`` (no validation).
-
-    Example:
-        >>> normalize_shop_domain(" https://Acme.myshopify.com/admin ")
-        'acme.myshopify.com'
-    """
-    text = shop.strip().lower()
-    if "://" in text:
-        text = urlsplit(text).netloc
-    return text.split("/", 1)[0]
 
 
 @attrs.frozen

@@ -22,16 +22,21 @@ published Admin schema.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from ..._http import JsonResponse, Request, get_path
+from ..._http import HttpEngine, JsonResponse, Request, get_path
 from ..._webhooks import WebhookAction, WebhookEvent, WebhookSubscription
-from ...errors import ClientRequestError, ConfigurationError, PaginationLoopError
+from ...errors import (
+    ClientRequestError,
+    ConfigurationError,
+    MalformedResponseError,
+    PaginationLoopError,
+)
 from ...models import Platform
 from ...protocols import Stream
 from . import constants as c
-from ._shared import PLATFORM_NAME, legacy_id
+from ._shared import PLATFORM_NAME, ParseOptions, legacy_id, normalize_shop_domain
 from .graphql import (
     _ADDRESS,
     _BAG,
@@ -47,7 +52,6 @@ from .webhooks import DEFAULT_TOPICS, PRIVACY_TOPICS, topic_enum, topic_name
 
 if TYPE_CHECKING:
     from ...protocols import SourceRecord
-    from .connector import ShopifyConnector
 
 __all__ = [
     "CHECKOUT_LINES_QUERY",
@@ -59,12 +63,58 @@ __all__ = [
     "WEBHOOKS_QUERY",
     "WEBHOOK_CREATE_MUTATION",
     "WEBHOOK_DELETE_MUTATION",
+    "RealtimeHost",
     "ensure_webhooks",
     "list_webhooks",
     "owns_event",
     "records_for_event",
     "remove_webhooks",
 ]
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str | None: ...
+
+
+class RealtimeHost(Protocol):
+    """What these functions use of the :class:`~.connector.ShopifyConnector` they serve.
+
+    The connector passes itself; naming only this keeps the data flowing one way
+    (the connector imports this module, never the reverse).
+    """
+
+    @property
+    def engine(self) -> HttpEngine:
+        """The connector's HTTP engine (GraphQL Admin API)."""
+
+    @property
+    def shop(self) -> str:
+        """The shop's ``*.myshopify.com`` domain."""
+
+    @property
+    def connection_id(self) -> str:
+        """The connection id records carry."""
+
+    @property
+    def options(self) -> ParseOptions:
+        """How payloads are parsed."""
+
+    def shop_info(self) -> _Named:
+        """The shop's details (its ``name`` names carts read from a webhook body)."""
+
+    def _query(self, query: str, variables: Mapping[str, Any]) -> JsonResponse: ...
+
+    def _malformed(self, response: JsonResponse, why: str) -> MalformedResponseError: ...
+
+    def _completed(self, node: dict[str, Any]) -> dict[str, Any]: ...
+
+    def _parser(self, stream: Stream) -> Callable[[Any], Any]: ...
+
+    def _parse(
+        self, stream: Stream, payload: Any, parser: Callable[[Any], SourceRecord]
+    ) -> SourceRecord | None: ...
+
 
 # -- single records -------------------------------------------------------------------------
 # Each selection is the one its stream's query (graphql.py) asks of every node, field for
@@ -208,7 +258,7 @@ _READS: Mapping[str, tuple[Stream, str, str, Mapping[str, int]]] = {
 }
 
 
-def _mutation(conn: ShopifyConnector, query: str, variables: Mapping[str, Any]) -> JsonResponse:
+def _mutation(conn: RealtimeHost, query: str, variables: Mapping[str, Any]) -> JsonResponse:
     """Send a mutation once: a create repeated after a lost answer could subscribe twice.
 
     Throttled answers are still retried (Shopify refused them before running them).
@@ -222,7 +272,7 @@ def _mutation(conn: ShopifyConnector, query: str, variables: Mapping[str, Any]) 
 
 
 def _user_errors(
-    conn: ShopifyConnector, response: JsonResponse, what: str, errors: Any
+    conn: RealtimeHost, response: JsonResponse, what: str, errors: Any
 ) -> ClientRequestError:
     """``userErrors`` of a mutation (an HTTP 200 answer) as the exception a 4xx would give."""
     listed = "; ".join(
@@ -253,7 +303,7 @@ def _subscription(node: Any) -> WebhookSubscription | None:
     )
 
 
-def list_webhooks(conn: ShopifyConnector) -> list[WebhookSubscription]:
+def list_webhooks(conn: RealtimeHost) -> list[WebhookSubscription]:
     """Every subscription this app holds on the shop (every page of ``webhookSubscriptions``)."""
     found: list[WebhookSubscription] = []
     after: str | None = None
@@ -294,7 +344,7 @@ def _topics(topics: Sequence[str] | None) -> list[str]:
 
 
 def ensure_webhooks(
-    conn: ShopifyConnector, callback_url: str, topics: Sequence[str] | None = None
+    conn: RealtimeHost, callback_url: str, topics: Sequence[str] | None = None
 ) -> list[WebhookSubscription]:
     """Subscribe ``callback_url`` to each topic it is not subscribed to yet."""
     if not isinstance(callback_url, str) or not callback_url.strip():
@@ -328,7 +378,7 @@ def ensure_webhooks(
     return mine
 
 
-def remove_webhooks(conn: ShopifyConnector, callback_url: str | None = None) -> int:
+def remove_webhooks(conn: RealtimeHost, callback_url: str | None = None) -> int:
     """Delete the subscriptions to ``callback_url`` (all of this app's when ``None``)."""
     removed = 0
     for sub in list_webhooks(conn):
@@ -344,15 +394,12 @@ def remove_webhooks(conn: ShopifyConnector, callback_url: str | None = None) -> 
     return removed
 
 
-def owns_event(conn: ShopifyConnector, event: WebhookEvent) -> bool:
+def owns_event(conn: RealtimeHost, event: WebhookEvent) -> bool:
     """Whether the event is about this connector's shop (domains compared normalised)."""
-    # Imported here: the connector module imports this one.
-    from .connector import normalize_shop_domain
-
     return event.platform is Platform.SHOPIFY and normalize_shop_domain(event.store_id) == conn.shop
 
 
-def records_for_event(conn: ShopifyConnector, event: WebhookEvent) -> list[SourceRecord]:
+def records_for_event(conn: RealtimeHost, event: WebhookEvent) -> list[SourceRecord]:
     """The current record an UPSERT/CONVERT event names, read back by id.
 
     ``[]`` for other actions, another shop's event, or a record Shopify no longer

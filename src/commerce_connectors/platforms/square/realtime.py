@@ -24,8 +24,8 @@ import contextlib
 import datetime as _dt
 import logging
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Final, Protocol
 from urllib.parse import quote, urlsplit
 
 from ..._http import CursorPaginator, HttpEngine, Request
@@ -37,21 +37,19 @@ from ...errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from ...models import Platform
+from ...models import Platform, Product
 from ...protocols import Stream
-from ..base import Record
+from ..base import Fetched, Record
 from ._ids import is_safe_id
 from .parsers import parse_customer
 from .webhooks import DEFAULT_TOPICS, TOPICS
-
-if TYPE_CHECKING:
-    from .connector import SquareConnector
 
 __all__ = [
     "CATALOG_EVENT_LOOKBACK",
     "SUBSCRIPTIONS_PAGE_SIZE",
     "SUBSCRIPTIONS_PATH",
     "SUBSCRIPTION_NAME",
+    "RealtimeHost",
     "check_callback_url",
     "ensure_webhooks",
     "list_webhooks",
@@ -72,6 +70,63 @@ SUBSCRIPTIONS_PAGE_SIZE: Final = 100
 #: version's time are re-read, from this much earlier (the event's time and the
 #: objects' ``updated_at`` come from different clocks; re-reading is harmless).
 CATALOG_EVENT_LOOKBACK: Final = _dt.timedelta(minutes=1)
+
+
+class RealtimeHost(Protocol):
+    """What these functions use of the :class:`~.connector.SquareConnector` they serve.
+
+    The connector passes itself; naming only this keeps the data flowing one way
+    (the connector imports this module, never the reverse).
+    """
+
+    @property
+    def engine(self) -> HttpEngine:
+        """The connector's HTTP engine (records are read back through it)."""
+
+    @property
+    def webhook_engine(self) -> HttpEngine:
+        """The engine for the Webhook Subscriptions API."""
+
+    @property
+    def square_version(self) -> str:
+        """The ``Square-Version`` the subscriptions are made for."""
+
+    @property
+    def merchant_id(self) -> str:
+        """The seller's id (an event's ``merchant_id``)."""
+
+    @property
+    def location_id(self) -> str:
+        """The location this connection reads."""
+
+    @property
+    def connection_id(self) -> str:
+        """The connection id records carry."""
+
+    def iter_products(self, since: _dt.datetime | None = None) -> Iterator[Product]:
+        """Catalogue products created or updated at/after ``since``."""
+
+    def _payments_of(
+        self, order: Mapping[str, Any] | None, page_payments: Sequence[Mapping[str, Any]]
+    ) -> list[Mapping[str, Any]]: ...
+
+    def _orders_for(
+        self,
+        payments: Sequence[Mapping[str, Any]],
+        emitted: collections.OrderedDict[str, _dt.datetime],
+        conn: str,
+        store_name: str | None,
+        *,
+        known: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> Iterator[Fetched]: ...
+
+    def _store_name(self) -> str | None: ...
+
+    def _keep_customer(self, item: Any) -> bool: ...
+
+    def _parse(
+        self, stream: Stream, payload: Any, parser: Callable[[Any], Record]
+    ) -> Record | None: ...
 
 
 # ---------------------------------------------------------------------------- subscriptions
@@ -183,7 +238,7 @@ def _path(subscription_id: Any) -> str:
 
 
 def ensure_webhooks(
-    conn: SquareConnector, callback_url: str, topics: Sequence[str] | None = None
+    conn: RealtimeHost, callback_url: str, topics: Sequence[str] | None = None
 ) -> list[WebhookSubscription]:
     """See :meth:`SquareConnector.ensure_webhooks`."""
     url = check_callback_url(callback_url)
@@ -235,13 +290,13 @@ def _ensure(
     return out
 
 
-def list_webhooks(conn: SquareConnector) -> list[WebhookSubscription]:
+def list_webhooks(conn: RealtimeHost) -> list[WebhookSubscription]:
     """See :meth:`SquareConnector.list_webhooks`."""
     with _application_calls():
         return [e for s in _all_subscriptions(conn.webhook_engine) for e in _entries(s)]
 
 
-def remove_webhooks(conn: SquareConnector, callback_url: str | None = None) -> int:
+def remove_webhooks(conn: RealtimeHost, callback_url: str | None = None) -> int:
     """See :meth:`SquareConnector.remove_webhooks`."""
     with _application_calls():
         return _remove(conn.webhook_engine, callback_url)
@@ -263,7 +318,7 @@ def _remove(engine: HttpEngine, callback_url: str | None) -> int:
 # ---------------------------------------------------------------------------- events
 
 
-def owns_event(conn: SquareConnector, event: WebhookEvent) -> bool:
+def owns_event(conn: RealtimeHost, event: WebhookEvent) -> bool:
     """See :meth:`SquareConnector.owns_event`."""
     if event.platform is not Platform.SQUARE or event.store_id != conn.merchant_id:
         return False
@@ -287,7 +342,7 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def records_for_event(conn: SquareConnector, event: WebhookEvent) -> list[Record]:
+def records_for_event(conn: RealtimeHost, event: WebhookEvent) -> list[Record]:
     """See :meth:`SquareConnector.records_for_event`."""
     if event.action not in (WebhookAction.UPSERT, WebhookAction.CONVERT):
         return []
@@ -308,9 +363,7 @@ def records_for_event(conn: SquareConnector, event: WebhookEvent) -> list[Record
     return []
 
 
-def _get(
-    conn: SquareConnector, collection: str, record_id: str, key: str
-) -> Mapping[str, Any] | None:
+def _get(conn: RealtimeHost, collection: str, record_id: str, key: str) -> Mapping[str, Any] | None:
     """``body[key]`` of ``GET {collection}/{record_id}``, ``None`` on a 404 (the record is
     gone) or when the id, which comes from a webhook payload, is not a Square id: a
     payload never decides a path (``..`` or ``a/b`` would change which one)."""
@@ -327,12 +380,12 @@ def _get(
     return found if isinstance(found, Mapping) else None
 
 
-def _elsewhere(conn: SquareConnector, record: Mapping[str, Any]) -> bool:
+def _elsewhere(conn: RealtimeHost, record: Mapping[str, Any]) -> bool:
     location = record.get("location_id")
     return location is not None and location != conn.location_id
 
 
-def _order(conn: SquareConnector, order_id: str | None) -> list[Record]:
+def _order(conn: RealtimeHost, order_id: str | None) -> list[Record]:
     if order_id is None:
         return []
     order = _get(conn, "/v2/orders", order_id, "order")
@@ -347,7 +400,7 @@ def _order(conn: SquareConnector, order_id: str | None) -> list[Record]:
     return _orders_of(conn, payments, {order_id: order})
 
 
-def _payment_orders(conn: SquareConnector, payment_id: str | None) -> list[Record]:
+def _payment_orders(conn: RealtimeHost, payment_id: str | None) -> list[Record]:
     if payment_id is None:
         return []
     # Fetched, not taken from the event: deliveries come late and out of order, and
@@ -359,7 +412,7 @@ def _payment_orders(conn: SquareConnector, payment_id: str | None) -> list[Recor
 
 
 def _orders_of(
-    conn: SquareConnector,
+    conn: RealtimeHost,
     payments: Sequence[Mapping[str, Any]],
     known: Mapping[str, Mapping[str, Any]],
 ) -> list[Record]:
@@ -369,7 +422,7 @@ def _orders_of(
     return _parsed(conn, Stream.ORDERS, fetched)
 
 
-def _parsed(conn: SquareConnector, stream: Stream, fetched: Iterable[Any]) -> list[Record]:
+def _parsed(conn: RealtimeHost, stream: Stream, fetched: Iterable[Any]) -> list[Record]:
     out: list[Record] = []
     for payload, parser in fetched:
         record = conn._parse(stream, payload, parser)
@@ -378,9 +431,7 @@ def _parsed(conn: SquareConnector, stream: Stream, fetched: Iterable[Any]) -> li
     return out
 
 
-def _customer(
-    conn: SquareConnector, obj: Mapping[str, Any], customer_id: str | None
-) -> list[Record]:
+def _customer(conn: RealtimeHost, obj: Mapping[str, Any], customer_id: str | None) -> list[Record]:
     # customer.created/updated carry the whole customer (without segment_ids, which
     # the canonical record keeps only in extra): parsed as it is, no request.
     payload: Mapping[str, Any] | None = obj if obj.get("id") else None
@@ -396,7 +447,7 @@ def _customer(
     return _parsed(conn, Stream.CUSTOMERS, [(payload, parser)])
 
 
-def _products(conn: SquareConnector, event: WebhookEvent, obj: Mapping[str, Any]) -> list[Record]:
+def _products(conn: RealtimeHost, event: WebhookEvent, obj: Mapping[str, Any]) -> list[Record]:
     anchor = event.occurred_at
     with contextlib.suppress(ValueError):  # without a catalog version time: the event's
         anchor = min(anchor, parse_datetime(obj.get("updated_at")))

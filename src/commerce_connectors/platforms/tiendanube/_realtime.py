@@ -21,6 +21,7 @@ from ...errors import ConfigurationError, MalformedResponseError, NotFoundError
 from ...models import Platform
 from ...protocols import InvalidRecordHandler, Stream
 from . import constants as c
+from ._paging import TiendanubePaginator, _page_number
 from .webhooks import DEFAULT_TOPICS, PRIVACY_TOPICS, check_callback_url
 
 if TYPE_CHECKING:
@@ -100,8 +101,6 @@ class TiendanubeRealtime:
             >>> conn.list_webhooks()
             []
         """
-        from .connector import TiendanubePaginator, _page_number  # a cycle at import time
-
         params: dict[str, Any] = {"per_page": c.MAX_PAGE_SIZE}
         if url is not None:
             params["url"] = url

@@ -24,14 +24,11 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httpx
 
-if TYPE_CHECKING:
-    from .base import Simulator
-
-__all__ = ["serve"]
+__all__ = ["Servable", "serve"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,12 +39,38 @@ _JOIN_TIMEOUT_S = 10.0
 _SKIP_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive"}
 
 
+class _Outcome(Protocol):
+    """What the simulator decided for one request (``base._Outcome``)."""
+
+    @property
+    def response(self) -> httpx.Response | None: ...
+
+    @property
+    def action(self) -> str | None: ...
+
+    @property
+    def delay(self) -> float: ...
+
+
+class Servable(Protocol):
+    """What the server uses of the :class:`~.base.Simulator` it serves.
+
+    :meth:`Simulator.serve <.base.Simulator.serve>` passes the simulator; naming only
+    this keeps the imports one way (the simulator's module imports this one).
+    """
+
+    def _process(self, request: httpx.Request, *, served: bool = False) -> _Outcome: ...
+
+    def error_response(self, status: int, message: str) -> httpx.Response:
+        """A JSON error response in the platform's shape."""
+
+
 class _Server(ThreadingHTTPServer):
     # Daemon threads, which the stdlib does not join: a client that never sends its request
     # must not hang the test. close() joins them itself, with a time limit.
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], simulator: Simulator) -> None:
+    def __init__(self, address: tuple[str, int], simulator: Servable) -> None:
         self.simulator = simulator
         self.connections: dict[socket.socket, threading.Thread] = {}
         self.connections_lock = threading.Lock()
@@ -174,7 +197,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serve(simulator: Simulator, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def serve(simulator: Servable, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Serve ``simulator`` on ``host:port`` in a background thread; yield the base URL."""
     server = _Server((host, port), simulator)
     bound_host, bound_port = server.server_address[:2]
