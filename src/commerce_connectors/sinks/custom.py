@@ -95,7 +95,7 @@ from ._core import (
     jsonable,
     stored_view,
 )
-from .sqlite import connect_sqlite, sqlite_path_from_url
+from .sqlite import connect_sqlite, create_tables, sqlite_path_from_url
 
 __all__ = ["CallbackSink", "Change", "RecordRefusedError"]
 
@@ -352,7 +352,7 @@ class CallbackSink:
         try:
             self._conn = connect_sqlite(self.ledger_path)
             self._conn.execute(f"PRAGMA busy_timeout = {int(max(ledger_wait, 0) * 1000)}")
-            self._conn.executescript(_LEDGER_SCHEMA)
+            create_tables(self._conn, _LEDGER_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise SinkError(f"cannot open the ledger at {self.ledger_path}: {exc}") from exc
         self._closed = False

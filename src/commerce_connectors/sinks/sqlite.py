@@ -40,7 +40,8 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SQLiteSink",
     "connect_sqlite",
+    "create_tables",
     "crm_external_id",
     "sqlite_path_from_url",
 ]
@@ -186,10 +188,51 @@ def connect_sqlite(path: str | os.PathLike[str]) -> sqlite3.Connection:
     conn = sqlite3.connect(
         os.path.expanduser(target), isolation_level=None, check_same_thread=False, timeout=30.0
     )
-    conn.execute("PRAGMA journal_mode=WAL")
+    # Switching a new file to WAL takes its write lock; another process creating the same
+    # file at that moment makes SQLite answer "locked" at once rather than wait.
+    _retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"))
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=OFF")
     return conn
+
+
+def _retry_locked(step: Callable[[], object], *, within: float = 30.0) -> None:
+    """Run ``step``, again while SQLite says the database is locked (up to ``within`` s)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
+
+
+def create_tables(
+    conn: sqlite3.Connection,
+    script: str,
+    then: Callable[[sqlite3.Connection], object] | None = None,
+) -> None:
+    """Run a schema script (and ``then``) as one write transaction, taken up front.
+
+    Several processes may open the same new file at once (workers of a fleet): with the
+    write lock taken first (``BEGIN IMMEDIATE``) the others wait for it (the busy
+    timeout) instead of failing when two of them try to upgrade a read lock together.
+    """
+
+    def attempt() -> None:
+        try:
+            conn.executescript("BEGIN IMMEDIATE;\n" + script)
+            if then is not None:
+                then(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    _retry_locked(attempt)
 
 
 def _dumps(value: Any) -> str:
@@ -210,6 +253,14 @@ def _migrate(conn: sqlite3.Connection) -> None:
             # whose external id is the record's own.
             conn.execute(f"ALTER TABLE {table} ADD COLUMN crm_external_id TEXT")
             conn.execute(f"UPDATE {table} SET crm_external_id = external_id")  # noqa: S608
+
+
+def _set_up(conn: sqlite3.Connection) -> None:
+    _migrate(conn)
+    conn.execute(
+        "INSERT OR REPLACE INTO sink_meta (key, value) VALUES ('schema_version', ?)",
+        (str(SCHEMA_VERSION),),
+    )
 
 
 #: A field map's default external id path: the record's own id, no mapping needed.
@@ -545,12 +596,7 @@ class SQLiteSink:
         self._lock = threading.Lock()
         try:
             self._conn = connect_sqlite(self.path)
-            self._conn.executescript(_SCHEMA)
-            _migrate(self._conn)
-            self._conn.execute(
-                "INSERT OR REPLACE INTO sink_meta (key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
+            create_tables(self._conn, _SCHEMA, _set_up)
         except sqlite3.DatabaseError as exc:
             raise SinkError(f"cannot open the SQLite sink at {self.path}: {exc}") from exc
         self._closed = False

@@ -45,7 +45,7 @@ from ..protocols import (
 )
 from ..rules import Contact, Reason, merge_contacts
 from ..sinks._core import contact_from_data, contact_to_data
-from ..sinks.sqlite import connect_sqlite, sqlite_path_from_url
+from ..sinks.sqlite import connect_sqlite, create_tables, sqlite_path_from_url
 from ._common import (
     dead_letter_key,
     lease_renewed,
@@ -184,7 +184,7 @@ class SQLiteStateStore:
             self._conn = _connect_read_only(self.path)
         else:
             self._conn = connect_sqlite(self.path)
-            self._conn.executescript(_SCHEMA)
+            create_tables(self._conn, _SCHEMA)
         self._closed = False
 
     @classmethod
