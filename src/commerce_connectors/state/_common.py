@@ -91,6 +91,44 @@ def stored_headers(headers: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+class Redaction:
+    """Which inbox events and dead letters a redaction erases: one rule for every store.
+
+    A record matches by its (kind, id), or when its text holds one of the needles
+    (case-insensitive: an email, a phone number); ``everything`` matches all.
+
+    Example:
+        >>> r = Redaction(["José@Example.com"], [("order", "7")], everything=False)
+        >>> r.hits_payload("customer", "1", {"email": "josé@example.com"})
+        True
+        >>> r.hits_body("order", "7", b"{}"), r.hits_body("order", "8", b"{}")
+        (True, False)
+    """
+
+    def __init__(
+        self, needles: Iterable[str], records: Iterable[tuple[str, str]], *, everything: bool
+    ) -> None:
+        self.needles = [n.lower() for n in needles if n]
+        self.records = set(records)
+        self.everything = everything
+
+    def _hits(self, kind: str | None, external_id: str | None, text: str) -> bool:
+        return (
+            self.everything
+            or (kind, external_id) in self.records
+            or any(n in text for n in self.needles)
+        )
+
+    def hits_body(self, kind: str | None, external_id: str | None, body: bytes) -> bool:
+        """Whether an inbox event (its raw body) is to be erased."""
+        return self._hits(kind, external_id, bytes(body).decode("utf-8", "replace").lower())
+
+    def hits_payload(self, kind: str | None, record_id: str | None, payload: Any) -> bool:
+        """Whether a dead letter (its decoded payload) is to be erased."""
+        text = json.dumps(payload, ensure_ascii=False, default=str).lower()
+        return self._hits(kind, record_id, text)
+
+
 def redacted_outcome(outcome: str | None, *, pending: bool) -> str:
     """An event's outcome once a redaction erased its body."""
     if pending:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -27,6 +26,7 @@ from ..protocols import (
 )
 from ..rules import Contact, Reason, merge_contacts
 from ._common import (
+    Redaction,
     dead_letter_key,
     lease_renewed,
     lease_taken,
@@ -365,19 +365,13 @@ class MemoryStateStore:
         everything: bool = False,
         keep: int | None = None,
     ) -> int:
-        wanted = [n.lower().encode() for n in needles if n]
-        keys = set(records)
+        redaction = Redaction(needles, records, everything=everything)
         changed = 0
         with self._lock:
             for e in list(self._events.values()):
                 if e.connection_id != connection_id or e.id == keep or not e.body:
                     continue
-                hit = (
-                    everything
-                    or (e.kind, e.external_id) in keys
-                    or any(n in e.body.lower() for n in wanted)
-                )
-                if not hit:
+                if not redaction.hits_body(e.kind, e.external_id, e.body):
                     continue
                 pending = e.status is EventStatus.PENDING
                 self._events[e.id] = attrs.evolve(
@@ -393,12 +387,7 @@ class MemoryStateStore:
             def erased(letter: DeadLetter) -> bool:
                 if letter.connection_id != connection_id:
                     return False
-                text = json.dumps(letter.payload, default=str).lower().encode()
-                return (
-                    everything
-                    or (letter.kind, letter.record_id) in keys
-                    or any(n in text for n in wanted)
-                )
+                return redaction.hits_payload(letter.kind, letter.record_id, letter.payload)
 
             for key, letter in list(self._letters.items()):
                 if erased(letter):

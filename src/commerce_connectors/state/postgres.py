@@ -61,6 +61,7 @@ from ..rules import Contact, Reason, merge_contacts
 from ..sinks._core import contact_from_data, contact_to_data
 from ..sinks.postgres import PostgresURL, connect_postgres, ensure_schema, retry_transaction
 from ._common import (
+    Redaction,
     check_ttl,
     dead_letter_key,
     merge_problems,
@@ -634,8 +635,7 @@ class PostgresStateStore:
         everything: bool = False,
         keep: int | None = None,
     ) -> int:
-        wanted = [n.lower().encode() for n in needles if n]
-        keys = set(records)
+        redaction = Redaction(needles, records, everything=everything)
 
         def work(conn: Conn) -> int:
             changed = 0
@@ -645,10 +645,7 @@ class PostgresStateStore:
                 (connection_id,),
             ).fetchall()
             for id_, kind, ext, body, status, outcome in rows:
-                lowered = bytes(body).lower()
-                if id_ == keep or not (
-                    everything or (kind, ext) in keys or any(n in lowered for n in wanted)
-                ):
+                if id_ == keep or not redaction.hits_body(kind, ext, body):
                     continue
                 pending = status == EventStatus.PENDING.value
                 conn.execute(
@@ -670,8 +667,7 @@ class PostgresStateStore:
                 (connection_id,),
             ).fetchall()
             for id_, kind, record_id, payload in letters:
-                lowered = str(payload).lower().encode()
-                if everything or (kind, record_id) in keys or any(n in lowered for n in wanted):
+                if redaction.hits_payload(kind, record_id, json.loads(payload)):
                     conn.execute("DELETE FROM dead_letters WHERE id = %s", (id_,))
                     changed += 1
             return changed

@@ -47,6 +47,7 @@ from ..rules import Contact, Reason, merge_contacts
 from ..sinks._core import contact_from_data, contact_to_data
 from ..sinks.sqlite import connect_sqlite, create_tables, sqlite_path_from_url
 from ._common import (
+    Redaction,
     dead_letter_key,
     lease_renewed,
     lease_taken,
@@ -635,8 +636,7 @@ class SQLiteStateStore:
         everything: bool = False,
         keep: int | None = None,
     ) -> int:
-        wanted = [n.lower().encode() for n in needles if n]
-        keys = set(records)
+        redaction = Redaction(needles, records, everything=everything)
         changed = 0
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
@@ -647,10 +647,7 @@ class SQLiteStateStore:
                     (connection_id,),
                 ).fetchall()
                 for id_, kind, ext, body, status, outcome in rows:
-                    lowered = bytes(body).lower()
-                    if id_ == keep or not (
-                        everything or (kind, ext) in keys or any(n in lowered for n in wanted)
-                    ):
+                    if id_ == keep or not redaction.hits_body(kind, ext, body):
                         continue
                     pending = status == EventStatus.PENDING.value
                     self._conn.execute(
@@ -671,8 +668,7 @@ class SQLiteStateStore:
                     (connection_id,),
                 ).fetchall()
                 for id_, kind, record_id, payload in letters:
-                    lowered = str(payload).lower().encode()
-                    if everything or (kind, record_id) in keys or any(n in lowered for n in wanted):
+                    if redaction.hits_payload(kind, record_id, json.loads(payload)):
                         self._conn.execute("DELETE FROM dead_letters WHERE id=?", (id_,))
                         changed += 1
                 self._conn.execute("COMMIT")
