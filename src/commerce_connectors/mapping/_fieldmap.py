@@ -15,6 +15,11 @@ import attrs
 
 from ..errors import ConfigurationError, FieldProblem, MappingError
 from ..rules._paths import FieldPath, PathError
+from ._codegen import ExternalPlan, FieldPlan, Generated, generate
+from ._where import Prefix as _Prefix
+from ._where import join as _join
+from ._where import prefix_text as _prefix_text
+from ._where import where as _where
 from .transforms import Transform, resolve_transform
 
 __all__ = ["FieldMap", "FieldSpec", "MappedRecord"]
@@ -89,14 +94,6 @@ def _fields(value: Iterable[FieldSpec]) -> tuple[FieldSpec, ...]:
             raise ConfigurationError(f"field {spec.target!r} is mapped twice")
         seen.add(spec.target)
     return specs
-
-
-def _join(prefix: str, path: str) -> str:
-    if not prefix:
-        return path
-    if path.startswith("$"):
-        return f"{prefix}{path[1:]}" if path.startswith("$[") else f"{prefix}.{path[2:]}"
-    return f"{prefix}.{path}"
 
 
 @attrs.frozen
@@ -322,10 +319,14 @@ class FieldMap:
 
     def _run(self, record: Any) -> tuple[str | None, dict[str, Any], tuple[FieldProblem, ...]]:
         compiled = self._compiled or self._compile()
-        problems: list[FieldProblem] = []
-        external_id = compiled.external_id(record, problems)
-        values = compiled.map_fields(record, "", problems)
-        return external_id, values, tuple(problems)
+        return compiled.run(record)
+
+    def _run_closures(
+        self, record: Any
+    ) -> tuple[str | None, dict[str, Any], tuple[FieldProblem, ...]]:
+        """The compiled closures alone, without generated code (a reference for the tests)."""
+        compiled = self._compiled or self._compile()
+        return compiled.run_closures(record)
 
     def _run_interpreted(
         self, record: Any
@@ -419,21 +420,8 @@ def _map_each(
 
 # -- the compiled form -------------------------------------------------------------
 
-#: Where a compiled field sits, for problem paths: ``""`` at the top, the
-#: element path inside an ``each`` as (path of the sequence, index); rendered
-#: only when a problem is reported, since most records have none.
-_Prefix = str | tuple[str, int]
-
 #: One compiled field: ``(record, prefix, problems) -> value``.
 _Field = Callable[[Any, _Prefix, list[FieldProblem]], Any]
-
-
-def _prefix_text(prefix: _Prefix) -> str:
-    return f"{prefix[0]}[{prefix[1]}]" if isinstance(prefix, tuple) else prefix
-
-
-def _where(prefix: _Prefix, path: str) -> str:
-    return _join(_prefix_text(prefix), path)
 
 
 class _Compiled:
@@ -441,21 +429,93 @@ class _Compiled:
 
     It reproduces ``_run_interpreted`` exactly (values, problems and their
     order); paths with ``[*]`` keep the interpreted code, since they are rare
-    and expand to lists anyway.
+    and expand to lists anyway. On top of the closures, :meth:`run` and
+    :meth:`map_fields` use code generated per record class
+    (:mod:`._codegen`), built the first time a class is met; the closures
+    stay as the reference and serve whatever cannot be generated.
     """
 
-    __slots__ = ("external_id", "fields")
+    __slots__ = ("_generated", "_plans", "external_id", "fields")
 
     def __init__(self, fmap: FieldMap) -> None:
         self.fields: tuple[tuple[str, _Field], ...] = tuple(
             (spec.target, _compile_field(spec)) for spec in fmap.fields
         )
         self.external_id = _compile_external_id(fmap.external_id, fmap.require_external_id)
+        # The definition, not the map: the map holds this object, and a cycle
+        # would leave both to the garbage collector.
+        self._plans = (fmap.fields, fmap.external_id, fmap.require_external_id)
+        # Record class -> its generated functions (``None``: the closures serve it).
+        self._generated: dict[type, Generated | None] = {}
+
+    def run(self, record: Any) -> tuple[str | None, dict[str, Any], tuple[FieldProblem, ...]]:
+        try:
+            generated = self._generated[type(record)]
+        except KeyError:  # a class met for the first time
+            generated = self._generate(type(record))
+        if generated is None:
+            return self.run_closures(record)
+        return generated.run(record)
 
     def map_fields(
         self, record: Any, prefix: _Prefix, problems: list[FieldProblem]
     ) -> dict[str, Any]:
+        try:
+            generated = self._generated[type(record)]
+        except KeyError:  # a class met for the first time
+            generated = self._generate(type(record))
+        if generated is None:
+            return self.map_fields_closures(record, prefix, problems)
+        return generated.fields(record, prefix, problems)
+
+    def run_closures(
+        self, record: Any
+    ) -> tuple[str | None, dict[str, Any], tuple[FieldProblem, ...]]:
+        problems: list[FieldProblem] = []
+        external_id = self.external_id(record, problems)
+        values = self.map_fields_closures(record, "", problems)
+        return external_id, values, tuple(problems)
+
+    def map_fields_closures(
+        self, record: Any, prefix: _Prefix, problems: list[FieldProblem]
+    ) -> dict[str, Any]:
         return {target: run(record, prefix, problems) for target, run in self.fields}
+
+    def _generate(self, cls: type) -> Generated | None:
+        generated: Generated | None = None
+        if GENERATE:
+            specs, external_path, required = self._plans
+            plans = [
+                FieldPlan(
+                    spec.target,
+                    spec.source,
+                    spec.required,
+                    resolve_transform(spec.transform),
+                    None if spec.each is None else spec.each._compile().map_fields,
+                    closure,
+                )
+                for spec, (_, closure) in zip(specs, self.fields, strict=True)
+            ]
+            external = ExternalPlan(external_path, required, self.external_id)
+            try:
+                generated = generate(cls, plans, external)
+            # A surprise while generating leaves this class to the closures,
+            # which give the same results, rather than failing the sync.
+            except Exception:
+                generated = None
+        if len(self._generated) >= _GENERATED_LIMIT:
+            # Classes made on the fly would otherwise pile up: start again.
+            self._generated.clear()
+        self._generated[cls] = generated
+        return generated
+
+
+#: Whether :class:`_Compiled` generates code per record class (tests turn it off
+#: to compare with the closures alone).
+GENERATE = True
+
+#: Record classes remembered per map (the model has a dozen).
+_GENERATED_LIMIT = 64
 
 
 def _compile_external_id(
@@ -535,7 +595,8 @@ def _compile_field(spec: FieldSpec) -> _Field:
                 return None
             nested = each._compiled or each._compile()
             return [
-                nested.map_fields(element, (full, n), problems) for n, element in enumerate(value)
+                nested.map_fields_closures(element, (full, n), problems)
+                for n, element in enumerate(value)
             ]
 
         return mapped_each

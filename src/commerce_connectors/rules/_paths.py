@@ -167,7 +167,7 @@ class FieldPath:
         Raises:
             PathError: a canonical path names an attribute the record lacks.
         """
-        compiled = _compiled(self)
+        compiled = _compiled_by_id(self)
         if compiled is None:
             return self._resolve_reference(record)
         reader, text = compiled
@@ -187,7 +187,7 @@ class FieldPath:
             >>> FieldPath.parse("country_code").reader()(Address(country_code="ES"))[0]
             'ES'
         """
-        compiled = _compiled(self)
+        compiled = _compiled_by_id(self)
         return None if compiled is None else compiled[0]
 
     def _resolve_reference(self, record: Any) -> list[Resolved]:
@@ -372,3 +372,24 @@ def _compiled(path: FieldPath) -> tuple[Reader, str] | None:
         return read(record)
 
     return read_field, text
+
+
+# The paths of maps, phone chains and consent fields are long-lived objects asked
+# for their reader on every record; hashing a path (its attrs ``__hash__``) for the
+# cache above costs more than the read itself, so each path object is also found
+# by identity. The entry holds the path, so its id cannot be reused while listed.
+_BY_ID: dict[int, tuple[FieldPath, tuple[Reader, str] | None]] = {}
+_BY_ID_LIMIT = 4096
+
+
+def _compiled_by_id(path: FieldPath) -> tuple[Reader, str] | None:
+    """:func:`_compiled` for this very path object, without hashing it."""
+    entry = _BY_ID.get(id(path))
+    if entry is not None and entry[0] is path:
+        return entry[1]
+    compiled = _compiled(path)
+    if len(_BY_ID) >= _BY_ID_LIMIT:
+        # Paths made on the fly would otherwise pile up: start again (bounded).
+        _BY_ID.clear()
+    _BY_ID[id(path)] = (path, compiled)
+    return compiled

@@ -119,7 +119,11 @@ class Contact:
     @property
     def primary(self) -> SourceRef | None:
         """The newest source (ties broken by connection then id)."""
-        if not self.sources:
+        sources = self.sources
+        if len(sources) == 1:
+            # The usual contact, from one record: max() of one is that one.
+            return sources[0]
+        if not sources:
             return None
         return max(self.sources, key=lambda s: (s.updated_at, s.connection_id, s.external_id or ""))
 

@@ -27,7 +27,7 @@ import phonenumbers
 
 from ..errors import ConfigurationError
 from ..models import Address, Cart, Customer, Order
-from ._paths import FieldPath, PathError, Resolved
+from ._paths import FieldPath, PathError, Reader
 from ._reasons import Reason
 from .guests import is_guest
 
@@ -169,7 +169,9 @@ def normalize_phone(
         text = phone
     else:
         return PhoneResult(None, Reason.PHONE_UNPARSEABLE, original=repr(phone))
-    if text is None or not text.strip():
+    if text is None:
+        return _MISSING
+    if not text.strip():
         return PhoneResult(None, Reason.PHONE_MISSING, original=text)
     # Keyed by the strictness actually applied (an enum member compares equal to its
     # string value, which does not select the strict test).
@@ -201,6 +203,7 @@ def _parse(text: str, region: str | None, strict: bool) -> PhoneResult:
 
 
 # Results are frozen, so one instance may be handed to every caller.
+_MISSING = PhoneResult(None, Reason.PHONE_MISSING)
 _parse_cached = functools.lru_cache(maxsize=PHONE_CACHE_SIZE)(_parse)
 
 
@@ -235,8 +238,8 @@ def region_for(record: Any, *, store_country: str | None = None) -> str | None:
     return _region(store_country)
 
 
-def _own_region(found: Resolved) -> str | None:
-    parent = found.parent
+def _parent_region(parent: Any) -> str | None:
+    """The region of the object a phone was found in (its address), if it says."""
     if isinstance(parent, Address):
         return _region(parent.country_code)
     if isinstance(parent, dict):
@@ -271,40 +274,73 @@ def phone_from_chain(
         >>> phone_from_chain(c, ["phone"]).value
         '+34911234567'
     """
-    candidates = [c if isinstance(c, PhoneCandidate) else PhoneCandidate(c) for c in chain]
     skipped: list[PhoneAttempt] = []
     # Both are pure; computed only when a candidate needs them.
     fallback: list[str | None] = []
     guest: list[bool] = []
-    for candidate in candidates:
+    for candidate, reader, text in _chain_plan(chain):
         if candidate.guest_only:
             if not guest:
                 guest.append(is_guest(record, guest_customer_ids=guest_customer_ids))
             if not guest[0]:
                 continue
-        try:
-            found = candidate.path.resolve(record)
-        except PathError as exc:
-            raise ConfigurationError(f"phone chain path {candidate.path}: {exc}") from None
-        for item in found:
-            region = _own_region(item)
+        if reader is not None:
+            # A path without [*]: one value, read directly (what resolve() would give).
+            try:
+                value, parent = reader(record)
+            except PathError as exc:
+                raise ConfigurationError(f"phone chain path {candidate.path}: {exc}") from None
+            found: Iterable[tuple[str, Any, Any]] = ((text, value, parent),)
+        else:
+            try:
+                resolved = candidate.path.resolve(record)
+            except PathError as exc:
+                raise ConfigurationError(f"phone chain path {candidate.path}: {exc}") from None
+            found = [(item.path, item.value, item.parent) for item in resolved]
+        for path, value, parent in found:
+            region = _parent_region(parent)
             if region is None:
                 if not fallback:
                     fallback.append(region_for(record, store_country=store_country))
                 region = fallback[0]
-            result = normalize_phone(item.value, region, plausibility=plausibility)
+            result = normalize_phone(value, region, plausibility=plausibility)
             if result.value is not None:
                 return PhoneResult(
                     result.value,
                     result.reason,
-                    item.path,
+                    path,
                     result.original,
                     result.region,
                     tuple(skipped),
                 )
             assert result.reason is not None
-            original = item.value if isinstance(item.value, str) else result.original
-            skipped.append(PhoneAttempt(item.path, original, result.reason, region))
+            original = value if isinstance(value, str) else result.original
+            skipped.append(PhoneAttempt(path, original, result.reason, region))
     if not fallback:
         fallback.append(region_for(record, store_country=store_country))
     return PhoneResult(None, Reason.NO_PHONE, region=fallback[0], skipped=tuple(skipped))
+
+
+#: A chain made ready: each candidate with its path's reader (``None`` for a
+#: ``[*]`` path) and the path's text.
+_Plan = tuple[tuple[PhoneCandidate, Reader | None, str], ...]
+
+# Chains are the rule set's long-lived tuples, met on every record: each is made
+# ready once and found again by identity (the entry holds the chain, so its id
+# cannot be reused while listed). Bounded: cleared when full.
+_PLANS: dict[int, tuple[Sequence[PhoneCandidate | str], _Plan]] = {}
+_PLANS_LIMIT = 256
+
+
+def _chain_plan(chain: Sequence[PhoneCandidate | str]) -> _Plan:
+    entry = _PLANS.get(id(chain))
+    if entry is not None and entry[0] is chain:
+        return entry[1]
+    candidates = [c if isinstance(c, PhoneCandidate) else PhoneCandidate(c) for c in chain]
+    plan = tuple((c, c.path.reader(), str(c.path)) for c in candidates)
+    if isinstance(chain, tuple):
+        # Only an immutable chain may be remembered: a list could change in place.
+        if len(_PLANS) >= _PLANS_LIMIT:
+            _PLANS.clear()
+        _PLANS[id(chain)] = (chain, plan)
+    return plan
