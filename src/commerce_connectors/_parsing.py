@@ -18,6 +18,11 @@ What a payload can hold is bounded here, once, for every platform:
   negative (the sign policy is in ``docs/model.md``);
 * integers fit a signed 64-bit integer.
 
+Parsers decorated with :func:`fast_first` read through a :class:`FastReader` first: it
+serves the plain shape of each field with little work and gives up on anything else,
+and the parser then runs again with the checked :class:`PayloadReader`. Records and
+errors are the checked reader's either way; only the CPU spent differs.
+
 Example:
     >>> r = PayloadReader({"id": 7, "total": "x", "created_at": "2024-01-01"},
     ...                   platform="shopify", kind="order")
@@ -29,19 +34,29 @@ Example:
 
 from __future__ import annotations
 
+import collections
+import contextvars
 import datetime as _dt
 import functools
 import math
 import re
 import zoneinfo
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Context, Decimal
-from typing import Any
+from typing import Any, ParamSpec, TypeVar, cast
 
 from dateutil import parser as _dateparser
 
 from .errors import CurrencyError, FieldProblem, InvalidRecordError
-from .models import ROUNDING, Money, currency_exponent
+from .models import (
+    _EXPONENTS,
+    _MINOR_MONEY,
+    _MONEY,
+    ROUNDING,
+    Money,
+    _checked_money,
+    currency_exponent,
+)
 
 __all__ = [
     "EARLIEST_DATETIME",
@@ -49,9 +64,12 @@ __all__ = [
     "MAX_AMOUNT_DIGITS",
     "MAX_INTEGER",
     "MAX_MINOR_UNITS",
+    "FastReader",
     "PayloadReader",
     "amount_problem",
+    "fast_first",
     "parse_datetime",
+    "reader_type",
     "timezone_by_name",
 ]
 
@@ -763,3 +781,372 @@ class PayloadReader:
                 problems=root.problems,
                 payload=root.payload,
             )
+
+
+# -- the fast path -------------------------------------------------------------------------
+#
+# Parsers run twice at most: first with a FastReader, which serves plain, well-typed
+# values with little work and gives up (_Surprise) on anything else; then, only if it
+# gave up, with the checked PayloadReader, which reports every problem as always. The
+# parser body is the same code both times, so the record is built one way only.
+
+
+class _Surprise(BaseException):
+    """The fast reader met a value it does not serve; the checked reader takes over.
+
+    A ``BaseException`` so that no ``except Exception`` in a parser can swallow it.
+    """
+
+
+class _Keys(tuple[str, ...]):
+    """The steps of a path of keys only (``"a.b.c"``), told apart by its type."""
+
+    __slots__ = ()
+
+
+#: How a path is read: the key itself for a one-key path, else its steps. Bounded.
+_PLANS: dict[str, str | tuple[_Step, ...]] = {}
+
+
+def _plan(path: str) -> str | tuple[_Step, ...]:
+    steps = _steps(path)
+    plan: str | tuple[_Step, ...] = steps
+    if len(steps) == 1 and type(steps[0]) is str and steps[0] == path:
+        plan = path
+    elif all(type(step) is str for step in steps):
+        plan = _Keys(cast(tuple[str, ...], steps))
+    if len(_PLANS) >= _STEPS_LIMIT:
+        _PLANS.clear()
+    _PLANS[path] = plan
+    return plan
+
+
+_FAST: contextvars.ContextVar[bool] = contextvars.ContextVar("fast_reader", default=False)
+#: Fast attempts given up, per parse function (read by the differential tests).
+_FALLBACKS: collections.Counter[str] = collections.Counter()
+
+
+class FastReader(PayloadReader):
+    """A :class:`PayloadReader` for the fast attempt of a :func:`fast_first` parser.
+
+    Each accessor serves the plain shape of its field (a non-blank string, a short
+    decimal string, an integer in range, an ISO 8601 date-time…) exactly as the
+    checked reader would, and hands anything else to the checked accessor. A problem,
+    which the checked reader would record, raises :class:`_Surprise` instead: the
+    parse is then run again with the checked reader, so a refused record always
+    carries the checked reader's problems.
+    """
+
+    def __init__(
+        self,
+        payload: Any,
+        *,
+        platform: str,
+        kind: str,
+        naive_tz: _dt.tzinfo | None = None,
+        base: str = "$",
+        problems: list[FieldProblem] | None = None,
+    ) -> None:
+        if type(payload) is not dict:
+            raise _Surprise
+        self.payload = payload
+        self.platform = platform
+        self.kind = kind
+        self.naive_tz = naive_tz
+        self.base = base
+        self.problems = [] if problems is None else problems
+        self.record_id = None
+        self._root = None
+
+    def problem(self, path: str, reason: str, value: Any = None) -> None:
+        """Give up: the checked reader records the problem (with every other one)."""
+        raise _Surprise
+
+    def check(self) -> None:
+        """Give up if anything recorded a problem (a checked sub-reader sharing the list)."""
+        if self.problems:
+            raise _Surprise
+
+    def _sub(self, path: str, payload: Any, base: str) -> PayloadReader:
+        if type(payload) is not dict:
+            raise _Surprise
+        sub = FastReader.__new__(FastReader)
+        sub.payload = payload
+        sub.platform, sub.kind, sub.naive_tz = self.platform, self.kind, self.naive_tz
+        sub.base = base
+        sub.problems = self.problems
+        sub.record_id = None
+        sub._root = self._root or self
+        return sub
+
+    def children(self, path: str) -> Iterator[PayloadReader]:
+        """:meth:`PayloadReader.children`, all built at once (any odd element: give up)."""
+        items = self.raw(path, [])
+        if type(items) is not list:
+            raise _Surprise
+        base = self._json_path(path)
+        root = self._root or self
+        subs: list[PayloadReader] = []
+        for index, item in enumerate(items):
+            if item is None:
+                item = {}  # a null element reads as an empty object, as child() reads it
+            elif type(item) is not dict:
+                raise _Surprise
+            sub = FastReader.__new__(FastReader)
+            sub.payload = item
+            sub.platform, sub.kind, sub.naive_tz = self.platform, self.kind, self.naive_tz
+            sub.base = f"{base}[{index}]"
+            sub.problems = self.problems
+            sub.record_id = None
+            sub._root = root
+            subs.append(sub)
+        return iter(subs)
+
+    def raw(self, path: str, default: Any = None) -> Any:
+        """:meth:`PayloadReader.raw`, one dictionary lookup for a one-key path."""
+        plan = _PLANS.get(path)
+        if plan is None:
+            plan = _plan(path)
+        node: Any = self.payload
+        if type(plan) is str:
+            node = node.get(plan)  # the payload is a dict (checked on creation)
+            return default if node is None else node
+        for step in plan:
+            kind = type(node)
+            if kind is dict and type(step) is str:
+                node = node.get(step)
+            elif kind is list and type(step) is int:
+                node = node[step] if step < len(node) else None
+            else:  # a step into anything else: as the checked reader walks it
+                return super().raw(path, default)
+            if node is None:
+                return default
+        return node
+
+    def text(self, path: str, *, required: bool = False) -> str | None:
+        """:meth:`PayloadReader.text`: a non-blank string as it is, or missing."""
+        plan = _PLANS.get(path)
+        if type(plan) is str:
+            value = self.payload.get(plan)
+        elif type(plan) is _Keys:
+            # "a.b.c", the other common shape, walked here (raw() would cost a call).
+            value = self.payload
+            for key in plan:
+                if type(value) is dict:
+                    value = value.get(key)
+                elif value is not None:  # a step into anything else: as raw() walks it
+                    value = self.raw(path)
+                    break
+                else:
+                    break
+        else:
+            value = self.raw(path)
+        if type(value) is str:
+            if value.strip():
+                if value.isascii() or _SURROGATE.search(value) is None:
+                    return value
+            elif not required:
+                return None  # blank: missing
+        elif value is None:
+            if not required:
+                return None
+        elif type(value) is int and -MAX_INTEGER <= value <= MAX_INTEGER:
+            return str(value)
+        return super().text(path, required=required)
+
+    def decimal(
+        self, path: str, *, required: bool = False, negative: bool = False
+    ) -> Decimal | None:
+        """:meth:`PayloadReader.decimal`: a short decimal string or a small integer."""
+        plan = _PLANS.get(path)
+        value = self.payload.get(plan) if type(plan) is str else self.raw(path)
+        if type(value) is str:
+            result = _DECIMALS.get(value)
+            if result is not None:
+                return result
+            if len(value) <= _SHORT and _SHORT_DECIMAL.fullmatch(value):
+                result = Decimal(value)
+                if not result.is_signed():
+                    _remember(_DECIMALS, value, result)
+                    return result
+        elif type(value) is int:
+            # Under 10**18: within every bound amount_problem() checks (exponent 0).
+            if 0 <= value < _SHORT_INT:
+                return Decimal(value)
+        elif value is None and not required:
+            return None
+        return super().decimal(path, required=required, negative=negative)
+
+    def integer(self, path: str, *, required: bool = False, negative: bool = True) -> int | None:
+        """:meth:`PayloadReader.integer`: a JSON integer in range."""
+        plan = _PLANS.get(path)
+        value = self.payload.get(plan) if type(plan) is str else self.raw(path)
+        if type(value) is int:
+            if 0 <= value <= MAX_INTEGER:
+                return value
+        elif value is None and not required:
+            return None
+        return super().integer(path, required=required, negative=negative)
+
+    def boolean(self, path: str) -> bool | None:
+        """:meth:`PayloadReader.boolean`: a JSON boolean, or missing."""
+        value = self.raw(path)
+        if value is None or type(value) is bool:
+            return value
+        return super().boolean(path)
+
+    def datetime(self, path: str, *, required: bool = False) -> _dt.datetime | None:
+        """:meth:`PayloadReader.datetime`: an ISO 8601 date-time with an offset."""
+        plan = _PLANS.get(path)
+        value = self.payload.get(plan) if type(plan) is str else self.raw(path)
+        if type(value) is str and _PLAIN_ISO.fullmatch(value):
+            # parse_datetime's own first step, less its shape checks (the value is a str
+            # with nothing to strip: the pattern has no blanks at either end).
+            try:
+                parsed = _dt.datetime.fromisoformat(value)
+                zone = parsed.tzinfo
+                if zone is None:
+                    return _to_utc(parsed, self.naive_tz, value)
+                # _to_utc() for a fixed offset: astimezone() returns a UTC value as it is.
+                result = parsed if zone is _UTC else parsed.astimezone(_UTC)
+            except (ValueError, OverflowError):
+                raise _Surprise from None
+            if 2 <= result.year <= 9998:  # within EARLIEST_DATETIME ... LATEST_DATETIME
+                return result
+            raise _Surprise
+        elif value is None and not required:
+            return None
+        return super().datetime(path, required=required)
+
+    def currency(self, path: str, *, required: bool = True) -> str | None:
+        """:meth:`PayloadReader.currency`: a code already seen as it is written."""
+        code = self.text(path, required=required)
+        if code is None:
+            return None
+        if code in _EXPONENTS:
+            return code  # what Money(0, code).currency is for a code of the table
+        return super().currency(path, required=required)
+
+    def money(
+        self,
+        path: str,
+        currency: str | None,
+        *,
+        required: bool = False,
+        minor_units: bool = False,
+        negative: bool = False,
+    ) -> Money | None:
+        """:meth:`PayloadReader.money`, built without checking again what was just read."""
+        exponent = _EXPONENTS.get(currency) if type(currency) is str else None
+        if exponent is None or currency is None:  # none, unknown, or without minor units
+            return super().money(
+                path, currency, required=required, minor_units=minor_units, negative=negative
+            )
+        plan = _PLANS.get(path)
+        value = self.payload.get(plan) if type(plan) is str else self.raw(path)
+        # An amount already read in this currency: the same Money (immutable) again.
+        seen = _MINOR_MONEY if minor_units else _MONEY
+        kind = type(value)
+        if kind is str or kind is int:
+            known = seen.get((value, currency))
+            if known is not None:
+                return known
+        money: Money | None
+        if minor_units:
+            units = self.integer(path, required=required, negative=negative)
+            if units is None:
+                return None
+            if not -_SHORT_INT < units < _SHORT_INT:
+                return super().money(
+                    path, currency, required=required, minor_units=True, negative=negative
+                )
+            # What Money.from_minor_units(units, currency) computes and stores.
+            money = _checked_money(Decimal(units).scaleb(-exponent), currency)
+        else:
+            amount = self.decimal(path, required=required, negative=negative)
+            if amount is None:
+                return None
+            if not (amount.is_zero() or amount.adjusted() + exponent <= 17):
+                # At 10**18 minor units or more: _range_problem() decides.
+                return self._bounded(path, amount, currency, _MISSING, digits_checked=True)
+            money = _checked_money(amount, currency)
+        if (kind is str or kind is int) and not money.amount.is_signed():
+            # Kept only when any sign policy accepts it (never "-0.00" or a negative).
+            _remember(seen, (value, currency), money)
+        return money
+
+
+#: Short decimal strings the fast reader read, non-negative ones only (valid whatever
+#: the sign policy): quantities and prices come back on every record. Bounded like the
+#: money it keeps (models._MONEY, models._MINOR_MONEY) by _CACHE_LIMIT.
+_DECIMALS: dict[str, Decimal] = {}
+_CACHE_LIMIT = 4096
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+
+
+_SHORT_INT = 10**_SHORT
+
+
+def reader_type(checked: type[PayloadReader]) -> type[PayloadReader]:
+    """The reader class a parser should build now.
+
+    :class:`FastReader` during the fast attempt of a :func:`fast_first` parser, when
+    ``checked`` is this module's :class:`PayloadReader`; ``checked`` otherwise (the
+    second attempt, a call outside any such parser, or a test that put another reader
+    in a parser module's ``PayloadReader`` name).
+
+    Example:
+        >>> reader_type(PayloadReader) is PayloadReader
+        True
+    """
+    if checked is PayloadReader and _FAST.get():
+        return FastReader
+    return checked
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def fast_first(parse: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``parse`` with fast readers, and again with checked ones if that gives up.
+
+    The parser builds its readers through :func:`reader_type`. The first attempt
+    reads through :class:`FastReader`; on its first surprise (or any exception) the
+    parser runs again from the start with the checked :class:`PayloadReader`, whose
+    record or error is the answer. Parsers are pure, so running one twice is safe.
+
+    Example:
+        >>> @fast_first
+        ... def parse(payload):
+        ...     r = reader_type(PayloadReader)(payload, platform="x", kind="y")
+        ...     total = r.money("total", "USD", required=True)
+        ...     return type(r).__name__, total, [str(p) for p in r.problems]
+        >>> parse({"total": "5.00"})
+        ('FastReader', Money(amount=Decimal('5.00'), currency='USD'), [])
+        >>> parse({"total": "-5.00"})
+        ('PayloadReader', None, ["$.total: negative value not allowed: '-5.00'"])
+    """
+    name = f"{parse.__module__}.{parse.__qualname__}"
+
+    @functools.wraps(parse)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        token = _FAST.set(True)
+        try:
+            return parse(*args, **kwargs)
+        except (_Surprise, Exception):
+            _FALLBACKS[name] += 1
+        finally:
+            _FAST.reset(token)
+        token = _FAST.set(False)
+        try:
+            return parse(*args, **kwargs)
+        finally:
+            _FAST.reset(token)
+
+    return run

@@ -153,6 +153,9 @@ def register_currency(code: str, exponent: int | None) -> None:
     if exponent is not None and not 0 <= exponent <= 8:
         raise CurrencyError(f"exponent must be between 0 and 8, got {exponent}")
     _EXPONENTS[code] = exponent
+    # Amounts read before may have been scaled with the old exponent.
+    _MONEY.clear()
+    _MINOR_MONEY.clear()
 
 
 def currency_exponent(code: str) -> int:
@@ -265,7 +268,19 @@ def _non_empty_str(instance: object, attribute: attrs.Attribute[Any], value: obj
         )
 
 
+def _platform(value: object) -> Platform:
+    # Platform(value), without the enum lookup when it is already a member.
+    return value if type(value) is Platform else Platform(value)
+
+
+def _order_status(value: object) -> OrderStatus:
+    # OrderStatus(value), without the enum lookup when it is already a member.
+    return value if type(value) is OrderStatus else OrderStatus(value)
+
+
 def _str_tuple(value: object) -> tuple[str, ...]:
+    if type(value) is tuple and not value:
+        return value  # the usual value: no tags, no codes
     if isinstance(value, str):
         raise TypeError("expected a sequence of strings, not a single string")
     return tuple(str(v) for v in value)  # type: ignore[attr-defined]
@@ -289,7 +304,33 @@ def _variants(value: Iterable[ProductVariant]) -> tuple[ProductVariant, ...]:
     return tuple(value)
 
 
+#: Quantities given as text, converted ("2" -> 2): the same few come back on every line.
+#: Bounded (cleared when full).
+_QUANTITIES: dict[str, int | Decimal] = {}
+
+
 def _quantity(value: object) -> int | Decimal:
+    if type(value) is int:
+        return value
+    if type(value) is str:
+        known = _QUANTITIES.get(value)
+        if known is None:
+            known = _text_quantity(value)
+            if len(_QUANTITIES) >= 1024:
+                _QUANTITIES.clear()
+            _QUANTITIES[value] = known
+        return known
+    return _any_quantity(value)
+
+
+def _text_quantity(value: str) -> int | Decimal:
+    dec = _to_decimal(value)
+    if dec == dec.to_integral_value() and "." not in value:
+        return int(dec)
+    return dec
+
+
+def _any_quantity(value: object) -> int | Decimal:
     if isinstance(value, (bool, float)):
         raise TypeError(f"quantity must be int or Decimal, not {type(value).__name__}")
     if isinstance(value, int):
@@ -384,6 +425,33 @@ class Money:
         return f"{self.amount} {self.currency}"
 
 
+#: Money the payload reader's fast path built, by (raw amount as given, currency code):
+#: decimal amounts and integer counts of minor units. Only non-negative amounts are
+#: kept (valid whatever the sign policy); bounded by the reader, cleared by
+#: register_currency() (an exponent may change).
+_MONEY: dict[tuple[Any, str], Money] = {}
+_MINOR_MONEY: dict[tuple[Any, str], Money] = {}
+
+# Money's slots, written directly: what Money(amount, code) stores once its converters have
+# nothing left to change (a finite Decimal, a code already in the ISO table).
+_set_amount = Money.__dict__["amount"].__set__
+_set_currency = Money.__dict__["currency"].__set__
+_new_money = object.__new__
+
+
+def _checked_money(amount: Decimal, code: str) -> Money:
+    """``Money(amount, code)`` for values the payload reader has just validated.
+
+    ``amount`` must be a finite :class:`~decimal.Decimal` and ``code`` a key of the
+    currency table (upper-case ISO code): the converters would return both unchanged,
+    so they are not run again (the reader's fast path builds a few dozen per order).
+    """
+    money: Money = _new_money(Money)
+    _set_amount(money, amount)
+    _set_currency(money, code)
+    return money
+
+
 @attrs.frozen
 class Address:
     """A postal address as the platform gave it (nothing reformatted)."""
@@ -409,7 +477,7 @@ class Customer:
     (:mod:`commerce_connectors.rules`) normalise them and apply the fallback chain.
     """
 
-    platform: Platform = attrs.field(converter=Platform)
+    platform: Platform = attrs.field(converter=_platform)
     connection_id: str = attrs.field(validator=_non_empty_str)
     external_id: str = attrs.field(validator=_non_empty_str)
     created_at: _dt.datetime = attrs.field(converter=_aware)
@@ -455,12 +523,12 @@ class LineItem:
 class Order:
     """An order of any status, with its lines and the buyer's details."""
 
-    platform: Platform = attrs.field(converter=Platform)
+    platform: Platform = attrs.field(converter=_platform)
     connection_id: str = attrs.field(validator=_non_empty_str)
     external_id: str = attrs.field(validator=_non_empty_str)
     created_at: _dt.datetime = attrs.field(converter=_aware)
     updated_at: _dt.datetime = attrs.field(converter=_aware)
-    status: OrderStatus = attrs.field(converter=OrderStatus)
+    status: OrderStatus = attrs.field(converter=_order_status)
     #: The platform's own status string(s), unchanged.
     raw_status: str | None
     total: Money
@@ -499,7 +567,7 @@ class ProductVariant:
 class Product:
     """A catalogue product (price and SKU of its first/default variant)."""
 
-    platform: Platform = attrs.field(converter=Platform)
+    platform: Platform = attrs.field(converter=_platform)
     connection_id: str = attrs.field(validator=_non_empty_str)
     external_id: str = attrs.field(validator=_non_empty_str)
     created_at: _dt.datetime = attrs.field(converter=_aware)
@@ -523,7 +591,7 @@ class Cart:
     Its last activity (``updated_at``) is what the abandonment rule measures.
     """
 
-    platform: Platform = attrs.field(converter=Platform)
+    platform: Platform = attrs.field(converter=_platform)
     connection_id: str = attrs.field(validator=_non_empty_str)
     external_id: str = attrs.field(validator=_non_empty_str)
     created_at: _dt.datetime = attrs.field(converter=_aware)
@@ -553,7 +621,7 @@ class Cart:
 class Payment:
     """A payment (Square's unit of sale), linked to its order when there is one."""
 
-    platform: Platform = attrs.field(converter=Platform)
+    platform: Platform = attrs.field(converter=_platform)
     connection_id: str = attrs.field(validator=_non_empty_str)
     external_id: str = attrs.field(validator=_non_empty_str)
     created_at: _dt.datetime = attrs.field(converter=_aware)

@@ -43,7 +43,7 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..._parsing import PayloadReader
+from ..._parsing import PayloadReader, fast_first, reader_type
 from ...models import (
     Address,
     Cart,
@@ -72,7 +72,7 @@ _ABSENT = object()
 
 
 def _reader(payload: Any, kind: str) -> PayloadReader:
-    return PayloadReader(payload, platform=PLATFORM_NAME, kind=kind)
+    return reader_type(PayloadReader)(payload, platform=PLATFORM_NAME, kind=kind)
 
 
 def _sub_reader(payload: Any, parent: PayloadReader, base: str) -> PayloadReader:
@@ -81,7 +81,7 @@ def _sub_reader(payload: Any, parent: PayloadReader, base: str) -> PayloadReader
     Problems are reported with paths such as ``$products[1].price_inc_tax``: the
     sub-resources are not inside the order payload, so the prefix names them.
     """
-    return PayloadReader(
+    return reader_type(PayloadReader)(
         payload, platform=PLATFORM_NAME, kind=parent.kind, base=base, problems=parent.problems
     )
 
@@ -162,6 +162,7 @@ def _subscriber_evidence(r: PayloadReader) -> dict[str, Any]:
     }
 
 
+@fast_first
 def parse_customer(
     payload: Any,
     *,
@@ -456,6 +457,7 @@ def _of_kind(
     return [(p, item) for p, item in consignments if p.startswith(prefix)]
 
 
+@fast_first
 def parse_order(
     payload: Any,
     *,
@@ -637,6 +639,7 @@ def parse_order(
 # --------------------------------------------------------------------------- products
 
 
+@fast_first
 def parse_product(
     payload: Any,
     *,
@@ -774,6 +777,7 @@ def _cart_line(item: PayloadReader, kind: str, currency: str | None) -> LineItem
     )
 
 
+@fast_first
 def parse_cart(
     payload: Any, *, store_name: str | None = None, connection_id: str = _DEFAULT_CONNECTION
 ) -> Cart:

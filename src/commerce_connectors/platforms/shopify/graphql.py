@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from ..._parsing import PayloadReader
+from ..._parsing import PayloadReader, fast_first, reader_type
 from ...models import (
     Address,
     Cart,
@@ -270,7 +270,7 @@ def search_filter(field: str, since: Any) -> str:
 
 
 def _reader(node: Any, kind: str) -> PayloadReader:
-    return PayloadReader(node, platform=PLATFORM_NAME, kind=kind)
+    return reader_type(PayloadReader)(node, platform=PLATFORM_NAME, kind=kind)
 
 
 def _gid_tail(r: PayloadReader, path: str = "id") -> str | None:
@@ -352,6 +352,7 @@ def _customer(
     )
 
 
+@fast_first
 def parse_customer_node(
     node: Any, *, shop: str | None = None, connection_id: str | None = None
 ) -> Customer:
@@ -426,6 +427,7 @@ def _buyer(
     )
 
 
+@fast_first
 def parse_order_node(
     node: Any,
     *,
@@ -503,6 +505,7 @@ def parse_order_node(
     )
 
 
+@fast_first
 def parse_product_node(
     node: Any,
     *,
@@ -563,6 +566,7 @@ def parse_product_node(
     )
 
 
+@fast_first
 def parse_checkout_node(
     node: Any,
     *,

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..._parsing import PayloadReader
+from ..._parsing import PayloadReader, fast_first, reader_type
 from ...models import Address, Cart, Customer, LineItem, Money, Order, Product, ProductVariant
 from ._shared import (
     DEFAULT_OPTIONS,
@@ -45,7 +45,7 @@ __all__ = ["parse_cart", "parse_customer", "parse_order", "parse_product"]
 
 
 def _reader(payload: Any, kind: str) -> PayloadReader:
-    return PayloadReader(payload, platform=PLATFORM_NAME, kind=kind)
+    return reader_type(PayloadReader)(payload, platform=PLATFORM_NAME, kind=kind)
 
 
 def _address(r: PayloadReader, path: str) -> Address | None:
@@ -119,6 +119,7 @@ def _customer(
     )
 
 
+@fast_first
 def parse_customer(
     payload: Any, *, shop: str | None = None, connection_id: str | None = None
 ) -> Customer:
@@ -202,6 +203,7 @@ def _buyer(
     )
 
 
+@fast_first
 def parse_order(
     payload: Any,
     *,
@@ -308,6 +310,7 @@ def _order_extra(
     return extra
 
 
+@fast_first
 def parse_product(
     payload: Any,
     *,
@@ -371,6 +374,7 @@ def parse_product(
     )
 
 
+@fast_first
 def parse_cart(
     payload: Any,
     *,

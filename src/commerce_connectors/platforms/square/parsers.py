@@ -38,7 +38,7 @@ from typing import Any
 
 import attrs
 
-from ..._parsing import PayloadReader
+from ..._parsing import PayloadReader, fast_first, reader_type
 from ...errors import FieldProblem, InvalidRecordError
 from ...models import (
     Address,
@@ -75,7 +75,7 @@ DEFAULT_CONNECTION_ID = "square"
 
 
 def _reader(payload: Any, kind: str) -> PayloadReader:
-    return PayloadReader(payload, platform=_NAME, kind=kind)
+    return reader_type(PayloadReader)(payload, platform=_NAME, kind=kind)
 
 
 def _money(r: PayloadReader, path: str, *, required: bool = False) -> Money | None:
@@ -85,7 +85,7 @@ def _money(r: PayloadReader, path: str, *, required: bool = False) -> Money | No
         if required:
             r.problem(path, "required money is missing", None)
         return None
-    if not isinstance(node, Mapping):
+    if type(node) is not dict and not isinstance(node, Mapping):
         r.problem(path, f"expected a Money object, got {type(node).__name__}", node)
         return None
     currency = r.currency(f"{path}.currency")
@@ -94,7 +94,7 @@ def _money(r: PayloadReader, path: str, *, required: bool = False) -> Money | No
 
 def _address(r: PayloadReader, path: str) -> Address | None:
     node = r.raw(path)
-    if not isinstance(node, Mapping) or not node:
+    if (type(node) is not dict and not isinstance(node, Mapping)) or not node:
         return None
     a = r.child(path)
     return Address(
@@ -120,6 +120,7 @@ def _strings(r: PayloadReader, path: str) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- customers
 
 
+@fast_first
 def parse_customer(payload: Any, *, connection_id: str = DEFAULT_CONNECTION_ID) -> Customer:
     """A Square ``Customer`` object as a :class:`~commerce_connectors.models.Customer`.
 
@@ -189,6 +190,7 @@ def parse_customer(payload: Any, *, connection_id: str = DEFAULT_CONNECTION_ID) 
 # --------------------------------------------------------------------------- payments
 
 
+@fast_first
 def parse_payment(
     payload: Any,
     order: Mapping[str, Any] | None = None,
@@ -405,6 +407,7 @@ def _line(line: PayloadReader, catalog: Mapping[str, CatalogRef]) -> LineItem | 
     )
 
 
+@fast_first
 def parse_order(
     payload: Any,
     payments: Iterable[Any] = (),
@@ -605,6 +608,7 @@ def _variations(r: PayloadReader) -> list[PayloadReader]:
     return [v for _, v in sorted(zip(ordinals, live, strict=True), key=lambda pair: pair[0])]
 
 
+@fast_first
 def parse_product(
     payload: Any,
     related_objects: Iterable[Any] | Mapping[str, Any] = (),
@@ -802,6 +806,7 @@ class SquareLocation:
         return (self.status or "ACTIVE").upper() == "ACTIVE"
 
 
+@fast_first
 def parse_location(payload: Any) -> SquareLocation:
     """A Square ``Location`` object as a :class:`SquareLocation`.
 

@@ -37,7 +37,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from ..._parsing import MAX_INTEGER, PayloadReader
+from ..._parsing import MAX_INTEGER, PayloadReader, fast_first, reader_type
 from ...models import (
     Address,
     Cart,
@@ -208,10 +208,25 @@ def order_status(
 
 
 def _reader(payload: Any, kind: str) -> PayloadReader:
-    return PayloadReader(payload, platform=_NAME, kind=kind)
+    return reader_type(PayloadReader)(payload, platform=_NAME, kind=kind)
+
+
+def _is_object(value: Any) -> bool:
+    """``isinstance(value, Mapping)``, without the ABC check for JSON's own types."""
+    kind = type(value)
+    if kind is dict:
+        return True
+    if kind is str or value is None:
+        return False
+    return isinstance(value, Mapping)
 
 
 def _join(*parts: str | None, sep: str = " ") -> str | None:
+    if len(parts) == 2:  # the usual call: what the general case below gives, sooner
+        first, second = parts
+        if first and second:
+            return f"{first}{sep}{second}"
+        return first or second or None
     kept = [p for p in parts if p]
     return sep.join(kept) if kept else None
 
@@ -249,23 +264,31 @@ _FLAT_FIELDS = (
 )
 
 
+#: The prefixed keys of _FLAT_FIELDS, by prefix, in _FLAT_FIELDS' order.
+_FLAT_KEYS: dict[str, tuple[str, ...]] = {}
+
+
 def _flat_address(r: PayloadReader, prefix: str) -> Address | None:
     """An address spread over ``billing_*`` / ``shipping_*`` fields (orders, checkouts)."""
-    if all(r.raw(prefix + f) in (None, "") for f in _FLAT_FIELDS):
+    keys = _FLAT_KEYS.get(prefix)
+    if keys is None:
+        keys = _FLAT_KEYS.setdefault(prefix, tuple(prefix + f for f in _FLAT_FIELDS))
+    if all(r.raw(key) in (None, "") for key in keys):
         return None
-    if isinstance(r.raw(prefix + "address"), Mapping):  # orders: shipping_address is an object
+    name, phone, address, number, floor, locality, city, province, zipcode, country = keys
+    if _is_object(r.raw(address)):  # orders: shipping_address is an object
         return None
-    first, last = split_name(r.text(prefix + "name"))
+    first, last = split_name(r.text(name))
     return Address(
         first_name=first,
         last_name=last,
-        phone=r.text(prefix + "phone"),
-        line1=_join(r.text(prefix + "address"), r.text(prefix + "number")),
-        line2=_join(r.text(prefix + "floor"), r.text(prefix + "locality"), sep=", "),
-        city=r.text(prefix + "city"),
-        province=r.text(prefix + "province"),
-        postal_code=r.text(prefix + "zipcode"),
-        country_code=r.text(prefix + "country"),
+        phone=r.text(phone),
+        line1=_join(r.text(address), r.text(number)),
+        line2=_join(r.text(floor), r.text(locality), sep=", "),
+        city=r.text(city),
+        province=r.text(province),
+        postal_code=r.text(zipcode),
+        country_code=r.text(country),
     )
 
 
@@ -425,6 +448,7 @@ def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
 # -- the parsers ----------------------------------------------------------------------------
 
 
+@fast_first
 def parse_customer(payload: Any, *, connection_id: str | None = None) -> Customer:
     """A ``GET /customers`` object as a :class:`~commerce_connectors.models.Customer`.
 
@@ -457,6 +481,7 @@ def parse_customer(payload: Any, *, connection_id: str | None = None) -> Custome
     return customer
 
 
+@fast_first
 def parse_order(
     payload: Any,
     *,
@@ -518,7 +543,7 @@ def parse_order(
     )
     lines = _lines(r, currency)
     buyer: Customer | None = None
-    if isinstance(r.raw("customer"), Mapping):
+    if _is_object(r.raw("customer")):
         buyer = _customer(
             r.child("customer"), connection_id=conn, times=(created, updated), raw=None
         )
@@ -532,7 +557,7 @@ def parse_order(
         )
     number = r.text("number")
     shipping_address = (
-        r.child("shipping_address") if isinstance(r.raw("shipping_address"), Mapping) else None
+        r.child("shipping_address") if _is_object(r.raw("shipping_address")) else None
     )
     extra = _drop_none(
         {
@@ -598,6 +623,7 @@ def parse_order(
     )
 
 
+@fast_first
 def parse_cart(
     payload: Any, *, connection_id: str | None = None, store_name: str | None = None
 ) -> Cart:
@@ -638,7 +664,7 @@ def parse_cart(
     total = r.money("total", currency, required=True)
     lines = _lines(r, currency)
     shopper: Customer | None = None
-    if isinstance(r.raw("customer"), Mapping):
+    if _is_object(r.raw("customer")):
         shopper = _customer(
             r.child("customer"), connection_id=conn, times=(created, updated), raw=None
         )
@@ -688,6 +714,7 @@ def parse_cart(
     )
 
 
+@fast_first
 def parse_product(
     payload: Any,
     *,
