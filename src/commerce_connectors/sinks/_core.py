@@ -202,13 +202,17 @@ def contact_from_data(data: Mapping[str, Any]) -> Contact:
 def encode(value: Any) -> str:
     """The JSON text local sinks store and fingerprint: keys sorted, UTF-8 kept.
 
-    The text of the record data :func:`apply_batch` last fingerprinted in this thread
-    is remembered, so a backend storing that same object does not encode it twice.
+    The texts of the record data and of the CRM fields :func:`apply_batch` last
+    fingerprinted in this thread are remembered, so a backend storing those same
+    objects does not encode them again.
     """
     memo = _memo.__dict__
     if memo.get("value") is value:
         text: str = memo["text"]
         return text
+    if memo.get("fields") is value:
+        fields_text: str = memo["fields_text"]
+        return fields_text
     return _dumps(value)
 
 
@@ -237,6 +241,63 @@ def _record_digest(data: dict[str, Any], rest: Sequence[Any]) -> str:
     return hashlib.blake2b(f"[{text}{tail}".encode(), digest_size=16).hexdigest()
 
 
+class _UnusualError(Exception):
+    """A value :func:`_plain_json` leaves to the generic path."""
+
+
+def _plain_json(value: Any) -> Any:
+    """:func:`jsonable` of ``value`` when its JSON text is ``value``'s own; else it raises.
+
+    For the shapes built here (dicts with string keys, lists, tuples, strings, small
+    ints, floats, booleans, ``None``, Decimals, datetimes) ``json.dumps(value,
+    sort_keys=True, default=str)`` and the same of the result are one text, so the
+    CRM fields can be encoded once for the fingerprint and the stored row. Anything
+    else (keys that are not strings sort differently once they become strings)
+    raises, and the caller takes the reference path.
+    """
+    kind = type(value)
+    if kind is str or kind is bool or value is None or kind is float:
+        return value
+    if kind is dict:
+        for k in value:
+            if type(k) is not str:
+                raise _UnusualError
+        return {k: _plain_json(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [_plain_json(v) for v in value]
+    if kind is int:
+        if -_SMALL_INT < value < _SMALL_INT:
+            return value
+    elif kind is Decimal or kind is _dt.datetime:
+        return str(value)
+    raise _UnusualError
+
+
+def _record_texts(data: dict[str, Any], fields: Any, rest: Sequence[Any]) -> tuple[str, Any]:
+    """The record's fingerprint and its fields as JSON data, each text encoded once.
+
+    The fingerprint is ``digest([data, fields, *rest])`` and the fields are
+    ``jsonable(fields)``, as :func:`_record_digest` and :func:`jsonable` give them;
+    the texts of the data and of the fields are remembered for :func:`encode`.
+    Fields of an unusual shape go through those two functions themselves.
+    """
+    try:
+        plain = _plain_json(fields)
+    except (_UnusualError, RecursionError):  # a cycle: the reference raises json's error
+        return _record_digest(data, (fields, *rest)), jsonable(fields)
+    text = _dumps(data)
+    fields_text = _dumps(plain)
+    memo = _memo.__dict__
+    memo["value"], memo["text"], memo["fields"], memo["fields_text"] = (
+        data,
+        text,
+        plain,
+        fields_text,
+    )
+    whole = f"[{text}, {fields_text}, {_dumps(list(rest))[1:]}"
+    return hashlib.blake2b(whole.encode(), digest_size=16).hexdigest(), plain
+
+
 @attrs.frozen
 class StoredRecord:
     """What a backend returns about a stored record: enough to decide "newer"."""
@@ -247,7 +308,13 @@ class StoredRecord:
 
 
 class Backend(Protocol):
-    """Row access inside one open transaction; :func:`apply_batch` makes the decisions."""
+    """Row access inside one open transaction; :func:`apply_batch` makes the decisions.
+
+    Within a batch a read of a key must see the batch's earlier writes of it; a
+    backend may keep its writes and send them together before the COMMIT.
+    :func:`apply_batch` puts each record as it decides it, and each changed contact
+    identity once, after the batch's last item, in its final merged state.
+    """
 
     def get_record(self, key: RecordKey) -> StoredRecord | None:
         """Updated-at and digest of a stored record (``data`` may be omitted)."""
@@ -288,29 +355,66 @@ def _check_item(item: SinkItem, caps: SinkCapabilities) -> None:
         )
 
 
-def _write_contact(
-    backend: Backend, item: SinkItem, contact_map: Any, pending: dict[str, Contact]
-) -> ItemOutcome:
-    incoming = item.record
-    assert isinstance(incoming, Contact)
-    identity = item.key.external_id
-    stored = pending.get(identity) or backend.get_contact(identity)
-    merged = incoming if stored is None else merge_contacts([stored, incoming])[incoming.key]
-    duplicate = stored is not None and not _source_pairs(incoming) <= _source_pairs(stored)
-    if stored is not None and merged == stored:
-        return ItemOutcome(item.key, WriteAction.UNCHANGED, merged=duplicate)
-    fields = jsonable(contact_map.apply(merged).fields)
-    backend.put_contact(merged, fields)
-    pending[identity] = merged
-    action = WriteAction.INSERTED if stored is None else WriteAction.UPDATED
-    return ItemOutcome(item.key, action, merged=duplicate)
+class _Contacts:
+    """The batch's view of its contacts: decided item by item, written once per identity.
+
+    Each contact item is merged with the identity's current state (what the backend
+    holds, read once per batch, or what an earlier item of the batch made of it) and
+    its outcome decided at once, in batch order. The backend receives each changed
+    identity once, in the order of its first change, in its final merged state, mapped
+    with the batch's contact map: the state the last of the item-by-item writes leaves.
+    """
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+        self._current: dict[str, Contact | None] = {}
+        self._changed: dict[str, None] = {}
+
+    def current(self, identity: str) -> Contact | None:
+        """The identity's contact as the batch stands (stored, or merged by this batch)."""
+        current = self._current
+        if identity in current:
+            return current[identity]
+        found = current[identity] = self._backend.get_contact(identity)
+        return found
+
+    def exists(self, identity: str) -> bool:
+        """Whether the identity holds a contact (before the batch writes any)."""
+        return self.current(identity) is not None
+
+    def decide(self, item: SinkItem) -> ItemOutcome:
+        """Merge one contact item and say what it does to the stored contact."""
+        incoming = item.record
+        assert isinstance(incoming, Contact)
+        identity = item.key.external_id
+        stored = self.current(identity)
+        if stored is None:
+            self._current[identity] = incoming
+            self._changed[identity] = None
+            return ItemOutcome(item.key, WriteAction.INSERTED, merged=False)
+        merged = merge_contacts([stored, incoming])[incoming.key]
+        duplicate = not _source_pairs(incoming) <= _source_pairs(stored)
+        if merged == stored:
+            return ItemOutcome(item.key, WriteAction.UNCHANGED, merged=duplicate)
+        self._current[identity] = merged
+        self._changed[identity] = None
+        return ItemOutcome(item.key, WriteAction.UPDATED, merged=duplicate)
+
+    def write(self, contact_map: Any) -> None:
+        """Hand every changed identity's final contact to the backend, mapped once."""
+        for identity in self._changed:
+            contact = self._current[identity]
+            assert contact is not None
+            self._backend.put_contact(contact, jsonable(contact_map.apply(contact).fields))
 
 
 def _write_record(backend: Backend, item: SinkItem) -> ItemOutcome:
     record = item.record
     assert isinstance(record, (Customer, Order, Product, Cart))
     data = record_data(record)
-    fingerprint = _record_digest(data, (item.fields, _trigger(item), item.status, item.contact))
+    fingerprint, fields = _record_texts(
+        data, item.fields, (_trigger(item), item.status, item.contact)
+    )
     stored = backend.get_record(item.key)
     if stored is not None:
         if stored.digest == fingerprint:
@@ -323,7 +427,7 @@ def _write_record(backend: Backend, item: SinkItem) -> ItemOutcome:
             old = from_data(type(record), backend.load_record_data(item.key))
             if not should_replace(old, record) or old == record:
                 return ItemOutcome(item.key, WriteAction.STALE, Reason.STALE_RECORD)
-    backend.put_record(item, data, fingerprint, jsonable(item.fields))
+    backend.put_record(item, data, fingerprint, fields)
     return ItemOutcome(item.key, WriteAction.INSERTED if stored is None else WriteAction.UPDATED)
 
 
@@ -336,15 +440,21 @@ def _trigger(item: SinkItem) -> Any:
 def apply_batch(backend: Backend, batch: SinkBatch, caps: SinkCapabilities) -> BatchAck:
     """Apply every item of a batch to a backend inside the caller's transaction.
 
+    Outcomes are decided item by item in batch order; records are written as they are
+    decided, contacts once per identity after the last item (see :class:`_Contacts`),
+    so a backend sees each contact identity at most once per batch.
+
     Raises:
         SinkError: an item this sink cannot store; the caller rolls back.
     """
     for item in batch.items:
         _check_item(item, caps)
-    contacts = [i for i in batch.items if i.kind == "contact"]
+    contacts = _Contacts(backend)
     refused: dict[int, ItemOutcome] = {}
     keyable = []
-    for item in contacts:
+    for item in batch.items:
+        if item.kind != "contact":
+            continue
         assert isinstance(item.record, Contact)
         if item.record.key.kind not in caps.identity_kinds:
             refused[id(item)] = ItemOutcome(item.key, WriteAction.REFUSED, Reason.NO_IDENTITY)
@@ -354,7 +464,7 @@ def apply_batch(backend: Backend, batch: SinkBatch, caps: SinkCapabilities) -> B
         cap = apply_contact_cap(
             keyable,
             limit=caps.contact_limit,
-            existing=lambda identity: backend.get_contact(identity) is not None,
+            existing=contacts.exists,
             existing_count=backend.contact_count(),
             identity=lambda i: i.key.external_id,
         )
@@ -363,14 +473,14 @@ def apply_batch(backend: Backend, batch: SinkBatch, caps: SinkCapabilities) -> B
                 refusal.item.key, WriteAction.REFUSED, refusal.reason, error=refusal.error
             )
     outcomes: list[ItemOutcome] = []
-    pending: dict[str, Contact] = {}
     for item in batch.items:
-        if id(item) in refused:
+        if refused and id(item) in refused:
             outcomes.append(refused[id(item)])
         elif item.kind == "contact":
-            outcomes.append(_write_contact(backend, item, batch.contact_map, pending))
+            outcomes.append(contacts.decide(item))
         else:
             outcomes.append(_write_record(backend, item))
+    contacts.write(batch.contact_map)
     return BatchAck(batch.sequence, tuple(outcomes))
 
 

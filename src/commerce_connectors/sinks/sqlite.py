@@ -315,13 +315,171 @@ def _chunks(values: list[str]) -> Iterator[list[str]]:
         yield values[start : start + _PREFETCH_CHUNK]
 
 
+_COMMON = (
+    "connection_id",
+    "external_id",
+    "crm_external_id",
+    "created_at",
+    "updated_at",
+    "crm_fields",
+    "data",
+    "digest",
+)
+_TRIGGERED = ("trigger_fires", "trigger_source", "trigger_reason")
+#: Each record table's columns past the common ones, in the order the row builders give.
+_OWN_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    "customer": (
+        "contact_identity",
+        "email",
+        "first_name",
+        "last_name",
+        "phone",
+        "company",
+        "accepts_marketing",
+        "is_guest",
+    ),
+    "order": (
+        *_TRIGGERED,
+        "order_number",
+        "contact_identity",
+        "customer_external_id",
+        "email",
+        "status",
+        "raw_status",
+        "total",
+        "currency",
+        "discount_total",
+        "discount_codes",
+        "shipping_method",
+        "order_url",
+    ),
+    "product": ("name", "category", "sku", "price", "currency", "url", "image_url"),
+    "cart": (
+        *_TRIGGERED,
+        "contact_identity",
+        "customer_external_id",
+        "email",
+        "total",
+        "currency",
+        "recovery_url",
+        "state",
+        "completed_at",
+        "order_external_id",
+    ),
+}
+_LINE_INSERT = (
+    "INSERT INTO lines (connection_id, parent_kind, parent_id, line_no, product_id,"
+    " variant_id, sku, name, category, quantity, unit_price, currency)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_CONTACT_INSERT = (
+    "INSERT OR REPLACE INTO contacts (identity, identity_kind, email, phone, first_name,"
+    " last_name, company, accepts_marketing, consent_at, subscribe, subscribe_reason,"
+    " updated_at, crm_fields, data)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SOURCE_INSERT = (
+    "INSERT INTO contact_sources (identity, connection_id, platform,"
+    " customer_external_id, updated_at) VALUES (?, ?, ?, ?, ?)"
+)
+
+
+def _trigger_columns(item: SinkItem) -> tuple[int | None, int | None, str | None]:
+    trigger = item.trigger
+    if trigger is None:
+        return None, None, None
+    return (
+        int(trigger.fires),
+        trigger.source,
+        None if trigger.reason is None else trigger.reason.value,
+    )
+
+
+def _own_values(item: SinkItem) -> tuple[Any, ...]:
+    """The values of the item's table's own columns (:data:`_OWN_COLUMNS`), in order."""
+    record = item.record
+    if isinstance(record, Order):
+        return (
+            *_trigger_columns(item),
+            record.order_number,
+            item.contact,
+            record.customer_external_id,
+            record.email,
+            record.status.value,
+            record.raw_status,
+            str(record.total.amount),
+            record.total.currency,
+            None if record.discount_total is None else str(record.discount_total.amount),
+            ", ".join(record.discount_codes) or None,
+            record.shipping_method,
+            record.order_url,
+        )
+    if isinstance(record, Customer):
+        return (
+            item.contact,
+            record.email,
+            record.first_name,
+            record.last_name,
+            record.phone,
+            record.company,
+            _bool(record.accepts_marketing),
+            int(record.is_guest),
+        )
+    if isinstance(record, Cart):
+        return (
+            *_trigger_columns(item),
+            item.contact,
+            record.customer_external_id,
+            record.email,
+            str(record.total.amount),
+            record.total.currency,
+            record.recovery_url,
+            item.status,
+            _iso(record.completed_at),
+            record.order_external_id,
+        )
+    if isinstance(record, Product):
+        return (
+            record.name,
+            record.category,
+            record.sku,
+            None if record.price is None else str(record.price.amount),
+            None if record.price is None else record.price.currency,
+            record.url,
+            record.image_url,
+        )
+    raise SinkError(f"cannot store {type(record).__name__}")  # pragma: no cover - checked
+
+
+def _contact_row(contact: Contact, fields: Any) -> tuple[Any, ...]:
+    # The merged contact's latest explicit choice decides: subscribe on a yes only.
+    decision = should_subscribe(contact.accepts_marketing)
+    return (
+        contact.key.value,
+        contact.key.kind.value,
+        contact.email,
+        contact.phone,
+        contact.first_name,
+        contact.last_name,
+        contact.company,
+        _bool(contact.accepts_marketing),
+        _iso(contact.consent_at),
+        int(decision.subscribe),
+        None if decision.reason is None else decision.reason.value,
+        contact.updated_at.isoformat(),
+        _dumps(fields),
+        _dumps(contact_to_data(contact)),
+    )
+
+
 class _Txn:
     """The backend of one batch: SQL inside the open transaction.
 
     :meth:`prefetch` reads the stored rows a batch will ask about in a few ``IN (...)``
-    statements instead of one ``SELECT`` per item; what it found (or did not find)
-    answers :meth:`get_record` and :meth:`get_contact` until the item is written again,
-    after which the table itself answers.
+    statements instead of one ``SELECT`` per item. Writes are kept here, the last one
+    per key, and sent by :meth:`flush` (one ``executemany`` per table) before the
+    COMMIT; until then this object answers reads of what it keeps, so a key written
+    earlier in the batch reads as written.
     """
 
     def __init__(
@@ -329,8 +487,16 @@ class _Txn:
     ) -> None:
         self.conn = conn
         self.maps = maps
+        #: Stored (prefetched) or written state of records, ``None``: known absent.
         self._records: dict[RecordKey, StoredRecord | None] = {}
+        #: Stored contacts' JSON text (prefetched), ``None``: known absent.
         self._contacts: dict[str, str | None] = {}
+        #: Kept record writes per kind: key -> row values (``data`` text at index 6).
+        self._record_rows: dict[str, dict[RecordKey, tuple[Any, ...]]] = {}
+        #: Kept line sets: (parent kind, key) -> lines.
+        self._lines: dict[tuple[str, RecordKey], tuple[LineItem, ...]] = {}
+        #: Kept contact writes: identity -> (row values, contact).
+        self._contact_rows: dict[str, tuple[tuple[Any, ...], Contact]] = {}
 
     def prefetch(self, items: Sequence[SinkItem]) -> None:
         """Read, inside the transaction, the stored rows of every item of a batch."""
@@ -353,8 +519,10 @@ class _Txn:
                 ):
                     found[ext] = StoredRecord(_dt.datetime.fromisoformat(updated_at), fingerprint)
             for ext in ids:
-                self._records[RecordKey(connection_id, kind, ext)] = found.get(ext)
-        for chunk in _chunks(sorted(identities)):
+                key = RecordKey(connection_id, kind, ext)
+                if key not in self._records:  # a kept write is newer than the table
+                    self._records[key] = found.get(ext)
+        for chunk in _chunks(sorted(identities - self._contact_rows.keys())):
             self._contacts.update(dict.fromkeys(chunk))
             marks = ", ".join("?" * len(chunk))
             self._contacts.update(
@@ -377,6 +545,10 @@ class _Txn:
         return StoredRecord(_dt.datetime.fromisoformat(row[0]), row[1])
 
     def load_record_data(self, key: RecordKey) -> Mapping[str, Any]:
+        kept = self._record_rows.get(key.kind, {}).get(key)
+        if kept is not None:  # what the table will hold: the text read back
+            written: Mapping[str, Any] = json.loads(kept[6])
+            return written
         row = self.conn.execute(
             f"SELECT data FROM {_TABLES[key.kind]} "  # noqa: S608 - fixed names
             "WHERE connection_id = ? AND external_id = ?",
@@ -386,119 +558,34 @@ class _Txn:
         return data
 
     def put_record(self, item: SinkItem, data: Mapping[str, Any], digest: str, fields: Any) -> None:
-        self._records.pop(item.key, None)  # written: the table answers from now on
         record = item.record
-        common = {
-            "connection_id": item.key.connection_id,
-            "external_id": item.key.external_id,
-            "crm_external_id": crm_external_id(item, self.maps),
-            "created_at": _iso(getattr(record, "created_at", None)),
-            "updated_at": _iso(record.updated_at),
-            "crm_fields": _dumps(fields),
-            "data": _dumps(data),
-            "digest": digest,
-        }
-        trigger = item.trigger
-        triggered = {
-            "trigger_fires": None if trigger is None else int(trigger.fires),
-            "trigger_source": None if trigger is None else trigger.source,
-            "trigger_reason": None
-            if trigger is None or trigger.reason is None
-            else trigger.reason.value,
-        }
-        if isinstance(record, Customer):
-            row = {
-                **common,
-                "contact_identity": item.contact,
-                "email": record.email,
-                "first_name": record.first_name,
-                "last_name": record.last_name,
-                "phone": record.phone,
-                "company": record.company,
-                "accepts_marketing": _bool(record.accepts_marketing),
-                "is_guest": int(record.is_guest),
-            }
-        elif isinstance(record, Order):
-            row = {
-                **common,
-                **triggered,
-                "order_number": record.order_number,
-                "contact_identity": item.contact,
-                "customer_external_id": record.customer_external_id,
-                "email": record.email,
-                "status": record.status.value,
-                "raw_status": record.raw_status,
-                "total": str(record.total.amount),
-                "currency": record.total.currency,
-                "discount_total": None
-                if record.discount_total is None
-                else str(record.discount_total.amount),
-                "discount_codes": ", ".join(record.discount_codes) or None,
-                "shipping_method": record.shipping_method,
-                "order_url": record.order_url,
-            }
-            self._lines("order", item.key, record.lines)
-        elif isinstance(record, Product):
-            row = {
-                **common,
-                "name": record.name,
-                "category": record.category,
-                "sku": record.sku,
-                "price": None if record.price is None else str(record.price.amount),
-                "currency": None if record.price is None else record.price.currency,
-                "url": record.url,
-                "image_url": record.image_url,
-            }
-        elif isinstance(record, Cart):
-            row = {
-                **common,
-                **triggered,
-                "contact_identity": item.contact,
-                "customer_external_id": record.customer_external_id,
-                "email": record.email,
-                "total": str(record.total.amount),
-                "currency": record.total.currency,
-                "recovery_url": record.recovery_url,
-                "state": item.status,
-                "completed_at": _iso(record.completed_at),
-                "order_external_id": record.order_external_id,
-            }
-            self._lines("cart", item.key, record.lines)
-        else:  # pragma: no cover - apply_batch checked the kind
-            raise SinkError(f"cannot store {type(record).__name__}")
-        self.conn.execute(_insert_sql(_TABLES[item.kind], tuple(row)), tuple(row.values()))
-
-    def _lines(self, parent: str, key: RecordKey, lines: tuple[LineItem, ...]) -> None:
-        # An update replaces the lines as a whole, as the platforms' order
-        # payloads do; stale lines of an edited order must not survive.
-        self.conn.execute(
-            "DELETE FROM lines WHERE connection_id = ? AND parent_kind = ? AND parent_id = ?",
-            (key.connection_id, parent, key.external_id),
+        key = item.key
+        row = (
+            key.connection_id,
+            key.external_id,
+            crm_external_id(item, self.maps),
+            _iso(getattr(record, "created_at", None)),
+            _iso(record.updated_at),
+            _dumps(fields),
+            _dumps(data),
+            digest,
+            *_own_values(item),
         )
-        self.conn.executemany(
-            "INSERT INTO lines (connection_id, parent_kind, parent_id, line_no, product_id,"
-            " variant_id, sku, name, category, quantity, unit_price, currency)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    key.connection_id,
-                    parent,
-                    key.external_id,
-                    n,
-                    line.product_id,
-                    line.variant_id,
-                    line.sku,
-                    line.name,
-                    line.category,
-                    str(line.quantity),
-                    str(line.unit_price.amount),
-                    line.unit_price.currency,
-                )
-                for n, line in enumerate(lines, start=1)
-            ],
-        )
+        rows = self._record_rows.setdefault(key.kind, {})
+        # Re-inserted at the end: the rows reach the table in the order of their last
+        # write, as one INSERT OR REPLACE per write left them.
+        rows.pop(key, None)
+        rows[key] = row
+        self._records[key] = StoredRecord(record.updated_at, digest)
+        if isinstance(record, (Order, Cart)):
+            parent = (key.kind, key)
+            self._lines.pop(parent, None)
+            self._lines[parent] = record.lines
 
     def get_contact(self, identity: str) -> Contact | None:
+        kept = self._contact_rows.get(identity)
+        if kept is not None:
+            return kept[1]
         if identity in self._contacts:
             text = self._contacts[identity]
         else:
@@ -510,56 +597,84 @@ class _Txn:
 
     def put_contact(self, contact: Contact, fields: Any) -> None:
         identity = contact.key.value
-        self._contacts.pop(identity, None)  # written: the table answers from now on
-        # The merged contact's latest explicit choice decides: subscribe on a yes only.
-        decision = should_subscribe(contact.accepts_marketing)
-        self.conn.execute(
-            "INSERT OR REPLACE INTO contacts (identity, identity_kind, email, phone, first_name,"
-            " last_name, company, accepts_marketing, consent_at, subscribe, subscribe_reason,"
-            " updated_at, crm_fields, data)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                identity,
-                contact.key.kind.value,
-                contact.email,
-                contact.phone,
-                contact.first_name,
-                contact.last_name,
-                contact.company,
-                _bool(contact.accepts_marketing),
-                _iso(contact.consent_at),
-                int(decision.subscribe),
-                None if decision.reason is None else decision.reason.value,
-                contact.updated_at.isoformat(),
-                _dumps(fields),
-                _dumps(contact_to_data(contact)),
-            ),
-        )
-        self.conn.execute("DELETE FROM contact_tags WHERE identity = ?", (identity,))
-        if contact.tags:
-            self.conn.executemany(
-                "INSERT INTO contact_tags (identity, tag) VALUES (?, ?)",
-                [(identity, tag) for tag in contact.tags],
-            )
-        self.conn.execute("DELETE FROM contact_sources WHERE identity = ?", (identity,))
-        self.conn.executemany(
-            "INSERT INTO contact_sources (identity, connection_id, platform,"
-            " customer_external_id, updated_at) VALUES (?, ?, ?, ?, ?)",
-            [
-                (
-                    identity,
-                    s.connection_id,
-                    s.platform.value,
-                    s.external_id,
-                    s.updated_at.isoformat(),
-                )
-                for s in contact.sources
-            ],
-        )
+        self._contact_rows.pop(identity, None)
+        self._contact_rows[identity] = (_contact_row(contact, fields), contact)
 
     def contact_count(self) -> int:
+        self.flush()
         count: int = self.conn.execute("SELECT COUNT(*) FROM contacts").fetchone()[0]
         return count
+
+    def flush(self) -> None:
+        """Send the kept writes, one ``executemany`` per table; call before COMMIT."""
+        conn = self.conn
+        for kind, rows in self._record_rows.items():
+            if rows:
+                conn.executemany(
+                    _insert_sql(_TABLES[kind], _COMMON + _OWN_COLUMNS[kind]),
+                    list(rows.values()),
+                )
+        if self._lines:
+            # An update replaces the lines as a whole, as the platforms' order
+            # payloads do; stale lines of an edited order must not survive.
+            conn.executemany(
+                "DELETE FROM lines WHERE connection_id = ? AND parent_kind = ? AND parent_id = ?",
+                [(key.connection_id, parent, key.external_id) for parent, key in self._lines],
+            )
+            conn.executemany(
+                _LINE_INSERT,
+                [
+                    (
+                        key.connection_id,
+                        parent,
+                        key.external_id,
+                        n,
+                        line.product_id,
+                        line.variant_id,
+                        line.sku,
+                        line.name,
+                        line.category,
+                        str(line.quantity),
+                        str(line.unit_price.amount),
+                        line.unit_price.currency,
+                    )
+                    for (parent, key), lines in self._lines.items()
+                    for n, line in enumerate(lines, start=1)
+                ],
+            )
+        if self._contact_rows:
+            kept = list(self._contact_rows.values())
+            conn.executemany(_CONTACT_INSERT, [row for row, _ in kept])
+            gone = [(c.key.value,) for _, c in kept]
+            conn.executemany("DELETE FROM contact_tags WHERE identity = ?", gone)
+            conn.executemany(
+                "INSERT INTO contact_tags (identity, tag) VALUES (?, ?)",
+                [(c.key.value, tag) for _, c in kept for tag in c.tags],
+            )
+            conn.executemany("DELETE FROM contact_sources WHERE identity = ?", gone)
+            conn.executemany(
+                _SOURCE_INSERT,
+                [
+                    (
+                        c.key.value,
+                        s.connection_id,
+                        s.platform.value,
+                        s.external_id,
+                        s.updated_at.isoformat(),
+                    )
+                    for _, c in kept
+                    for s in c.sources
+                ],
+            )
+            for identity in self._contact_rows:
+                self._contacts.pop(identity, None)  # written: the table answers from now on
+        # Written rows: the table answers from now on.
+        for rows in self._record_rows.values():
+            for key in rows:
+                self._records.pop(key, None)
+        self._record_rows.clear()
+        self._lines.clear()
+        self._contact_rows.clear()
 
 
 class SQLiteSink:
@@ -635,6 +750,7 @@ class SQLiteSink:
                 txn = _Txn(self._conn, self._maps)
                 txn.prefetch(batch.items)
                 ack = apply_batch(txn, batch, self._caps)
+                txn.flush()
                 self._conn.execute("COMMIT")
             except BaseException as exc:
                 self._conn.execute("ROLLBACK")
@@ -800,6 +916,7 @@ class SQLiteSink:
                 )
                 txn.put_contact(kept, fields)
             removed += 1
+        txn.flush()
         return removed
 
     def contact_exists(self, email: str) -> bool:
