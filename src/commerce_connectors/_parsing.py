@@ -524,7 +524,9 @@ class PayloadReader:
         """
         value = self.raw(path, _MISSING)
         if type(value) is str and value.strip():  # the common case, kept exactly
-            if value.isascii() or _SURROGATE.search(value) is None:
+            # A printable string holds no surrogate (category Cs is never printable):
+            # the search only runs for the rest (line breaks, tabs, surrogates…).
+            if value.isascii() or value.isprintable() or _SURROGATE.search(value) is None:
                 return value
             # JSON may escape half of a UTF-16 pair ("\ud800"): no text store can keep it.
             self.problem(path, "text is not valid Unicode (an unpaired surrogate)", value)
@@ -806,17 +808,23 @@ class _Keys(tuple[str, ...]):
 
 #: How a path is read: the key itself for a one-key path, else its steps. Bounded.
 _PLANS: dict[str, str | tuple[_Step, ...]] = {}
+#: The one-key paths among them (``"email"``): the key is the path itself, so a reader
+#: looks it up in its payload straight away. Whether a path is one key depends on the
+#: path alone, so an entry is never wrong; cleared with _PLANS.
+_ONE_KEY: set[str] = set()
 
 
 def _plan(path: str) -> str | tuple[_Step, ...]:
     steps = _steps(path)
     plan: str | tuple[_Step, ...] = steps
-    if len(steps) == 1 and type(steps[0]) is str and steps[0] == path:
-        plan = path
-    elif all(type(step) is str for step in steps):
-        plan = _Keys(cast(tuple[str, ...], steps))
     if len(_PLANS) >= _STEPS_LIMIT:
         _PLANS.clear()
+        _ONE_KEY.clear()
+    if len(steps) == 1 and type(steps[0]) is str and steps[0] == path:
+        plan = path
+        _ONE_KEY.add(path)
+    elif all(type(step) is str for step in steps):
+        plan = _Keys(cast(tuple[str, ...], steps))
     _PLANS[path] = plan
     return plan
 
@@ -879,6 +887,22 @@ class FastReader(PayloadReader):
         sub._root = self._root or self
         return sub
 
+    def child(self, path: str) -> PayloadReader:
+        """:meth:`PayloadReader.child`, built here (anything but an object: give up)."""
+        payload = self.payload.get(path) if path in _ONE_KEY else self.raw(path)
+        if payload is None:
+            payload = {}  # missing or null: an empty object, as raw(path, {}) reads it
+        elif type(payload) is not dict:
+            raise _Surprise
+        sub = FastReader.__new__(FastReader)
+        sub.payload = payload
+        sub.platform, sub.kind, sub.naive_tz = self.platform, self.kind, self.naive_tz
+        sub.base = self._json_path(path)
+        sub.problems = self.problems
+        sub.record_id = None
+        sub._root = self._root or self
+        return sub
+
     def children(self, path: str) -> Iterator[PayloadReader]:
         """:meth:`PayloadReader.children`, all built at once (any odd element: give up)."""
         items = self.raw(path, [])
@@ -904,6 +928,9 @@ class FastReader(PayloadReader):
 
     def raw(self, path: str, default: Any = None) -> Any:
         """:meth:`PayloadReader.raw`, one dictionary lookup for a one-key path."""
+        if path in _ONE_KEY:
+            value = self.payload.get(path)  # the payload is a dict (checked on creation)
+            return default if value is None else value
         plan = _PLANS.get(path)
         if plan is None:
             plan = _plan(path)
@@ -911,6 +938,15 @@ class FastReader(PayloadReader):
         if type(plan) is str:
             node = node.get(plan)  # the payload is a dict (checked on creation)
             return default if node is None else node
+        if type(plan) is _Keys:  # "a.b.c": keys only
+            for key in plan:
+                if type(node) is dict:
+                    node = node.get(key)
+                    if node is None:
+                        return default
+                else:  # a step into anything else: as the checked reader walks it
+                    return super().raw(path, default)
+            return node
         for step in plan:
             kind = type(node)
             if kind is dict and type(step) is str:
@@ -925,10 +961,9 @@ class FastReader(PayloadReader):
 
     def text(self, path: str, *, required: bool = False) -> str | None:
         """:meth:`PayloadReader.text`: a non-blank string as it is, or missing."""
-        plan = _PLANS.get(path)
-        if type(plan) is str:
-            value = self.payload.get(plan)
-        elif type(plan) is _Keys:
+        if path in _ONE_KEY:
+            value = self.payload.get(path)
+        elif type(plan := _PLANS.get(path)) is _Keys:
             # "a.b.c", the other common shape, walked here (raw() would cost a call).
             value = self.payload
             for key in plan:
@@ -943,7 +978,7 @@ class FastReader(PayloadReader):
             value = self.raw(path)
         if type(value) is str:
             if value.strip():
-                if value.isascii() or _SURROGATE.search(value) is None:
+                if value.isascii() or value.isprintable() or _SURROGATE.search(value) is None:
                     return value
             elif not required:
                 return None  # blank: missing
@@ -958,8 +993,7 @@ class FastReader(PayloadReader):
         self, path: str, *, required: bool = False, negative: bool = False
     ) -> Decimal | None:
         """:meth:`PayloadReader.decimal`: a short decimal string or a small integer."""
-        plan = _PLANS.get(path)
-        value = self.payload.get(plan) if type(plan) is str else self.raw(path)
+        value = self.payload.get(path) if path in _ONE_KEY else self.raw(path)
         if type(value) is str:
             result = _DECIMALS.get(value)
             if result is not None:
@@ -979,8 +1013,7 @@ class FastReader(PayloadReader):
 
     def integer(self, path: str, *, required: bool = False, negative: bool = True) -> int | None:
         """:meth:`PayloadReader.integer`: a JSON integer in range."""
-        plan = _PLANS.get(path)
-        value = self.payload.get(plan) if type(plan) is str else self.raw(path)
+        value = self.payload.get(path) if path in _ONE_KEY else self.raw(path)
         if type(value) is int:
             if 0 <= value <= MAX_INTEGER:
                 return value
@@ -990,15 +1023,14 @@ class FastReader(PayloadReader):
 
     def boolean(self, path: str) -> bool | None:
         """:meth:`PayloadReader.boolean`: a JSON boolean, or missing."""
-        value = self.raw(path)
+        value = self.payload.get(path) if path in _ONE_KEY else self.raw(path)
         if value is None or type(value) is bool:
             return value
         return super().boolean(path)
 
     def datetime(self, path: str, *, required: bool = False) -> _dt.datetime | None:
         """:meth:`PayloadReader.datetime`: an ISO 8601 date-time with an offset."""
-        plan = _PLANS.get(path)
-        value = self.payload.get(plan) if type(plan) is str else self.raw(path)
+        value = self.payload.get(path) if path in _ONE_KEY else self.raw(path)
         if type(value) is str and _PLAIN_ISO.fullmatch(value):
             # parse_datetime's own first step, less its shape checks (the value is a str
             # with nothing to strip: the pattern has no blanks at either end).
@@ -1016,7 +1048,31 @@ class FastReader(PayloadReader):
             raise _Surprise
         elif value is None and not required:
             return None
+        elif type(value) is str:
+            rfc = _fixed_rfc2822(value)
+            if rfc is not None:
+                return rfc
+        elif type(value) is dict:
+            return self._php_datetime(value)
         return super().datetime(path, required=required)
+
+    def _php_datetime(self, value: dict[str, Any]) -> _dt.datetime:
+        """parse_datetime() of a PHP date object whose ``date`` is plain ISO 8601."""
+        inner = value.get("date")
+        if type(inner) is not str or not _PLAIN_ISO.fullmatch(inner):
+            raise _Surprise  # anything else: the checked reader reads it
+        # _php_zone(), then parse_datetime(inner) of a string it reads with fromisoformat
+        # (the pattern has no blanks at either end, so there is nothing to strip).
+        name = value.get("timezone")
+        zone: _dt.tzinfo | None = None
+        try:
+            if type(name) is str and name:
+                zone = timezone_by_name(name)
+            elif not (name is None or name == ""):
+                raise _Surprise
+            return _to_utc(_dt.datetime.fromisoformat(inner), zone or self.naive_tz, inner)
+        except (ValueError, OverflowError):
+            raise _Surprise from None
 
     def currency(self, path: str, *, required: bool = True) -> str | None:
         """:meth:`PayloadReader.currency`: a code already seen as it is written."""
@@ -1026,6 +1082,31 @@ class FastReader(PayloadReader):
         if code in _EXPONENTS:
             return code  # what Money(0, code).currency is for a code of the table
         return super().currency(path, required=required)
+
+    def money_sum(
+        self, paths: Sequence[str], currency: str | None, *, negative: bool = False
+    ) -> Money | None:
+        """:meth:`PayloadReader.money_sum`, the sum built as :meth:`money` builds amounts."""
+        exponent = _EXPONENTS.get(currency) if type(currency) is str else None
+        if exponent is None or currency is None:
+            return super().money_sum(paths, currency, negative=negative)
+        first: Money | None = None
+        total = Decimal(0)
+        count = 0
+        for path in paths:
+            part = self.money(path, currency, negative=negative)
+            if part is not None:
+                if first is None:
+                    first, total = part, part.amount
+                else:
+                    total = _EXACT.add(total, part.amount)
+                count += 1
+        if first is None or count == 1:
+            return first
+        # What _bounded() checks of the sum; a problem is the checked reader's to report.
+        if amount_problem(total, exponent) is not None:
+            raise _Surprise
+        return _checked_money(total, currency)
 
     def money(
         self,
@@ -1042,8 +1123,7 @@ class FastReader(PayloadReader):
             return super().money(
                 path, currency, required=required, minor_units=minor_units, negative=negative
             )
-        plan = _PLANS.get(path)
-        value = self.payload.get(plan) if type(plan) is str else self.raw(path)
+        value = self.payload.get(path) if path in _ONE_KEY else self.raw(path)
         # An amount already read in this currency: the same Money (immutable) again.
         seen = _MINOR_MONEY if minor_units else _MONEY
         kind = type(value)
@@ -1074,6 +1154,39 @@ class FastReader(PayloadReader):
             # Kept only when any sign policy accepts it (never "-0.00" or a negative).
             _remember(seen, (value, currency), money)
         return money
+
+
+# "Tue, 05 Mar 2019 21:40:11 +0000" and nothing else: BigCommerce v2's shape, with hours
+# below 24, minutes and seconds below 60 and a zone offset within ±23:59.
+_FIXED_RFC2822 = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} "
+    r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} "
+    r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] [+-](?:[01][0-9]|2[0-3])[0-5][0-9]"
+)
+_MONTH_DIGITS = {name.capitalize(): f"{number:02d}" for number, name in enumerate(_MONTHS, 1)}
+
+
+def _fixed_rfc2822(value: str) -> _dt.datetime | None:
+    """parse_datetime() of ``"Tue, 05 Mar 2019 21:40:11 +0000"`` exactly (BigCommerce v2).
+
+    ``None`` for anything else, including what parse_datetime() would refuse: the value
+    is then read the long way. In this shape every field has a fixed place, the year has
+    four digits (read as it is) and the zone is an offset other than ``-0000`` (which
+    leaves the value naive), so the result is what _parse_rfc2822() and _to_utc() give.
+    """
+    if not _FIXED_RFC2822.fullmatch(value) or value.endswith("-0000"):
+        return None
+    # The same fields in ISO 8601 order: fromisoformat() builds the datetime (the date
+    # checked as datetime() checks it) and the fixed-offset zone _parse_rfc2822() builds.
+    iso = (
+        f"{value[12:16]}-{_MONTH_DIGITS[value[8:11]]}-{value[5:7]}"
+        f"T{value[17:25]}{value[26:29]}:{value[29:]}"
+    )
+    try:
+        result = _dt.datetime.fromisoformat(iso).astimezone(_UTC)
+    except (ValueError, OverflowError):
+        return None
+    return result if 2 <= result.year <= 9998 else None
 
 
 #: Short decimal strings the fast reader read, non-negative ones only (valid whatever

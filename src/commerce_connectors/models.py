@@ -27,11 +27,14 @@ Example:
 
 from __future__ import annotations
 
+import collections
 import datetime as _dt
 import enum
-from collections.abc import Iterable, Mapping
+import operator
+import types
+from collections.abc import Callable, Iterable, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import iso4217
@@ -283,7 +286,7 @@ def _str_tuple(value: object) -> tuple[str, ...]:
         return value  # the usual value: no tags, no codes
     if isinstance(value, str):
         raise TypeError("expected a sequence of strings, not a single string")
-    return tuple(str(v) for v in value)  # type: ignore[attr-defined]
+    return tuple([str(v) for v in value])  # type: ignore[attr-defined]
 
 
 def _country(value: str | None) -> str | None:
@@ -345,6 +348,22 @@ def _any_quantity(value: object) -> int | Decimal:
 # records
 
 
+def _minor_units_of(amount: Decimal, currency: str, rounding: str = ROUNDING) -> int:
+    """``Money(amount, currency).to_minor_units(rounding=rounding)`` for a checked Money's parts.
+
+    The one place the conversion is written: the method calls it, and generated field
+    maps call it directly for a :class:`Money` (the method call is much of its cost).
+    ``currency_exponent()`` and ``Decimal(1)`` built once keep it cheap; returning
+    ``int(scaled)`` straight away when it is whole would skip ``quantize()``'s refusal of
+    results longer than the context's precision (1E+26 USD).
+
+    Raises:
+        CurrencyError: the currency has no minor unit.
+    """
+    scaled = amount.scaleb(currency_exponent(currency))
+    return int(scaled.quantize(_ONE, rounding=rounding))
+
+
 @attrs.frozen
 class Money:
     """An exact amount of one currency.
@@ -374,9 +393,7 @@ class Money:
         Raises:
             CurrencyError: the currency has no minor unit.
         """
-        exponent = self.exponent
-        scaled = self.amount.scaleb(exponent)
-        return int(scaled.quantize(Decimal(1), rounding=rounding))
+        return _minor_units_of(self.amount, self.currency, rounding)
 
     @classmethod
     def from_minor_units(cls, units: int, currency: str) -> Money:
@@ -424,6 +441,8 @@ class Money:
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"
 
+
+_ONE = Decimal(1)
 
 #: Money the payload reader's fast path built, by (raw amount as given, currency code):
 #: decimal amounts and integer counts of minor units. Only non-negative amounts are
@@ -637,6 +656,132 @@ class Payment:
     raw: Any = attrs.field(default=None, eq=False, repr=False)
 
 
+# --------------------------------------------------------------------------
+# construction for the parsers
+#
+# The attrs-generated __init__ sets each field through object.__setattr__ and runs every
+# converter, even where the parsers already hand over the canonical value. The builders
+# below take the same arguments, in the same order with the same defaults, and give the
+# same record: each converter is skipped only where a test proves it would return its
+# input itself; anything else goes through the converter as in __init__; a value a
+# validator could refuse sends the whole call to the class itself (which raises exactly
+# as ever). Fields are written straight into their slots.
+
+_R = TypeVar("_R")
+
+#: For each converter: a test under which it returns its argument itself (``{0}`` is
+#: the argument; _country() returns an equal string), so calling it can be skipped.
+_IDENTITY_WHEN: dict[Callable[[Any], Any], str] = {
+    _platform: "type({0}) is _Platform",
+    _order_status: "type({0}) is _OrderStatus",
+    # ensure_aware_utc() returns a UTC datetime as it is.
+    _aware: "(type({0}) is _datetime and {0}.tzinfo is _UTC)",
+    _aware_or_none: "({0} is None or (type({0}) is _datetime and {0}.tzinfo is _UTC))",
+    # _quantity() returns an int as it is, and a finite Decimal as _to_decimal() does.
+    _quantity: "(type({0}) is int or (type({0}) is _Decimal and {0}.is_finite()))",
+    _str_tuple: "(type({0}) is tuple and not {0})",
+    # tuple() of a tuple is that tuple.
+    _addresses: "type({0}) is tuple",
+    _lines: "type({0}) is tuple",
+    _variants: "type({0}) is tuple",
+    # Upper-case ASCII letters only: nothing to strip, nothing to raise.
+    _country: "({0} is None or (type({0}) is str and {0}.isascii() and {0}.isalpha() "
+    "and {0}.isupper()))",
+}
+
+#: For each validator: a test under which it accepts the value.
+_VALID_WHEN: dict[Callable[..., Any], str] = {
+    _non_empty_str: "(type({0}) is str and {0}.strip())",
+}
+
+#: Builder calls handed to the class itself, by class name (read by the tests).
+_SLOW_BUILDS: collections.Counter[str] = collections.Counter()
+
+
+def _builder(cls: type[_R]) -> Callable[..., _R]:
+    """A function building ``cls`` records as ``cls(...)`` does, for the parsers.
+
+    Returns ``cls`` itself for a class with a field the builder does not know how to
+    handle (an unknown converter or validator, ``init=False``, keyword-only, an alias).
+    """
+    names: dict[str, Any] = {
+        "_cls": cls,
+        "_new": object.__new__,
+        "_NOTHING": attrs.NOTHING,
+        "_Platform": Platform,
+        "_OrderStatus": OrderStatus,
+        "_datetime": _dt.datetime,
+        "_UTC": _UTC,
+        "_Decimal": Decimal,
+        "_slow": _SLOW_BUILDS,
+    }
+    params: list[str] = []
+    prepare: list[str] = []
+    checks: list[str] = []
+    stores: list[str] = []
+    if (
+        hasattr(cls, "__attrs_post_init__")
+        or hasattr(cls, "__attrs_pre_init__")
+        or any("cached_hash" in slot for slot in getattr(cls, "__slots__", ()))
+    ):
+        return cls
+    for field in attrs.fields(cls):  # type: ignore[arg-type]
+        name = field.name
+        if not field.init or field.kw_only or field.alias != name or field.on_setattr:
+            return cls
+        slot = cls.__dict__.get(name)
+        if not isinstance(slot, types.MemberDescriptorType):
+            return cls  # not a slotted class: nothing to write into directly
+        if field.default is attrs.NOTHING:
+            params.append(name)
+        elif isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+            if field.default.takes_self:
+                return cls
+            names[f"_f_{name}"] = field.default.factory
+            params.append(f"{name}=_NOTHING")
+            prepare.append(f"    {name}_ = _f_{name}() if {name} is _NOTHING else {name}")
+        else:
+            names[f"_d_{name}"] = field.default
+            params.append(f"{name}=_d_{name}")
+        value = f"{name}_" if isinstance(field.default, attrs.Factory) else name  # type: ignore[arg-type]
+        converter = field.converter
+        if converter is not None:
+            if not callable(converter) or isinstance(converter, attrs.Converter):
+                return cls
+            names[f"_c_{name}"] = converter
+            test = _IDENTITY_WHEN.get(converter)
+            if test is None:
+                prepare.append(f"    {name}_ = _c_{name}({value})")
+            else:
+                prepare.append(
+                    f"    {name}_ = {value} if {test.format(value)} else _c_{name}({value})"
+                )
+            value = f"{name}_"
+        if field.validator is not None:
+            test = _VALID_WHEN.get(field.validator)
+            if test is None:
+                return cls
+            checks.append(test.format(value))
+        names[f"_s_{name}"] = slot.__set__
+        stores.append(f"    _s_{name}(self, {value})")
+    arguments = ", ".join(param.partition("=")[0] for param in params)
+    lines = [f"def build({', '.join(params)}):", *prepare]
+    if checks:
+        # Validators run after every converter, as in __init__.
+        lines.append(f"    if not ({' and '.join(checks)}):")
+        lines.append(f"        _slow[{cls.__name__!r}] += 1")
+        lines.append(f"        return _cls({arguments})")
+    lines.append("    self = _new(_cls)")
+    lines += stores
+    lines.append("    return self")
+    code = "\n".join(lines) + "\n"
+    # The code is made of field names and fixed text only, never of values.
+    exec(compile(code, f"<builder of {cls.__qualname__}>", "exec"), names)  # noqa: S102
+    built: Callable[..., _R] = names["build"]
+    built.__doc__ = f"``{cls.__name__}(...)`` for the parsers (same arguments, same record)."
+    return built
+
+
 #: Every top-level record type, by the kind name used in sinks and checkpoints.
 RECORD_TYPES: Mapping[str, type[Customer | Order | Product | Cart | Payment]] = {
     "customer": Customer,
@@ -645,3 +790,63 @@ RECORD_TYPES: Mapping[str, type[Customer | Order | Product | Cart | Payment]] = 
     "cart": Cart,
     "payment": Payment,
 }
+
+
+# The parsers' builders. To the type checker they are the classes themselves: same
+# arguments, same result.
+if TYPE_CHECKING:
+    _new_address = Address
+    _new_customer = Customer
+    _new_line_item = LineItem
+    _new_order = Order
+    _new_variant = ProductVariant
+    _new_product = Product
+    _new_cart = Cart
+    _new_payment = Payment
+else:
+    _new_address = _builder(Address)
+    _new_customer = _builder(Customer)
+    _new_line_item = _builder(LineItem)
+    _new_order = _builder(Order)
+    _new_variant = _builder(ProductVariant)
+    _new_product = _builder(Product)
+    _new_cart = _builder(Cart)
+    _new_payment = _builder(Payment)
+
+#: The builder of each record class, and the names of its fields (in order).
+_BUILDERS: dict[type, Callable[..., Any]] = {
+    Address: _new_address,
+    Customer: _new_customer,
+    LineItem: _new_line_item,
+    Order: _new_order,
+    ProductVariant: _new_variant,
+    Product: _new_product,
+    Cart: _new_cart,
+    Payment: _new_payment,
+}
+#: Per record class: its fields' values as a tuple (in field order), and each field's
+#: place in it.
+_GETTERS: dict[type, Callable[[Any], tuple[Any, ...]]] = {
+    cls: operator.attrgetter(*(field.name for field in attrs.fields(cls))) for cls in _BUILDERS
+}
+_PLACES: dict[type, dict[str, int]] = {
+    cls: {field.name: n for n, field in enumerate(attrs.fields(cls))} for cls in _BUILDERS
+}
+
+
+def _evolve(record: _R, **changes: Any) -> _R:
+    """``attrs.evolve(record, **changes)`` through the record's builder (for the parsers).
+
+    evolve() calls the class with every field's current value, ``changes`` replacing
+    some: here the builder gets the same values, in field order.
+    """
+    cls = type(record)
+    getter = _GETTERS.get(cls)
+    places = _PLACES.get(cls)
+    if getter is None or places is None or not changes.keys() <= places.keys():
+        return attrs.evolve(record, **changes)  # type: ignore[misc]
+    values = list(getter(record))
+    for name, value in changes.items():
+        values[places[name]] = value
+    built: _R = _BUILDERS[cls](*values)
+    return built

@@ -137,6 +137,17 @@ def test_consent_fields_are_data() -> None:
 
 
 @pytest.mark.parametrize(
+    "at", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-12:00", " 0001-01-01T00:00:00+01:00"]
+)
+def test_consent_times_with_no_utc_equivalent_are_unreadable_not_a_crash(at: str) -> None:
+    # A payload may carry either end of the calendar with an offset: there is no UTC
+    # time for it, so the record's own time stands in, as for any unreadable time.
+    field = ConsentField.boolean("$.newsletter", at="$.newsletter_at")
+    c = customer(raw={"newsletter": True, "newsletter_at": at})
+    assert consent_from(c, [field]) == Consent(True, T0, "$.newsletter")
+
+
+@pytest.mark.parametrize(
     ("consent", "subscribe", "reason"),
     [
         (True, True, None),

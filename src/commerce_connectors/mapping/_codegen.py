@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import inspect
 import itertools
 import keyword
 from collections.abc import Callable, Sequence
@@ -35,8 +36,9 @@ from typing import Any
 import attrs
 
 from ..errors import FieldProblem
-from ..models import Money
+from ..models import Money, _minor_units_of
 from ..rules._paths import FieldPath, PathError, Reader, _shape
+from ..rules.email import normalize_email
 from ._where import Prefix
 from ._where import where as _where
 from .transforms import TRANSFORMS, Transform
@@ -65,6 +67,9 @@ class FieldPlan:
         transform: the resolved transform, or ``None``.
         each: the nested map's fields function, for ``each`` fields.
         closure: the field's compiled closure, called for wildcard paths.
+        each_for: for ``each`` fields, the nested map's fields function for
+            elements of one class (what ``each`` does for them, without
+            looking their class up again); ``None`` leaves every element to ``each``.
     """
 
     target: str
@@ -73,6 +78,7 @@ class FieldPlan:
     transform: Transform | None
     each: FieldsFn | None
     closure: FieldFn
+    each_for: Callable[[type], FieldsFn] | None = None
 
 
 @attrs.frozen
@@ -129,10 +135,42 @@ def _attribute(cls: type, path: FieldPath) -> str | None:
     return name
 
 
+# ``Money.to_minor_units()`` written out as the function it calls (the method call
+# and the attribute lookups around it are much of its cost, paid twice per order line).
+_MINOR_UNITS = "_minor_units_of(v.amount, v.currency) if type(v) is _Money else {t}(v)"
+
+
+def _property(cls: type, path: FieldPath) -> str | None:
+    """The name of a property the path reads as ``record.name``, or ``None``.
+
+    A one-step canonical path naming a public ``property`` of an attrs class
+    that is not a mapping, and not one of its fields: exactly where the
+    compiled reader does ``getattr`` and refuses only a missing attribute or
+    a callable value. The name is checked as in :func:`_attribute`.
+    """
+    if path.is_raw or len(path.steps) != 1 or not attrs.has(cls):
+        return None
+    name = path.steps[0]
+    if (
+        not isinstance(name, str)
+        or name.startswith("_")
+        or not name.isascii()
+        or not name.isidentifier()
+        or keyword.iskeyword(name)
+    ):
+        return None
+    shape = _shape(cls)
+    if shape.mapping or name in shape.fields:
+        return None
+    if not isinstance(inspect.getattr_static(cls, name, None), property):
+        return None
+    return name
+
+
 # The usual transforms written out for their exact input type; any other value
 # goes to the transform itself, so errors and odd inputs are its own.
 _INLINE: tuple[tuple[Transform, str], ...] = (
-    (TRANSFORMS["minor_units"], "v.to_minor_units() if type(v) is _Money else {t}(v)"),
+    (TRANSFORMS["minor_units"], _MINOR_UNITS),
     (
         TRANSFORMS["iso_datetime"],
         "v.isoformat() if type(v) is _datetime and v.tzinfo is not None else {t}(v)",
@@ -141,6 +179,11 @@ _INLINE: tuple[tuple[Transform, str], ...] = (
     (TRANSFORMS["text"], "str(v) if type(v) is str or type(v) is int else {t}(v)"),
     (TRANSFORMS["enum_value"], "v.value if isinstance(v, _Enum) else {t}(v)"),
     (TRANSFORMS["flag"], '("1" if v else "0") if type(v) is bool else {t}(v)'),
+    (TRANSFORMS["list"], "list(v) if type(v) is tuple or type(v) is list else {t}(v)"),
+    # ``str(v)`` of exactly a str is that str.
+    (TRANSFORMS["email"], "_normalize_email(v).value if type(v) is str else {t}(v)"),
+    # No codes: nothing to join, ``None`` (the order map's discount codes, usually).
+    (TRANSFORMS["join"], "None if type(v) is tuple and not v else {t}(v)"),
 )
 
 
@@ -161,6 +204,8 @@ class _Writer:
             "_where": _where,
             "_Sequence": Sequence,
             "_Money": Money,
+            "_minor_units_of": _minor_units_of,
+            "_normalize_email": normalize_email,
             "_datetime": _dt.datetime,
             "_Enum": enum.Enum,
         }
@@ -188,7 +233,19 @@ def _read(w: _Writer, depth: int, cls: type, path: FieldPath, tag: str, error: s
     assert reader is not None  # wildcard paths never get here
     r = w.bind(f"_r{tag}", reader)
     w.line(depth, "try:")
-    w.line(depth + 1, f"v = {r}(record)[0]")
+    prop = _property(cls, path)
+    if prop is not None:
+        # What the reader does with a property (``Contact.external_id``): one
+        # ``getattr``; anything it would refuse goes to the reader itself.
+        w.line(depth + 1, "try:")
+        w.line(depth + 2, f"v = record.{prop}")
+        w.line(depth + 1, "except AttributeError:")
+        w.line(depth + 2, f"v = {r}(record)[0]")
+        w.line(depth + 1, "else:")
+        w.line(depth + 2, "if callable(v):")
+        w.line(depth + 3, f"v = {r}(record)[0]")
+    else:
+        w.line(depth + 1, f"v = {r}(record)[0]")
     w.line(depth, "except _PathError as exc:")
     for statement in error.split(";"):
         w.line(depth + 1, statement.strip())
@@ -235,7 +292,23 @@ def _field(w: _Writer, depth: int, cls: type, plan: FieldPlan, n: int) -> None:
         )
         w.line(depth + 2, f"{out} = None")
         w.line(depth + 1, "else:")
-        w.line(depth + 2, f"{out} = [{e}(item, (full, i), problems) for i, item in enumerate(v)]")
+        each_all = f"[{e}(item, (full, i), problems) for i, item in enumerate(v)]"
+        if plan.each_for is None:
+            w.line(depth + 2, f"{out} = {each_all}")
+            return
+        # Lines are all of one class: its fields function is looked up once, from
+        # the first element, and any element of another class goes the usual way.
+        f = w.bind(f"_f{n}", plan.each_for)
+        w.line(depth + 2, "if (cls is list or cls is tuple) and v:")
+        w.line(depth + 3, "first = type(v[0])")
+        w.line(depth + 3, f"same = {f}(first)")
+        w.line(
+            depth + 3,
+            f"{out} = [same(item, (full, i), problems) if type(item) is first"
+            f" else {e}(item, (full, i), problems) for i, item in enumerate(v)]",
+        )
+        w.line(depth + 2, "else:")
+        w.line(depth + 3, f"{out} = {each_all}")
         return
     if plan.transform is None:
         if plan.required:

@@ -294,7 +294,17 @@ class FieldMap:
         Raises:
             MappingError: one or more fields could not be mapped.
         """
-        external_id, values, problems = self._run(record)
+        external_id, values = self._mapped(record)
+        return MappedRecord(self.kind, external_id, values)
+
+    def _mapped(self, record: Any) -> tuple[str | None, dict[str, Any]]:
+        """:meth:`apply`'s external id and fields, without building a :class:`MappedRecord`.
+
+        Raises:
+            MappingError: as :meth:`apply`.
+        """
+        compiled = self._compiled or self._compile()
+        external_id, values, problems = compiled.run(record)
         if problems:
             raise MappingError(
                 platform=str(getattr(getattr(record, "platform", None), "value", "unknown")),
@@ -303,7 +313,7 @@ class FieldMap:
                 problems=problems,
                 payload=getattr(record, "raw", None),
             )
-        return MappedRecord(self.kind, external_id, values)
+        return external_id, values
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The compiled form holds closures: a map travels (pickle, copy) as its
@@ -468,6 +478,14 @@ class _Compiled:
             return self.map_fields_closures(record, prefix, problems)
         return generated.fields(record, prefix, problems)
 
+    def fields_for(self, cls: type) -> Callable[[Any, _Prefix, list[FieldProblem]], dict[str, Any]]:
+        """What :meth:`map_fields` calls for records of exactly ``cls``."""
+        try:
+            generated = self._generated[cls]
+        except KeyError:  # a class met for the first time
+            generated = self._generate(cls)
+        return self.map_fields_closures if generated is None else generated.fields
+
     def run_closures(
         self, record: Any
     ) -> tuple[str | None, dict[str, Any], tuple[FieldProblem, ...]]:
@@ -493,6 +511,7 @@ class _Compiled:
                     resolve_transform(spec.transform),
                     None if spec.each is None else spec.each._compile().map_fields,
                     closure,
+                    None if spec.each is None else spec.each._compile().fields_for,
                 )
                 for spec, (_, closure) in zip(specs, self.fields, strict=True)
             ]

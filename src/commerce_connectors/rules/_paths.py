@@ -360,6 +360,11 @@ def _compiled(path: FieldPath) -> tuple[Reader, str] | None:
         return current, parent
 
     text = _render(raw, path.steps)
+    if all(name is not None for name, _, _, _ in plan):
+        if raw:
+            return _raw_names(path, read), text
+        if len(plan) > 1:
+            return _names(path, direct, read), text
     if raw or len(plan) != 1:
         return read, text
     # The common case, a field of the record itself: one class check, one getattr.
@@ -372,6 +377,62 @@ def _compiled(path: FieldPath) -> tuple[Reader, str] | None:
         return read(record)
 
     return read_field, text
+
+
+def _raw_names(path: FieldPath, read: Reader) -> Reader:
+    """A raw path of names only (``$.billing_address.phone``), unrolled for dicts.
+
+    What ``read`` does with a dict at every step (``current.get(name)``); any
+    other object on the way goes to ``read`` itself, which starts again.
+    """
+    names = tuple(step for step in path.steps if isinstance(step, str))
+
+    def read_raw(record: Any) -> tuple[Any, Any]:
+        current = getattr(record, "raw", None)
+        parent = None
+        for name in names:
+            if current is None:
+                return None, None
+            if type(current) is not dict:
+                return read(record)
+            parent = current
+            current = current.get(name)
+        return current, parent
+
+    return read_raw
+
+
+def _names(path: FieldPath, direct: tuple[set[type], ...], read: Reader) -> Reader:
+    """A canonical path of names only (``customer.phone``), unrolled.
+
+    At each step, a class ``read`` has found to hold the name as a plain attrs
+    field is read with ``getattr`` and a dict with ``get``, as ``read`` does;
+    anything else (a first meeting, another mapping, a property, a missing
+    field) goes to ``read`` itself, which starts again from the record (plain
+    fields read twice are the same).
+    """
+    steps = tuple(
+        (step, fast) for step, fast in zip(path.steps, direct, strict=True) if isinstance(step, str)
+    )
+
+    def read_names(record: Any) -> tuple[Any, Any]:
+        current = record
+        parent = None
+        for name, fast in steps:
+            if current is None:
+                return None, None
+            cls = type(current)
+            if cls in fast:
+                value = getattr(current, name)
+            elif cls is dict:
+                value = current.get(name)  # a mapping field such as ``extra``
+            else:
+                return read(record)
+            parent = current
+            current = value
+        return current, parent
+
+    return read_names
 
 
 # The paths of maps, phone chains and consent fields are long-lived objects asked

@@ -14,14 +14,16 @@ that falls back to a platform's default fields.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from ..errors import ConfigurationError
 from ..models import Cart, Customer, Order
-from ._paths import FieldPath, PathError
+from ._direct import builder
+from ._paths import FieldPath, PathError, Reader, _is_sequence, _Wildcard
 from ._reasons import Reason
 
 __all__ = [
@@ -135,6 +137,20 @@ UNKNOWN = Consent(None)
 
 
 def _to_datetime(value: object) -> _dt.datetime | None:
+    if type(value) is str and len(value) <= _REMEMBERED_LENGTH:
+        # Exactly str: a subclass would be remembered as a plain string. Short
+        # texts only: a payload's megabyte of blanks must not stay in the cache.
+        return _text_datetime(value)
+    return _checked_datetime(value)
+
+
+#: The longest consent time text remembered (ISO 8601 with microseconds and an
+#: offset is 32 characters; room for spacing).
+_REMEMBERED_LENGTH = 64
+
+
+def _checked_datetime(value: object) -> _dt.datetime | None:
+    """The time a consent field's value says, if it says one: the checked way."""
     if isinstance(value, _dt.datetime):
         parsed = value
     elif isinstance(value, str) and value.strip():
@@ -149,7 +165,17 @@ def _to_datetime(value: object) -> _dt.datetime | None:
         return None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         return None
-    return parsed.astimezone(_dt.timezone.utc)
+    try:
+        return parsed.astimezone(_dt.timezone.utc)
+    except OverflowError:
+        # 0001-01-01 east of UTC or 9999-12-31 west of it: no UTC time exists, so
+        # the field says no usable time (like any other unreadable value).
+        return None
+
+
+#: Consent times as text: a customer's orders repeat theirs. Datetimes are
+#: immutable, so one may be handed to every caller; bounded (least recently used go).
+_text_datetime = functools.lru_cache(maxsize=4096)(_checked_datetime)
 
 
 def consent_from_fields(record: Customer | Order | Cart, fields: Sequence[ConsentField]) -> Consent:
@@ -168,24 +194,187 @@ def consent_from_fields(record: Customer | Order | Cart, fields: Sequence[Consen
         >>> consent_from_fields(c, [ConsentField.boolean("accepts_marketing")]).value
         False
     """
-    for field in fields:
-        at_path = field.at_path
-        try:
-            found = field.path.resolve(record)
-            # A canonical time path is checked even when unused (a typo must not
-            # pass unnoticed); a raw one cannot fail, so it is read only when needed.
-            at_found = None if at_path is None or at_path.is_raw else at_path.resolve(record)
-        except PathError as exc:
-            raise ConfigurationError(f"consent field {field.path}: {exc}") from None
-        for n, item in enumerate(found):
-            meaning = field.meaning(item.value)
-            if meaning is None:
-                continue
-            if at_found is None and at_path is not None:
-                at_found = at_path.resolve(record)
-            stamp = _to_datetime(at_found[min(n, len(at_found) - 1)].value) if at_found else None
-            return Consent(meaning, stamp or record.updated_at, item.path)
+    for field, prepared in _consent_plan(fields):
+        if prepared is None:
+            found = _field_consent(record, field)
+        else:
+            found = _prepared_consent(record, field, prepared)
+        if found is not None:
+            return found
     return UNKNOWN
+
+
+def _field_consent(record: Customer | Order | Cart, field: ConsentField) -> Consent | None:
+    """One field read the checked way (paths resolved, every known value compared)."""
+    at_path = field.at_path
+    try:
+        found = field.path.resolve(record)
+        # A canonical time path is checked even when unused (a typo must not
+        # pass unnoticed); a raw one cannot fail, so it is read only when needed.
+        at_found = None if at_path is None or at_path.is_raw else at_path.resolve(record)
+    except PathError as exc:
+        raise ConfigurationError(f"consent field {field.path}: {exc}") from None
+    for n, item in enumerate(found):
+        meaning = field.meaning(item.value)
+        if meaning is None:
+            continue
+        if at_found is None and at_path is not None:
+            at_found = at_path.resolve(record)
+        stamp = _to_datetime(at_found[min(n, len(at_found) - 1)].value) if at_found else None
+        return Consent(meaning, stamp or record.updated_at, item.path)
+    return None
+
+
+@attrs.frozen
+class _Prepared:
+    """A consent field made ready: its readers, and its table as dicts.
+
+    A path without ``[*]`` is read by its compiled reader; a path whose only
+    ``[*]`` is its last step (``extra.subscriber.consents[*]``) reads the
+    sequence before it that way and walks its elements. ``strings`` and
+    ``flags`` say what a ``str`` value (by its key) and a ``bool`` value mean,
+    first listed wins, exactly as :meth:`ConsentField.meaning`'s scan; any
+    other value goes to ``meaning`` itself.
+    """
+
+    reader: Reader
+    text: str
+    each: bool
+    raw: bool
+    at_reader: Reader | None
+    at_eager: bool
+    strings: dict[str, bool | None]
+    flags: dict[bool, bool | None]
+    # The path read by ``reader`` (kept: readers are found by the path's identity).
+    path: FieldPath
+
+
+def _tables(values: _Pairs) -> tuple[dict[str, bool | None], dict[bool, bool | None]] | None:
+    """The table as dicts, or ``None`` when it holds keys a dict would compare otherwise."""
+    strings: dict[str, bool | None] = {}
+    flags: dict[bool, bool | None] = {}
+    for known, meaning in values:
+        if type(known) is str:
+            strings.setdefault(known, meaning)
+        elif (
+            type(known) is tuple
+            and len(known) == 2
+            and type(known[0]) is str
+            and known[0] == "bool"
+            and type(known[1]) is bool
+        ):
+            flags.setdefault(known[1], meaning)
+        else:
+            # Numbers, user objects…: only the scan's == says what matches them.
+            return None
+    return strings, flags
+
+
+def _prepare(field: ConsentField) -> _Prepared | None:
+    if type(field) is not ConsentField:
+        return None  # a subclass may mean values its own way
+    path = field.path
+    each = bool(path.steps) and isinstance(path.steps[-1], _Wildcard)
+    if each:
+        path = FieldPath(path.source, path.steps[:-1])
+    reader = path.reader()
+    at_path = field.at_path
+    at_reader = None if at_path is None else at_path.reader()
+    tables = _tables(field.values)
+    if reader is None or (at_path is not None and at_reader is None) or tables is None:
+        return None
+    return _Prepared(
+        reader,
+        str(path),
+        each,
+        path.is_raw,
+        at_reader,
+        at_path is not None and not at_path.is_raw,
+        *tables,
+        path,
+    )
+
+
+def _meaning(field: ConsentField, prepared: _Prepared, value: object) -> bool | None:
+    """``field.meaning(value)``, by the prepared tables where they decide it."""
+    if type(value) is str:
+        return prepared.strings.get(value.strip().lower())
+    if type(value) is bool:
+        return prepared.flags.get(value)
+    if value is None:
+        return None  # None equals no key the table may hold (str or flag)
+    return field.meaning(value)
+
+
+def _prepared_consent(
+    record: Customer | Order | Cart, field: ConsentField, prepared: _Prepared
+) -> Consent | None:
+    """:func:`_field_consent` for a prepared field: its values read directly."""
+    at_reader = prepared.at_reader
+    try:
+        value = prepared.reader(record)[0]
+        if prepared.each and value is not None and not prepared.raw and not _is_sequence(value):
+            raise PathError(f"{prepared.text} is not a sequence")
+        at_value = at_reader(record)[0] if prepared.at_eager else None  # type: ignore[misc]
+    except PathError as exc:
+        raise ConfigurationError(f"consent field {field.path}: {exc}") from None
+    if prepared.each:
+        # Every element, in order: the first that means something decides.
+        if value is None or not _is_sequence(value):
+            return None
+        for n, item in enumerate(value):
+            meaning = _meaning(field, prepared, item)
+            if meaning is not None:
+                return _stamped(record, meaning, f"{prepared.text}[{n}]", prepared, at_value)
+        return None
+    meaning = _meaning(field, prepared, value)
+    if meaning is None:
+        return None
+    return _stamped(record, meaning, prepared.text, prepared, at_value)
+
+
+def _stamped(
+    record: Customer | Order | Cart,
+    meaning: bool,
+    source: str,
+    prepared: _Prepared,
+    at_value: object,
+) -> Consent:
+    at_reader = prepared.at_reader
+    if at_reader is None:
+        return _consent(meaning, record.updated_at, source)
+    if not prepared.at_eager:
+        at_value = at_reader(record)[0]
+    return _consent(meaning, _to_datetime(at_value) or record.updated_at, source)
+
+
+# Consent(value, at, source), slot by slot (see _direct), or the constructor itself.
+_consent: Callable[[bool | None, _dt.datetime | None, str | None], Consent] = (
+    builder(Consent, ("value", "at", "source")) or Consent
+)
+
+
+#: A list of fields made ready: each with its prepared form, or ``None`` for the checked way.
+_Plan = tuple[tuple[ConsentField, _Prepared | None], ...]
+
+# The rule set's tuples of fields are met on every record: each is made ready
+# once and found again by identity (the entry holds the tuple, so its id cannot
+# be reused while listed). Bounded: cleared when full.
+_PLANS: dict[int, tuple[Sequence[ConsentField], _Plan]] = {}
+_PLANS_LIMIT = 256
+
+
+def _consent_plan(fields: Sequence[ConsentField]) -> _Plan:
+    entry = _PLANS.get(id(fields))
+    if entry is not None and entry[0] is fields:
+        return entry[1]
+    plan = tuple((field, _prepare(field)) for field in fields)
+    if isinstance(fields, tuple):
+        # Only an immutable sequence may be remembered: a list could change in place.
+        if len(_PLANS) >= _PLANS_LIMIT:
+            _PLANS.clear()
+        _PLANS[id(fields)] = (fields, plan)
+    return plan
 
 
 @attrs.frozen
@@ -217,7 +406,13 @@ def should_subscribe(consent: Consent | bool | None) -> SubscriptionDecision:
     """
     value = consent.value if isinstance(consent, Consent) else consent
     if value is True:
-        return SubscriptionDecision(True)
+        return _SUBSCRIBE
     if value is False:
-        return SubscriptionDecision(False, Reason.CONSENT_DECLINED)
-    return SubscriptionDecision(False, Reason.CONSENT_UNKNOWN)
+        return _DECLINED
+    return _UNKNOWN_CONSENT
+
+
+# Decisions are frozen: the three there are are handed out rather than made per contact.
+_SUBSCRIBE = SubscriptionDecision(True)
+_DECLINED = SubscriptionDecision(False, Reason.CONSENT_DECLINED)
+_UNKNOWN_CONSENT = SubscriptionDecision(False, Reason.CONSENT_UNKNOWN)

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from ..models import Cart, Customer, Order, Platform
+from ._direct import builder
 from ._reasons import Reason
 from .config import RuleSet
 from .consent import Consent, consent_from_fields
@@ -25,12 +26,17 @@ from .email import EmailResult, normalize_email
 from .guests import admit_contact
 from .identity import ContactKey, contact_key
 from .phone import PhoneResult, phone_from_chain
-from .tags import contact_tags
+from .tags import TagPolicy, contact_tags
 
 __all__ = ["Contact", "ContactDecision", "SourceRef", "merge_contacts", "prepare_contact"]
 
 #: The scalar fields merged by "newest known value wins".
 SCALAR_FIELDS: tuple[str, ...] = ("email", "phone", "first_name", "last_name", "company")
+
+
+def _platform(value: object) -> Platform:
+    # Platform(value), without the enum's lookup when it is already a member.
+    return value if type(value) is Platform else Platform(value)
 
 
 @attrs.frozen
@@ -46,7 +52,7 @@ class SourceRef:
         raw: that record's raw payload (not compared).
     """
 
-    platform: Platform = attrs.field(converter=Platform)
+    platform: Platform = attrs.field(converter=_platform)
     connection_id: str
     external_id: str | None
     updated_at: _dt.datetime
@@ -130,22 +136,26 @@ class Contact:
     @property
     def platform(self) -> Platform | None:
         """The platform of the newest source."""
-        return self.primary.platform if self.primary else None
+        primary = self.primary  # asked once (a property)
+        return primary.platform if primary else None
 
     @property
     def connection_id(self) -> str | None:
         """The connection of the newest source."""
-        return self.primary.connection_id if self.primary else None
+        primary = self.primary
+        return primary.connection_id if primary else None
 
     @property
     def external_id(self) -> str | None:
         """The customer id in the newest source's connection."""
-        return self.primary.external_id if self.primary else None
+        primary = self.primary
+        return primary.external_id if primary else None
 
     @property
     def raw(self) -> Any:
         """The newest source's raw payload, so field maps can read vendor fields."""
-        return self.primary.raw if self.primary else None
+        primary = self.primary
+        return primary.raw if primary else None
 
     def external_id_for(self, connection_id: str) -> str | None:
         """The customer id this contact has in one connection.
@@ -243,20 +253,56 @@ def prepare_contact(record: Customer | Order | Cart, rules: Any = None) -> Conta
             external_id = buyer.external_id
         else:
             external_id = record.customer_external_id
+    if type(ruleset) is RuleSet:
+        # phone_chain() and consent_fields(), with the record's kind found once.
+        kind = (
+            "customer"
+            if isinstance(record, Customer)
+            else "order"
+            if isinstance(record, Order)
+            else "cart"
+        )
+        chain = ruleset.phone_chains.get(kind, ())
+        fields = ruleset.consent.get(kind, ())
+    else:
+        chain = ruleset.phone_chain(record)
+        fields = ruleset.consent_fields(record)
     email = normalize_email(email_in)
     phone = phone_from_chain(
         record,
-        ruleset.phone_chain(record),
+        chain,
         store_country=ruleset.store_country,
         plausibility=ruleset.plausibility,
         guest_customer_ids=ruleset.guests.guest_customer_ids,
     )
     key = contact_key(email.value, phone.value, policy=ruleset.identity)
-    consent = consent_from_fields(record, ruleset.consent_fields(record))
+    consent = consent_from_fields(record, fields)
     if key is None:
         return ContactDecision(None, Reason.NO_IDENTITY, email, phone, consent)
 
     raw = buyer.raw if buyer is not None and buyer.raw is not None else record.raw
+    if _DIRECT and type(record.platform) is Platform:
+        # What the constructors would make of these inputs, made directly: one
+        # source is its own ``_sources``, the tags come out of ``_sorted_tags``, and
+        # a new empty dict is what ``_times({})`` gives.
+        source = _BUILD_SOURCE(
+            record.platform, record.connection_id, external_id, record.updated_at, raw
+        )
+        contact = _BUILD_CONTACT(
+            key,
+            record.updated_at,
+            email.value,
+            phone.value,
+            _blank(buyer.first_name) if buyer else None,
+            _blank(buyer.last_name) if buyer else None,
+            _blank(buyer.company) if buyer else None,
+            _prepared_tags(buyer, ruleset.tags),
+            consent.value,
+            consent.at if consent.value is not None else None,
+            (source,),
+            {},
+        )
+        return _BUILD_DECISION(contact, None, email, phone, consent)  # type: ignore[no-any-return]
     contact = Contact(
         key=key,
         updated_at=record.updated_at,
@@ -273,6 +319,71 @@ def prepare_contact(record: Customer | Order | Cart, rules: Any = None) -> Conta
         ],
     )
     return ContactDecision(contact, None, email, phone, consent)
+
+
+# -- contacts of one record, built without the converters -----------------------------------
+
+#: The fields of the classes prepare_contact builds directly, in the classes' order.
+_CONTACT_FIELDS: tuple[str, ...] = (
+    "key",
+    "updated_at",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "company",
+    "tags",
+    "accepts_marketing",
+    "consent_at",
+    "sources",
+    "field_times",
+)
+_SOURCE_FIELDS: tuple[str, ...] = ("platform", "connection_id", "external_id", "updated_at", "raw")
+_DECISION_FIELDS: tuple[str, ...] = ("contact", "reason", "email", "phone", "consent")
+
+# Contacts and sources have converters: prepare_contact passes what they would
+# return (a Platform member, sorted unique tags, one source, a new empty dict).
+_BUILD_CONTACT: Any = builder(Contact, _CONTACT_FIELDS, converted=True)
+_BUILD_SOURCE: Any = builder(SourceRef, _SOURCE_FIELDS, converted=True)
+_BUILD_DECISION: Any = builder(ContactDecision, _DECISION_FIELDS)
+
+#: Contacts of one record are built field by field only while the classes are
+#: what the builders assume; otherwise the constructors and their converters serve.
+_DIRECT = None not in (_BUILD_CONTACT, _BUILD_SOURCE, _BUILD_DECISION)
+
+
+# A tag policy is the rule set's long-lived object: its sorted tags are computed
+# once (and, when the store's own tags are imported, once per distinct tuple of
+# them), found again by the policy's identity. Bounded: cleared when full.
+_TAGS: dict[int, tuple[TagPolicy, tuple[str, ...] | None, dict[tuple[str, ...], tuple[str, ...]]]]
+_TAGS = {}
+_TAGS_LIMIT = 64
+_OWN_LIMIT = 1024
+
+
+def _prepared_tags(buyer: Customer | None, policy: TagPolicy) -> tuple[str, ...]:
+    """``_sorted_tags(contact_tags(buyer, policy))``, remembered per policy."""
+    entry = _TAGS.get(id(policy))
+    if entry is None or entry[0] is not policy or type(policy) is not TagPolicy:
+        static = None if policy.import_record_tags else _sorted_tags(contact_tags(None, policy))
+        entry = (policy, static, {})
+        if type(policy) is TagPolicy:
+            if len(_TAGS) >= _TAGS_LIMIT:
+                _TAGS.clear()
+            _TAGS[id(policy)] = entry
+    if entry[1] is not None:
+        return entry[1]
+    own = buyer.tags if buyer is not None else ()
+    if type(own) is not tuple:
+        return _sorted_tags(contact_tags(buyer, policy))
+    known = entry[2]
+    tags = known.get(own)
+    if tags is None:
+        tags = _sorted_tags(contact_tags(buyer, policy))
+        if len(known) >= _OWN_LIMIT:
+            known.clear()
+        known[own] = tags
+    return tags
 
 
 def _merge_group(group: list[Contact]) -> Contact:

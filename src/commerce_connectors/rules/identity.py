@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 import attrs
 
 from ..errors import ConfigurationError
 from ..models import RECORD_TYPES, Cart, Customer, Order, Payment, Platform, Product
+from ._direct import builder
 from ._reasons import Reason
 from .email import normalize_email
 
@@ -42,6 +43,11 @@ class IdentityKind(str, enum.Enum):
     PHONE = "phone"
 
 
+def _identity_kind(value: object) -> IdentityKind:
+    # IdentityKind(value), without the enum's lookup when it is already a member.
+    return value if type(value) is IdentityKind else IdentityKind(value)
+
+
 @attrs.frozen(order=True)
 class ContactKey:
     """The identity of a contact in a sink.
@@ -55,7 +61,7 @@ class ContactKey:
         'alice@example.com'
     """
 
-    kind: IdentityKind = attrs.field(converter=IdentityKind)
+    kind: IdentityKind = attrs.field(converter=_identity_kind)
     value: str
 
     def __str__(self) -> str:
@@ -107,10 +113,17 @@ def contact_key(
     """
     normalised = normalize_email(email).value
     if normalised is not None:
-        return ContactKey(IdentityKind.EMAIL, normalised)
+        return _email_key(IdentityKind.EMAIL, normalised)
     if policy.phone_fallback and phone and phone.startswith("+") and phone[1:].isdigit():
         return ContactKey(IdentityKind.PHONE, phone)
     return None
+
+
+# ContactKey(kind, value) for a kind that is already a member, slot by slot
+# (see _direct), or the constructor itself.
+_email_key: Callable[[IdentityKind, str], ContactKey] = (
+    builder(ContactKey, ("kind", "value"), converted=True) or ContactKey
+)
 
 
 @attrs.frozen

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -27,6 +27,7 @@ import phonenumbers
 
 from ..errors import ConfigurationError
 from ..models import Address, Cart, Customer, Order
+from ._direct import builder
 from ._paths import FieldPath, PathError, Reader
 from ._reasons import Reason
 from .guests import is_guest
@@ -129,10 +130,32 @@ class PhoneResult:
 
 
 def _region(code: object) -> str | None:
+    if code is None:
+        return None
+    if type(code) is str:
+        # The same few codes on every record: each is looked up once (bounded).
+        try:
+            return _REGIONS[code]
+        except KeyError:
+            found = _checked_region(code)
+            if len(_REGIONS) >= _REGIONS_LIMIT:
+                _REGIONS.clear()
+            _REGIONS[code] = found
+            return found
+    return _checked_region(code)
+
+
+def _checked_region(code: object) -> str | None:
+    """The region a country code names, if libphonenumber knows it: the checked way."""
     if not isinstance(code, str):
         return None
     code = code.strip().upper()
     return code if code in phonenumbers.SUPPORTED_REGIONS else None
+
+
+#: Country codes as written (``"us "``) -> the region they name, or ``None``.
+_REGIONS: dict[str, str | None] = {}
+_REGIONS_LIMIT = 1024
 
 
 def normalize_phone(
@@ -231,10 +254,27 @@ def region_for(record: Any, *, store_country: str | None = None) -> str | None:
         >>> region_for(c, store_country="FR")
         'ES'
     """
-    for address in _addresses_of(record):
-        code = _region(getattr(address, "country_code", None))
-        if code:
-            return code
+    if isinstance(record, Customer):
+        buyer: Customer | None = record
+    elif isinstance(record, Order | Cart) and isinstance(record.customer, Customer):
+        buyer = record.customer
+    else:
+        buyer = None
+        for address in _addresses_of(record):
+            code = _region(getattr(address, "country_code", None))
+            if code:
+                return code
+    if buyer is not None:
+        # _addresses_of(buyer), unrolled: the usual buyer has one default address.
+        address = buyer.default_address
+        if address is not None:
+            code = _region(getattr(address, "country_code", None))
+            if code:
+                return code
+        for address in buyer.addresses:
+            code = _region(getattr(address, "country_code", None))
+            if code:
+                return code
     return _region(store_country)
 
 
@@ -305,7 +345,7 @@ def phone_from_chain(
                 region = fallback[0]
             result = normalize_phone(value, region, plausibility=plausibility)
             if result.value is not None:
-                return PhoneResult(
+                return _result(
                     result.value,
                     result.reason,
                     path,
@@ -315,11 +355,21 @@ def phone_from_chain(
                 )
             assert result.reason is not None
             original = value if isinstance(value, str) else result.original
-            skipped.append(PhoneAttempt(path, original, result.reason, region))
+            skipped.append(_attempt(path, original, result.reason, region))
     if not fallback:
         fallback.append(region_for(record, store_country=store_country))
     return PhoneResult(None, Reason.NO_PHONE, region=fallback[0], skipped=tuple(skipped))
 
+
+# PhoneResult(...) and PhoneAttempt(...), slot by slot (see _direct), or the
+# constructors themselves.
+_result: Callable[..., PhoneResult] = (
+    builder(PhoneResult, ("value", "reason", "source", "original", "region", "skipped"))
+    or PhoneResult
+)
+_attempt: Callable[..., PhoneAttempt] = (
+    builder(PhoneAttempt, ("path", "original", "reason", "region")) or PhoneAttempt
+)
 
 #: A chain made ready: each candidate with its path's reader (``None`` for a
 #: ``[*]`` path) and the path's text.

@@ -93,6 +93,9 @@ class TriggerDecision:
 
 _FIRE = TriggerDecision(True)
 _DEFAULT_POLICY = TriggerPolicy()
+# Decisions are frozen: the same few are handed out rather than made per record.
+_HISTORICAL_DATA = TriggerDecision(False, Reason.HISTORICAL_DATA)
+_HISTORICAL_CART = TriggerDecision(False, Reason.HISTORICAL_CART)
 
 
 def trigger_decision(
@@ -139,7 +142,7 @@ def trigger_decision(
         ...                  sync_started_at=start).reason
         <Reason.HISTORICAL_DATA: 'historical_data'>
     """
-    mode = SyncMode(mode)
+    mode = mode if type(mode) is SyncMode else SyncMode(mode)
     if mode is SyncMode.REALTIME:
         return _FIRE
     if sync_started_at is None:
@@ -147,14 +150,13 @@ def trigger_decision(
     started = ensure_aware_utc(sync_started_at, field="sync_started_at")
     threshold = started - policy.window
     if mode is SyncMode.HISTORICAL and not policy.historical_fires:
-        reason = Reason.HISTORICAL_CART if isinstance(record, Cart) else Reason.HISTORICAL_DATA
-        return TriggerDecision(False, reason)
+        return _HISTORICAL_CART if isinstance(record, Cart) else _HISTORICAL_DATA
     if isinstance(record, Cart):
         if mode is SyncMode.HISTORICAL or not policy.incremental_carts_fire:
-            return TriggerDecision(False, Reason.HISTORICAL_CART)
+            return _HISTORICAL_CART
         moment = record.last_activity_at
     else:
         moment = record.created_at
     if moment >= threshold:
         return _FIRE
-    return TriggerDecision(False, Reason.HISTORICAL_DATA)
+    return _HISTORICAL_DATA

@@ -76,6 +76,7 @@ from ..rules import (
     should_subscribe,
     trigger_decision,
 )
+from ..rules._direct import builder
 from ..state.leases import DEFAULT_LEASE_TTL, LeaseKeeper, default_worker_id
 from .report import StreamReport, SyncProgress, SyncReport, SyncStatus
 
@@ -100,6 +101,18 @@ _MAKES = {
     Stream.ORDERS: ("contact", "order"),
     Stream.ABANDONED_CARTS: ("contact", "cart"),
 }
+# Keys and items of every record, slot by slot (rules._direct), or the classes
+# themselves: the same objects, built several times per record.
+_record_key: Callable[[str, str, str], RecordKey] = (
+    builder(RecordKey, ("connection_id", "kind", "external_id")) or RecordKey
+)
+_sink_item: Callable[..., SinkItem] = (
+    builder(SinkItem, ("key", "record", "fields", "trigger", "contact", "status", "subscription"))
+    or SinkItem
+)
+
+# Every kind an item can have, whatever a stream yields (a contact, or its stream's kind).
+_ITEM_KINDS = frozenset({"contact", *_KIND.values()})
 _RECORD_OF: Mapping[Stream, type[SourceRecord]] = {
     Stream.PRODUCTS: Product,
     Stream.CUSTOMERS: Customer,
@@ -142,6 +155,26 @@ def _http_delta(
         float(after.get("rate_limit_wait", 0.0)) - float(before.get("rate_limit_wait", 0.0)),
         float(after.get("backoff_wait", 0.0)) - float(before.get("backoff_wait", 0.0)),
     )
+
+
+def _written(batch: SinkBatch, ack: BatchAck) -> list[tuple[str, str]]:
+    """The ``(kind, external id)`` of every item the sink wrote (or found unchanged).
+
+    A contact counts under its source's customer id (a contact map failure is
+    dead-lettered under it); items the destination refused do not count.
+    """
+    written: list[tuple[str, str]] = []
+    for item, outcome in zip(batch.items, ack.outcomes, strict=True):
+        action = outcome.action
+        if action is WriteAction.REFUSED:
+            continue
+        if item.kind == "contact":
+            external_id = item.record.external_id
+            if external_id is not None:
+                written.append(("contact", external_id))
+        elif action in (WriteAction.INSERTED, WriteAction.UPDATED, WriteAction.UNCHANGED):
+            written.append((item.kind, item.key.external_id))
+    return written
 
 
 class _StopRequestedError(Exception):
@@ -221,6 +254,8 @@ class SyncEngine:
         self._open_letters: set[tuple[str, str]] = set()
         self._sequence = 0
         self._run_t0 = 0.0
+        # The sink, and itself if it looks contacts up (see _contact_lookup).
+        self._lookup: tuple[SinkProtocol, ContactLookupSink | None] | None = None
 
     # -- public -------------------------------------------------------------------------
 
@@ -547,12 +582,15 @@ class SyncEngine:
         limit = self.sink.capabilities.batch_size
         # Kinds the sink does not store are not sent (a CRM without a product catalogue).
         kinds = self.sink.capabilities.kinds
+        # A sink storing every kind an item can have keeps every item: nothing to filter.
+        every_kind = kinds.issuperset(_ITEM_KINDS)
         self._progress(stream, "start", stream_t0)
         try:
             for record in self._iterate(stream, since):
                 current.read += 1
                 made, deferred = self._items_for(stream, record, trigger_mode, pass_started)
-                made = [i for i in made if i.kind in kinds]
+                if not every_kind:
+                    made = [i for i in made if i.kind in kinds]
                 if deferred is not None:
                     holdback = deferred if holdback is None else min(holdback, deferred)
                 if len(items) + len(made) > limit:
@@ -605,7 +643,8 @@ class SyncEngine:
 
     def _map(self, kind: str, record: Any) -> Mapping[str, Any] | None:
         try:
-            return self.maps[kind].apply(record).fields
+            # apply(record).fields, without the MappedRecord around them.
+            return self.maps[kind]._mapped(record)[1]
         except MappingError as error:
             self._dead_letter(error)
             return None
@@ -627,9 +666,10 @@ class SyncEngine:
         fields = self._map("contact", contact)
         if fields is None:
             return None, None
-        key = RecordKey("", "contact", contact.key.value)
+        key = _record_key("", "contact", contact.key.value)
         subscription = should_subscribe(decision.consent)
-        return SinkItem(key, contact, fields, subscription=subscription), contact.key.value
+        item = _sink_item(key, contact, fields, None, None, None, subscription)
+        return item, contact.key.value
 
     def _items_for(
         self, stream: Stream, record: Any, mode: SyncMode, pass_started: _dt.datetime
@@ -637,7 +677,7 @@ class SyncEngine:
         assert self._current is not None
         assert self._report is not None
         skipped = self._current.skipped
-        key = RecordKey(record.connection_id, _KIND[stream], record.external_id)
+        key = _record_key(record.connection_id, _KIND[stream], record.external_id)
         if isinstance(record, Product):
             fields = self._map("product", record)
             return ([] if fields is None else [SinkItem(key, record, fields)]), None
@@ -650,7 +690,7 @@ class SyncEngine:
             fields = self._map("customer", record)
             if fields is None:
                 return [], None
-            return [contact_item, SinkItem(key, record, fields, contact=identity)], None
+            return [contact_item, _sink_item(key, record, fields, None, identity, None, None)], None
         if not isinstance(record, (Order, Cart)):
             raise TypeError(f"{stream.value} yielded a {type(record).__name__}")
         admission = admit_record(record, self.rules.guests)
@@ -693,21 +733,34 @@ class SyncEngine:
         fields = self._map(_KIND[stream], record)
         if fields is None:
             return [], deferred
-        main = SinkItem(key, record, fields, trigger=trigger, contact=identity, status=status)
+        main = _sink_item(key, record, fields, trigger, identity, status, None)
         items = [main] if contact_item is None else [contact_item, main]
         return items, deferred
 
     def _known_guest(self, record: Order | Cart, reason: Reason | None) -> str | None:
         """The email of an excluded guest the CRM already knows as a contact, if any."""
-        if reason is not Reason.GUEST_EXCLUDED or not isinstance(self.sink, ContactLookupSink):
+        lookup = self._contact_lookup() if reason is Reason.GUEST_EXCLUDED else None
+        if lookup is None:
             return None
         email = record.email
         if email is None and record.customer is not None:
             email = record.customer.email
         normalized = normalize_email(email).value
-        if normalized is None or not self.sink.contact_exists(normalized):
+        if normalized is None or not lookup.contact_exists(normalized):
             return None
         return normalized
+
+    def _contact_lookup(self) -> ContactLookupSink | None:
+        """The sink if it is a :class:`ContactLookupSink`, asked once per sink.
+
+        A runtime protocol check inspects the class's members on every call (some
+        ten microseconds); a guest-heavy store asks it for each excluded order.
+        """
+        sink = self.sink
+        held = self._lookup
+        if held is None or held[0] is not sink:
+            held = self._lookup = (sink, sink if isinstance(sink, ContactLookupSink) else None)
+        return held[1]
 
     # -- batches ------------------------------------------------------------------------
 
@@ -730,42 +783,37 @@ class SyncEngine:
         current = self._current
         now = self.clock.now()
         parked: list[tuple[Contact, Reason]] = []
-        written: list[tuple[str, str]] = []
+        refused, inserted, updated = WriteAction.REFUSED, WriteAction.INSERTED, WriteAction.UPDATED
         for item, outcome in zip(batch.items, ack.outcomes, strict=True):
             action = outcome.action
-            if action is WriteAction.REFUSED and isinstance(outcome.error, InvalidRecordError):
+            if action is refused and isinstance(outcome.error, InvalidRecordError):
                 # The destination refused this record: keep it with the CRM's reason.
                 self._dead_letter(outcome.error)
                 continue
             if item.kind == "contact":
                 assert isinstance(item.record, Contact)
-                if action is WriteAction.REFUSED:
+                if action is refused:
                     parked.append((item.record, outcome.reason or Reason.CONTACT_LIMIT))
-                elif item.record.external_id is not None:
-                    # A contact map failure is dead-lettered under the contact's source id.
-                    written.append(("contact", item.record.external_id))
                 if current is None:
                     continue
-                if action is WriteAction.REFUSED:
+                if action is refused:
                     if outcome.reason is Reason.CONTACT_LIMIT or outcome.reason is None:
                         current.refused_by_cap += 1
                     else:
                         current.contact_notes[outcome.reason.value] += 1
-                elif action is WriteAction.INSERTED:
+                elif action is inserted:
                     current.contacts_new += 1
-                elif action is WriteAction.UPDATED:
+                elif action is updated:
                     current.contacts_updated += 1
                 else:
                     current.contacts_unchanged += 1
                 current.duplicates_merged += int(outcome.merged)
                 continue
-            if action in (WriteAction.INSERTED, WriteAction.UPDATED, WriteAction.UNCHANGED):
-                written.append((item.kind, item.key.external_id))
             if current is None:
                 continue
-            if action is WriteAction.INSERTED:
+            if action is inserted:
                 current.new += 1
-            elif action is WriteAction.UPDATED:
+            elif action is updated:
                 current.updated += 1
             elif action is WriteAction.UNCHANGED:
                 current.unchanged += 1
@@ -775,16 +823,18 @@ class SyncEngine:
                 current.skipped[(outcome.reason or Reason.NO_IDENTITY).value] += 1
             if item.kind in ("customer", "order", "cart"):
                 fires = item.trigger is not None and item.trigger.fires
-                current.triggers_fired += int(
-                    fires and action in (WriteAction.INSERTED, WriteAction.UPDATED)
-                )
+                current.triggers_fired += int(fires and action in (inserted, updated))
         refusals = {c.key.value for c, r in parked if r is Reason.CONTACT_LIMIT}
         if refusals:
             self.state.park_contacts(
                 self.connection_id, [(c, r) for c, r in parked if c.key.value in refusals], now
             )
-        resolved = [k for k in written if k in self._open_letters]
-        if resolved and self._report is not None:
+        # What was written only matters when dead letters are open (usually none are):
+        # read after the loop, which may have opened some.
+        if not self._open_letters or self._report is None:
+            return
+        resolved = [k for k in _written(batch, ack) if k in self._open_letters]
+        if resolved:
             self._report.dead_letters_resolved += self.state.resolve_dead_letters(
                 self.connection_id, resolved, now
             )

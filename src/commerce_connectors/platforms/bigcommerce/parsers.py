@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..._parsing import PayloadReader, fast_first, reader_type
 from ...models import (
@@ -54,6 +54,13 @@ from ...models import (
     Platform,
     Product,
     ProductVariant,
+    _new_address,
+    _new_cart,
+    _new_customer,
+    _new_line_item,
+    _new_order,
+    _new_product,
+    _new_variant,
 )
 from .constants import GUEST_CUSTOMER_ID, MARKETING_CONSENT, ORDER_STATUSES, PLATFORM_NAME
 
@@ -88,7 +95,7 @@ def _sub_reader(payload: Any, parent: PayloadReader, base: str) -> PayloadReader
 
 def _v2_address(r: PayloadReader) -> Address:
     """A v2 address (order billing or shipping address)."""
-    return Address(
+    return _new_address(
         first_name=r.text("first_name"),
         last_name=r.text("last_name"),
         company=r.text("company"),
@@ -104,7 +111,7 @@ def _v2_address(r: PayloadReader) -> Address:
 
 def _v3_address(r: PayloadReader) -> Address:
     """A v3 customer address-book entry."""
-    return Address(
+    return _new_address(
         first_name=r.text("first_name"),
         last_name=r.text("last_name"),
         company=r.text("company"),
@@ -254,7 +261,7 @@ def parse_customer(
             accepts = True
         if evidence["date_modified"] is not None:
             updated = max(updated, _dt.datetime.fromisoformat(evidence["date_modified"]))
-    return Customer(
+    return _new_customer(
         platform=_PLATFORM,
         connection_id=connection_id,
         external_id=external_id,
@@ -312,7 +319,7 @@ def _buyer(
 ) -> Customer:
     """The buyer as a Customer, guests included (``customer_id`` 0)."""
     guest = customer_id is None or customer_id == GUEST_CUSTOMER_ID
-    return Customer(
+    return _new_customer(
         platform=_PLATFORM,
         connection_id=connection_id,
         # A guest has no customer id (0); an id per order keeps guests apart in sinks.
@@ -337,7 +344,7 @@ def _order_line(
     product_id = _id_or_none(line, "product_id")
     if price is None or quantity is None:
         return None
-    return LineItem(
+    return _new_line_item(
         name=line.text("name"),
         quantity=quantity,
         unit_price=price,
@@ -363,21 +370,29 @@ def _consignments(payload: Any) -> list[tuple[str, Mapping[str, Any]]] | None:
     ``include=consignments`` (``consignments`` is then a ``{url, resource}`` link) or
     without ``consignment_structure=object``.
     """
-    raw = payload.get("consignments") if isinstance(payload, Mapping) else None
-    if not isinstance(raw, Mapping) or "url" in raw or "resource" in raw:
+    raw = payload.get("consignments") if _is_mapping(payload) else None
+    if not _is_mapping(raw) or "url" in raw or "resource" in raw:
         return None
     found: list[tuple[str, Mapping[str, Any]]] = []
-    for kind in CONSIGNMENT_KINDS:
+    for kind, keys in _CONSIGNMENT_KEYS:
         node: Any = raw
-        for key in kind.split("."):
-            node = node.get(key) if isinstance(node, Mapping) else None
+        for key in keys:
+            node = node.get(key) if _is_mapping(node) else None
         if isinstance(node, list):
+            prefix = f"consignments.{kind}["
             found.extend(
-                (f"consignments.{kind}[{n}]", item)
-                for n, item in enumerate(node)
-                if isinstance(item, Mapping)
+                (f"{prefix}{n}]", item) for n, item in enumerate(node) if _is_mapping(item)
             )
     return found
+
+
+#: CONSIGNMENT_KINDS with each one's keys, split once.
+_CONSIGNMENT_KEYS = tuple((kind, tuple(kind.split("."))) for kind in CONSIGNMENT_KINDS)
+
+
+def _is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)``, without the abstract-class check for a JSON object."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def consignment_lines(payload: Any) -> list[tuple[str, Any]] | None:
@@ -415,17 +430,21 @@ def _lines_of(
     if consignments is None:
         return None
     lines: dict[Any, tuple[str, Any]] = {}
+    all_ids = True
     for path, consignment in consignments:
         items = consignment.get("line_items", [])
         if not isinstance(items, list):
             return None
         for n, item in enumerate(items):
-            if not isinstance(item, Mapping) or "resource" in item or "url" in item:
+            if not _is_mapping(item) or "resource" in item or "url" in item:
                 return None  # a link to the line, not the line
             key = item.get("id")
-            if isinstance(key, bool) or not isinstance(key, int):
+            if type(key) is not int and (isinstance(key, bool) or not isinstance(key, int)):
                 key = (path, n)  # no usable id: kept, never merged with another
+                all_ids = False
             lines.setdefault(key, (f"{path}.line_items[{n}]", item))
+    if all_ids:  # integers only: their own order is the order of the keys below
+        return [lines[key] for key in sorted(lines)]
     return [
         lines[key]
         for key in sorted(lines, key=lambda k: (0, k, "") if isinstance(k, int) else (1, 0, k))
@@ -609,7 +628,7 @@ def parse_order(
         updated=updated,
         connection_id=connection_id,
     )
-    return Order(
+    return _new_order(
         platform=_PLATFORM,
         connection_id=connection_id,
         external_id=external_id,
@@ -703,7 +722,7 @@ def parse_product(
             if variant_id == base_variant:
                 base_sku = sku
             variants.append(
-                ProductVariant(
+                _new_variant(
                     external_id=variant_id,
                     name=" / ".join(labels) or None,
                     sku=sku,
@@ -726,7 +745,7 @@ def parse_product(
     category = ", ".join(names[c] for c in category_ids if c in names) or None
     path = r.text("custom_url.url")
     url = f"{store_url.rstrip('/')}{path}" if store_url and path else None
-    return Product(
+    return _new_product(
         platform=_PLATFORM,
         connection_id=connection_id,
         external_id=external_id,
@@ -764,7 +783,7 @@ def _cart_line(item: PayloadReader, kind: str, currency: str | None) -> LineItem
         total = item.money("extended_sale_price", currency)
     if price is None or quantity is None:
         return None
-    return LineItem(
+    return _new_line_item(
         name=item.text("name"),
         quantity=quantity,
         unit_price=price,
@@ -828,7 +847,7 @@ def parse_cart(
     assert total is not None
     guest = customer_id is None or customer_id == GUEST_CUSTOMER_ID
     email = r.text("email")
-    buyer = Customer(
+    buyer = _new_customer(
         platform=_PLATFORM,
         connection_id=connection_id,
         external_id=f"guest-cart-{external_id}" if guest else str(customer_id),
@@ -843,7 +862,7 @@ def parse_cart(
         extra["base_amount"] = base_amount
     if discount is not None:
         extra["discount_amount"] = discount
-    return Cart(
+    return _new_cart(
         platform=_PLATFORM,
         connection_id=connection_id,
         external_id=external_id,

@@ -14,7 +14,18 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from ...models import Address, Cart, Customer, LineItem, Order, OrderStatus, Platform, Product
+from ...models import (
+    Address,
+    Cart,
+    Customer,
+    LineItem,
+    Order,
+    OrderStatus,
+    Platform,
+    Product,
+    _evolve,
+    _new_customer,
+)
 from .constants import GID_PREFIX
 
 __all__ = [
@@ -105,6 +116,15 @@ def connection_id_for(shop: str | None) -> str:
     return f"{PLATFORM_NAME}:{shop}" if shop else PLATFORM_NAME
 
 
+#: legacy_id() of the id strings met lately (a GraphQL order names two dozen of them, and
+#: products and variants come back order after order). Bounded: cleared when full, and
+#: only short strings are kept.
+_LEGACY_IDS: dict[str, str | None] = {}
+_LEGACY_IDS_LIMIT = 4096
+_LEGACY_ID_LENGTH = 128
+_UNKNOWN: Any = object()
+
+
 def legacy_id(value: Any) -> str | None:
     """``gid://shopify/Order/450789469`` or ``450789469`` → ``"450789469"``.
 
@@ -112,6 +132,20 @@ def legacy_id(value: Any) -> str | None:
         >>> legacy_id("gid://shopify/Order/450789469"), legacy_id(7), legacy_id(None)
         ('450789469', '7', None)
     """
+    if type(value) is str:
+        known = _LEGACY_IDS.get(value, _UNKNOWN)
+        if known is _UNKNOWN:
+            known = _legacy_id(value)
+            if len(value) <= _LEGACY_ID_LENGTH:
+                if len(_LEGACY_IDS) >= _LEGACY_IDS_LIMIT:
+                    _LEGACY_IDS.clear()
+                _LEGACY_IDS[value] = known
+        return known  # type: ignore[no-any-return]
+    return _legacy_id(value)
+
+
+def _legacy_id(value: Any) -> str | None:
+    """:func:`legacy_id`, worked out."""
     if value is None or isinstance(value, bool):
         return None
     text = str(value).strip()
@@ -133,7 +167,7 @@ def split_tags(value: Any) -> tuple[str, ...]:
         items = value
     else:
         return ()
-    return tuple(t.strip() for t in items if isinstance(t, str) and t.strip())
+    return tuple([t.strip() for t in items if isinstance(t, str) and t.strip()])
 
 
 def consent_from_state(state: str | None) -> bool | None:
@@ -221,7 +255,7 @@ def buyer_contact(
         )
         if options.buyer_phone_fallback and not first_text(phone) and not has_address_phone:
             phone = first_text(billing.phone if billing else None, order_phone)
-        return attrs.evolve(
+        return _evolve(
             registered,
             email=registered.email or email,
             phone=phone,
@@ -235,7 +269,7 @@ def buyer_contact(
     phone = first_text(billing.phone if billing else None, order_phone)
     if not first_text(email) and not phone:
         return None
-    return Customer(
+    return _new_customer(
         platform=PLATFORM,
         connection_id=connection_id,
         # Guests have no customer id; the order's id keeps the contact traceable.

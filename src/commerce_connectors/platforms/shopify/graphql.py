@@ -32,7 +32,13 @@ from ...models import (
     Money,
     Order,
     Product,
-    ProductVariant,
+    _new_address,
+    _new_cart,
+    _new_customer,
+    _new_line_item,
+    _new_order,
+    _new_product,
+    _new_variant,
     ensure_aware_utc,
 )
 from ._shared import (
@@ -293,7 +299,7 @@ def _address(r: PayloadReader, path: str) -> Address | None:
     if not isinstance(r.raw(path), dict):
         return None
     a = r.child(path)
-    return Address(
+    return _new_address(
         first_name=a.text("firstName"),
         last_name=a.text("lastName"),
         company=a.text("company"),
@@ -315,8 +321,18 @@ def _bag(
         if required:
             r.problem(path, "required amount is missing")
         return None
-    base = f"{path}.{options.money}Money"
-    return r.money(f"{base}.amount", r.currency(f"{base}.currencyCode"), required=True)
+    paths = _BAG_PATHS.get((path, options.money))
+    if paths is None:
+        if len(_BAG_PATHS) >= 64:
+            _BAG_PATHS.clear()
+        base = f"{path}.{options.money}Money"
+        paths = _BAG_PATHS[path, options.money] = (f"{base}.amount", f"{base}.currencyCode")
+    return r.money(paths[0], r.currency(paths[1]), required=True)
+
+
+#: The amount and currency paths of a MoneyBag, by (bag path, "shop" / "presentment"):
+#: the same dozen every order (the bag paths are this module's own). Bounded all the same.
+_BAG_PATHS: dict[tuple[str, str], tuple[str, str]] = {}
 
 
 def _customer(
@@ -333,7 +349,7 @@ def _customer(
     state = r.text("state")
     if external_id is None or created is None or updated is None:
         return None
-    return Customer(
+    return _new_customer(
         platform=PLATFORM,
         connection_id=connection_id,
         external_id=external_id,
@@ -376,7 +392,7 @@ def line_from_node(
     quantity = line.integer("quantity", required=True, negative=False)
     if price is None or quantity is None:
         return None
-    return LineItem(
+    return _new_line_item(
         name=line.text("title") or line.text("name"),
         quantity=quantity,
         unit_price=price,
@@ -391,8 +407,12 @@ def line_from_node(
 
 
 def _lines(r: PayloadReader, options: ParseOptions, *, keep_id: bool) -> tuple[LineItem, ...]:
-    found = (line_from_node(n, options, keep_id=keep_id) for n in r.children("lineItems.nodes"))
-    return tuple(line for line in found if line is not None)
+    lines: list[LineItem] = []
+    for node in r.children("lineItems.nodes"):
+        line = line_from_node(node, options, keep_id=keep_id)
+        if line is not None:
+            lines.append(line)
+    return tuple(lines)
 
 
 def _buyer(
@@ -473,7 +493,7 @@ def parse_order_node(
     assert created is not None
     assert updated is not None
     assert total is not None
-    return Order(
+    return _new_order(
         platform=PLATFORM,
         connection_id=conn,
         external_id=external_id,
@@ -533,7 +553,7 @@ def parse_product_node(
         price = v.money("price", code)
         if variant_id is not None:
             variants.append(
-                ProductVariant(
+                _new_variant(
                     external_id=variant_id, name=v.text("title"), sku=v.text("sku"), price=price
                 )
             )
@@ -543,7 +563,7 @@ def parse_product_node(
     assert created is not None
     assert updated is not None
     first = variants[0] if variants else None
-    return Product(
+    return _new_product(
         platform=PLATFORM,
         connection_id=conn,
         external_id=external_id,
@@ -604,7 +624,7 @@ def parse_checkout_node(
     assert created is not None
     assert updated is not None
     assert total is not None
-    return Cart(
+    return _new_cart(
         platform=PLATFORM,
         connection_id=conn,
         external_id=external_id,

@@ -25,7 +25,22 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..._parsing import PayloadReader, fast_first, reader_type
-from ...models import Address, Cart, Customer, LineItem, Money, Order, Product, ProductVariant
+from ...models import (
+    Address,
+    Cart,
+    Customer,
+    LineItem,
+    Money,
+    Order,
+    Product,
+    _new_address,
+    _new_cart,
+    _new_customer,
+    _new_line_item,
+    _new_order,
+    _new_product,
+    _new_variant,
+)
 from ._shared import (
     DEFAULT_OPTIONS,
     PLATFORM,
@@ -52,7 +67,7 @@ def _address(r: PayloadReader, path: str) -> Address | None:
     if not isinstance(r.raw(path), dict):
         return None
     a = r.child(path)
-    return Address(
+    return _new_address(
         first_name=a.text("first_name"),
         last_name=a.text("last_name"),
         company=a.text("company"),
@@ -100,7 +115,7 @@ def _customer(
     state = r.text("state")
     if external_id is None or created is None or updated is None:
         return None
-    return Customer(
+    return _new_customer(
         platform=PLATFORM,
         connection_id=connection_id,
         external_id=external_id,
@@ -152,7 +167,7 @@ def _lines(r: PayloadReader, currency: str | None, options: ParseOptions) -> tup
         if price is None or quantity is None:
             continue
         lines.append(
-            LineItem(
+            _new_line_item(
                 name=first_text(line.text("title"), line.text("name")),
                 quantity=quantity,
                 unit_price=price,
@@ -265,7 +280,7 @@ def parse_order(
     assert created is not None
     assert updated is not None
     assert total is not None
-    return Order(
+    return _new_order(
         platform=PLATFORM,
         connection_id=conn,
         external_id=external_id,
@@ -340,7 +355,7 @@ def parse_product(
         price = v.money("price", code)
         if variant_id is not None:
             variants.append(
-                ProductVariant(
+                _new_variant(
                     external_id=variant_id, name=v.text("title"), sku=v.text("sku"), price=price
                 )
             )
@@ -351,7 +366,7 @@ def parse_product(
     assert created is not None
     assert updated is not None
     first = variants[0] if variants else None
-    return Product(
+    return _new_product(
         platform=PLATFORM,
         connection_id=conn,
         external_id=external_id,
@@ -413,7 +428,7 @@ def parse_cart(
     assert created is not None
     assert updated is not None
     assert total is not None
-    return Cart(
+    return _new_cart(
         platform=PLATFORM,
         connection_id=conn,
         external_id=external_id,

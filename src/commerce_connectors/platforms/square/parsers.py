@@ -51,6 +51,13 @@ from ...models import (
     Platform,
     Product,
     ProductVariant,
+    _new_address,
+    _new_customer,
+    _new_line_item,
+    _new_order,
+    _new_payment,
+    _new_product,
+    _new_variant,
 )
 
 __all__ = [
@@ -88,8 +95,18 @@ def _money(r: PayloadReader, path: str, *, required: bool = False) -> Money | No
     if type(node) is not dict and not isinstance(node, Mapping):
         r.problem(path, f"expected a Money object, got {type(node).__name__}", node)
         return None
-    currency = r.currency(f"{path}.currency")
-    return r.money(f"{path}.amount", currency, required=True, minor_units=True)
+    paths = _MONEY_PATHS.get(path)
+    if paths is None:
+        if len(_MONEY_PATHS) >= 64:
+            _MONEY_PATHS.clear()
+        paths = _MONEY_PATHS[path] = (f"{path}.currency", f"{path}.amount")
+    currency = r.currency(paths[0])
+    return r.money(paths[1], currency, required=True, minor_units=True)
+
+
+#: The currency and amount paths of the Money objects read, by the object's path (this
+#: module's own few; bounded all the same).
+_MONEY_PATHS: dict[str, tuple[str, str]] = {}
 
 
 def _address(r: PayloadReader, path: str) -> Address | None:
@@ -97,7 +114,7 @@ def _address(r: PayloadReader, path: str) -> Address | None:
     if (type(node) is not dict and not isinstance(node, Mapping)) or not node:
         return None
     a = r.child(path)
-    return Address(
+    return _new_address(
         first_name=a.text("first_name"),
         last_name=a.text("last_name"),
         line1=a.text("address_line_1"),
@@ -157,7 +174,7 @@ def parse_customer(payload: Any, *, connection_id: str = DEFAULT_CONNECTION_ID) 
     assert external_id is not None
     assert created is not None
     assert updated is not None
-    return Customer(
+    return _new_customer(
         platform=_PLATFORM,
         connection_id=connection_id,
         external_id=external_id,
@@ -231,7 +248,7 @@ def parse_payment(
     assert created is not None
     assert updated is not None
     assert amount is not None
-    return Payment(
+    return _new_payment(
         platform=_PLATFORM,
         connection_id=connection_id,
         external_id=external_id,
@@ -392,7 +409,7 @@ def _line(line: PayloadReader, catalog: Mapping[str, CatalogRef]) -> LineItem | 
         price = total  # custom amounts without a base price: the line total
     if quantity is None:
         return None
-    return LineItem(
+    return _new_line_item(
         name=line.text("name") or (ref.item_name if ref else None),
         quantity=quantity,
         unit_price=price,
@@ -500,7 +517,7 @@ def parse_order(
             )
             if billing is not None:
                 break
-        customer = Customer(
+        customer = _new_customer(
             platform=_PLATFORM,
             connection_id=connection_id,
             external_id=customer_id,
@@ -511,7 +528,7 @@ def parse_order(
             last_name=billing.last_name if billing else None,
             default_address=billing,
         )
-    return Order(
+    return _new_order(
         platform=_PLATFORM,
         connection_id=connection_id,
         external_id=external_id,
@@ -652,7 +669,7 @@ def parse_product(
         if vid is None:
             continue
         variants.append(
-            ProductVariant(
+            _new_variant(
                 external_id=vid,
                 name=v.text("item_variation_data.name"),
                 sku=v.text("item_variation_data.sku"),
@@ -670,7 +687,7 @@ def parse_product(
     assert external_id is not None
     assert updated is not None
     first = variants[0] if variants else None
-    return Product(
+    return _new_product(
         platform=_PLATFORM,
         connection_id=connection_id,
         external_id=external_id,

@@ -49,6 +49,13 @@ from ...models import (
     Platform,
     Product,
     ProductVariant,
+    _new_address,
+    _new_cart,
+    _new_customer,
+    _new_line_item,
+    _new_order,
+    _new_product,
+    _new_variant,
 )
 from .constants import FALLBACK_LANGUAGES
 
@@ -160,8 +167,11 @@ def _translations(r: PayloadReader, path: str) -> dict[str, str]:
 
 
 def _text_field(r: PayloadReader, path: str, language: str | None) -> str | None:
+    value = r.raw(path)
+    if type(value) is str:  # one plain text (order lines): nothing to check or pick
+        return value if value.strip() else None
     _translations(r, path)  # records a problem for a bad shape
-    return localized(r.raw(path), language)
+    return localized(value, language)
 
 
 def order_status(
@@ -180,15 +190,8 @@ def order_status(
     """
     if status == "cancelled":
         return OrderStatus.CANCELLED
-    by_payment = {
-        "refunded": OrderStatus.REFUNDED,
-        "partially_refunded": OrderStatus.PARTIALLY_REFUNDED,
-        "voided": OrderStatus.VOIDED,
-        # The buyer left the payment unfinished: the checkout was never completed.
-        "abandoned": OrderStatus.INCOMPLETE,
-    }
-    if payment_status in by_payment:
-        return by_payment[payment_status]
+    if payment_status in _BY_PAYMENT:
+        return _BY_PAYMENT[payment_status]
     if status == "closed":
         return OrderStatus.COMPLETED
     if payment_status == "paid":
@@ -197,11 +200,23 @@ def order_status(
         if shipping_status == "partially_fulfilled":
             return OrderStatus.PARTIALLY_FULFILLED
         return OrderStatus.PAID
-    return {
-        "pending": OrderStatus.PENDING,
-        "authorized": OrderStatus.AUTHORIZED,
-        "partially_paid": OrderStatus.PARTIALLY_PAID,
-    }.get(payment_status or "", OrderStatus.UNKNOWN)
+    return _UNPAID.get(payment_status or "", OrderStatus.UNKNOWN)
+
+
+#: Payment statuses that decide an order's status before anything else but cancellation.
+_BY_PAYMENT = {
+    "refunded": OrderStatus.REFUNDED,
+    "partially_refunded": OrderStatus.PARTIALLY_REFUNDED,
+    "voided": OrderStatus.VOIDED,
+    # The buyer left the payment unfinished: the checkout was never completed.
+    "abandoned": OrderStatus.INCOMPLETE,
+}
+#: Payment statuses of an open order not (fully) paid yet.
+_UNPAID = {
+    "pending": OrderStatus.PENDING,
+    "authorized": OrderStatus.AUTHORIZED,
+    "partially_paid": OrderStatus.PARTIALLY_PAID,
+}
 
 
 # -- shared pieces ------------------------------------------------------------------------
@@ -221,6 +236,13 @@ def _is_object(value: Any) -> bool:
     return isinstance(value, Mapping)
 
 
+def _join2(first: str | None, second: str | None, sep: str) -> str | None:
+    """``_join(first, second, sep=sep)``, called without packing its arguments."""
+    if first and second:
+        return f"{first}{sep}{second}"
+    return first or second or None
+
+
 def _join(*parts: str | None, sep: str = " ") -> str | None:
     if len(parts) == 2:  # the usual call: what the general case below gives, sooner
         first, second = parts
@@ -236,13 +258,13 @@ def _address(r: PayloadReader) -> Address | None:
     if not r.payload:
         return None
     first, last = split_name(r.text("name"))
-    return Address(
+    return _new_address(
         first_name=first,
         last_name=last,
         phone=r.text("phone"),
         # Tiendanube splits the street and the house number.
-        line1=_join(r.text("address"), r.text("number")),
-        line2=_join(r.text("floor"), r.text("locality"), sep=", "),
+        line1=_join2(r.text("address"), r.text("number"), " "),
+        line2=_join2(r.text("floor"), r.text("locality"), ", "),
         city=r.text("city"),
         province=r.text("province"),
         postal_code=r.text("zipcode"),
@@ -273,18 +295,21 @@ def _flat_address(r: PayloadReader, prefix: str) -> Address | None:
     keys = _FLAT_KEYS.get(prefix)
     if keys is None:
         keys = _FLAT_KEYS.setdefault(prefix, tuple(prefix + f for f in _FLAT_FIELDS))
-    if all(r.raw(key) in (None, "") for key in keys):
-        return None
+    for key in keys:
+        if r.raw(key) not in (None, ""):
+            break
+    else:
+        return None  # no field of this address at all
     name, phone, address, number, floor, locality, city, province, zipcode, country = keys
     if _is_object(r.raw(address)):  # orders: shipping_address is an object
         return None
     first, last = split_name(r.text(name))
-    return Address(
+    return _new_address(
         first_name=first,
         last_name=last,
         phone=r.text(phone),
-        line1=_join(r.text(address), r.text(number)),
-        line2=_join(r.text(floor), r.text(locality), sep=", "),
+        line1=_join2(r.text(address), r.text(number), " "),
+        line2=_join2(r.text(floor), r.text(locality), ", "),
         city=r.text(city),
         province=r.text(province),
         postal_code=r.text(zipcode),
@@ -322,7 +347,11 @@ def _customer(
         updated = updated or times[1] or created
     full_name = r.text("name")
     first, last = split_name(full_name)
-    addresses = [a for a in (_address(c) for c in r.children("addresses")) if a is not None]
+    addresses: list[Address] = []
+    for entry in r.children("addresses"):
+        address = _address(entry)
+        if address is not None:
+            addresses.append(address)
     billing = _flat_address(r, "billing_")
     if billing is not None:
         addresses.append(billing)
@@ -345,7 +374,7 @@ def _customer(
     default = _address(r.child("default_address"))
     if external_id is None or created is None or updated is None:
         return None
-    return Customer(
+    return _new_customer(
         platform=_PLATFORM,
         connection_id=connection_id,
         external_id=external_id,
@@ -382,7 +411,7 @@ def _guest(
         return None
     first, last = split_name(name)
     identification = r.text("contact_identification")
-    return Customer(
+    return _new_customer(
         platform=_PLATFORM,
         connection_id=connection_id,
         # Guests have no customer id; this one only keeps the record valid and is
@@ -412,7 +441,7 @@ def _lines(r: PayloadReader, currency: str | None) -> list[LineItem]:
         whole = quantity == quantity.to_integral_value()
         quantity_value: int | Decimal = int(quantity) if whole else quantity
         lines.append(
-            LineItem(
+            _new_line_item(
                 name=_text_field(line, "name", None),
                 quantity=quantity_value,
                 unit_price=price,
@@ -596,7 +625,7 @@ def parse_order(
     assert updated is not None
     assert total is not None
     email = r.text("contact_email") or (buyer.email if buyer else None)
-    return Order(
+    return _new_order(
         platform=_PLATFORM,
         connection_id=conn,
         external_id=external_id,
@@ -694,7 +723,7 @@ def parse_cart(
     assert created is not None
     assert updated is not None
     assert total is not None
-    return Cart(
+    return _new_cart(
         platform=_PLATFORM,
         connection_id=conn,
         external_id=external_id,
@@ -793,7 +822,7 @@ def parse_product(
         image_id = variant.text("image_id")
         if vid is not None:
             variants.append(
-                ProductVariant(
+                _new_variant(
                     external_id=vid,
                     name=_join(*[v for v in values if v], sep=" / "),
                     sku=variant.text("sku"),
@@ -822,7 +851,7 @@ def parse_product(
     assert external_id is not None
     assert created is not None
     assert updated is not None
-    return Product(
+    return _new_product(
         platform=_PLATFORM,
         connection_id=conn,
         external_id=external_id,
