@@ -138,7 +138,7 @@ def contact_to_data(contact: Contact) -> dict[str, Any]:
         "consent_at": _iso(contact.consent_at),
         "sources": [
             {
-                "platform": s.platform.value,
+                "platform": s.platform._value_,  # ``.value`` without the property call
                 "connection_id": s.connection_id,
                 "external_id": s.external_id,
                 "updated_at": s.updated_at.isoformat(),
@@ -211,6 +211,9 @@ def encode(value: Any) -> str:
         text: str = memo["text"]
         return text
     if memo.get("fields") is value:
+        # Answered once: the fields may be the caller's own object (plain already),
+        # which could change after this write.
+        memo["fields"] = None
         fields_text: str = memo["fields_text"]
         return fields_text
     return _dumps(value)
@@ -245,6 +248,68 @@ class _UnusualError(Exception):
     """A value :func:`_plain_json` leaves to the generic path."""
 
 
+#: Exact types plain JSON data holds as leaves (ints are checked for size apart).
+_LEAVES = frozenset((str, float, bool, type(None)))
+_STR_ONLY = frozenset((str,))
+#: Most containers :func:`_already_plain` looks into (a cycle would never end).
+_MOST_CONTAINERS = 10_000
+
+
+def _already_plain(value: Any) -> bool:
+    """Whether ``value`` is plain JSON data already: :func:`jsonable` would copy it as it is.
+
+    Dicts with string keys, lists, strings, small ints, floats, booleans and ``None``,
+    exact types only. It looks without building anything (the field maps' output is
+    almost always of this shape); more than :data:`_MOST_CONTAINERS` containers (a
+    cycle among them) answers ``False``, leaving the value to the checked walk.
+    """
+    stack = [value]
+    budget = _MOST_CONTAINERS
+    leaves = _LEAVES
+    while stack:
+        budget -= 1
+        if budget < 0:
+            return False
+        current = stack.pop()
+        kind = type(current)
+        items: Any
+        if kind is dict:
+            if not set(map(type, current)) <= _STR_ONLY:
+                return False
+            items = current.values()
+        elif kind is list:
+            items = current
+        elif kind in leaves or (kind is int and -_SMALL_INT < current < _SMALL_INT):
+            continue
+        else:
+            return False
+        for item in items:
+            kind = type(item)
+            if kind in leaves:
+                continue
+            if kind is int:
+                if -_SMALL_INT < item < _SMALL_INT:
+                    continue
+                return False
+            if kind is dict or kind is list:
+                stack.append(item)
+                continue
+            return False
+    return True
+
+
+def _copied(value: Any) -> Any:
+    """A copy of plain JSON data (:func:`_already_plain`): new containers, leaves kept."""
+    kind = type(value)
+    if kind is dict:
+        return {
+            k: v if type(v) in _LEAVES or type(v) is int else _copied(v) for k, v in value.items()
+        }
+    if kind is list:
+        return [v if type(v) in _LEAVES or type(v) is int else _copied(v) for v in value]
+    return value
+
+
 def _plain_json(value: Any) -> Any:
     """:func:`jsonable` of ``value`` when its JSON text is ``value``'s own; else it raises.
 
@@ -253,8 +318,17 @@ def _plain_json(value: Any) -> Any:
     sort_keys=True, default=str)`` and the same of the result are one text, so the
     CRM fields can be encoded once for the fingerprint and the stored row. Anything
     else (keys that are not strings sort differently once they become strings)
-    raises, and the caller takes the reference path.
+    raises, and the caller takes the reference path. Plain JSON data already
+    (:func:`_already_plain`) is returned as it is, not copied: equal to
+    :func:`jsonable`'s copy, with the same text.
     """
+    if _already_plain(value):
+        return value
+    return _rebuilt(value)
+
+
+def _rebuilt(value: Any) -> Any:
+    """:func:`_plain_json` of a value that needs converting, built anew."""
     kind = type(value)
     if kind is str or kind is bool or value is None or kind is float:
         return value
@@ -262,9 +336,9 @@ def _plain_json(value: Any) -> Any:
         for k in value:
             if type(k) is not str:
                 raise _UnusualError
-        return {k: _plain_json(v) for k, v in value.items()}
+        return {k: _rebuilt(v) for k, v in value.items()}
     if kind is list or kind is tuple:
-        return [_plain_json(v) for v in value]
+        return [_rebuilt(v) for v in value]
     if kind is int:
         if -_SMALL_INT < value < _SMALL_INT:
             return value
@@ -273,18 +347,24 @@ def _plain_json(value: Any) -> Any:
     raise _UnusualError
 
 
-def _record_texts(data: dict[str, Any], fields: Any, rest: Sequence[Any]) -> tuple[str, Any]:
+def _record_texts(
+    data: dict[str, Any], fields: Any, rest: Sequence[Any], as_data: bool = True
+) -> tuple[str, Any]:
     """The record's fingerprint and its fields as JSON data, each text encoded once.
 
     The fingerprint is ``digest([data, fields, *rest])`` and the fields are
     ``jsonable(fields)``, as :func:`_record_digest` and :func:`jsonable` give them;
     the texts of the data and of the fields are remembered for :func:`encode`.
-    Fields of an unusual shape go through those two functions themselves.
+    Fields of an unusual shape go through those two functions themselves. With
+    ``as_data`` false (a backend that stores only the fields' text) fields that are
+    plain JSON already are returned as given (their text is the copy's), not copied.
     """
     try:
         plain = _plain_json(fields)
     except (_UnusualError, RecursionError):  # a cycle: the reference raises json's error
         return _record_digest(data, (fields, *rest)), jsonable(fields)
+    if plain is fields and as_data:
+        plain = _copied(fields)  # the backend keeps new containers, as jsonable's
     text = _dumps(data)
     fields_text = _dumps(plain)
     memo = _memo.__dict__
@@ -314,6 +394,10 @@ class Backend(Protocol):
     backend may keep its writes and send them together before the COMMIT.
     :func:`apply_batch` puts each record as it decides it, and each changed contact
     identity once, after the batch's last item, in its final merged state.
+
+    A backend class that stores the CRM fields only as text (through :func:`encode`)
+    says ``FIELDS_AS_TEXT = True``: plain fields are then handed over as the item holds
+    them, not copied (see :func:`_fields_as_data`).
     """
 
     def get_record(self, key: RecordKey) -> StoredRecord | None:
@@ -341,17 +425,28 @@ class Backend(Protocol):
         ...
 
 
+def _fields_as_data(backend: Backend) -> bool:
+    """Whether ``backend`` keeps the CRM fields it is handed as data (the default).
+
+    A backend whose class says ``FIELDS_AS_TEXT = True`` only stores the fields'
+    JSON text (through :func:`encode`); it may then be handed the item's own fields
+    object, unchanged, whenever that object's text is its JSON form's.
+    """
+    return not getattr(backend, "FIELDS_AS_TEXT", False)
+
+
 def _source_pairs(contact: Contact) -> set[tuple[str, str | None]]:
     return {(s.connection_id, s.external_id) for s in contact.sources}
 
 
 def _check_item(item: SinkItem, caps: SinkCapabilities) -> None:
-    if item.kind not in caps.kinds:
-        raise SinkError(f"this sink does not store {item.kind!r} records ({item.key})")
-    expected = Contact if item.kind == "contact" else _RECORD_CLASSES.get(item.kind)
+    kind = item.key.kind  # ``item.kind``, read once (a property call per read)
+    if kind not in caps.kinds:
+        raise SinkError(f"this sink does not store {kind!r} records ({item.key})")
+    expected = Contact if kind == "contact" else _RECORD_CLASSES.get(kind)
     if expected is None or not isinstance(item.record, expected):
         raise SinkError(
-            f"item {item.key} carries a {type(item.record).__name__}, not a {item.kind} record"
+            f"item {item.key} carries a {type(item.record).__name__}, not a {kind} record"
         )
 
 
@@ -367,6 +462,7 @@ class _Contacts:
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
+        self._as_data = _fields_as_data(backend)
         self._current: dict[str, Contact | None] = {}
         self._changed: dict[str, None] = {}
 
@@ -401,19 +497,26 @@ class _Contacts:
         return ItemOutcome(item.key, WriteAction.UPDATED, merged=duplicate)
 
     def write(self, contact_map: Any) -> None:
-        """Hand every changed identity's final contact to the backend, mapped once."""
+        """Hand every changed identity's final contact to the backend, mapped once.
+
+        A backend that stores only the fields' text (:func:`_fields_as_data`) is handed
+        plain fields as they are (:func:`_already_plain`): the text is the copy's.
+        """
         for identity in self._changed:
             contact = self._current[identity]
             assert contact is not None
-            self._backend.put_contact(contact, jsonable(contact_map.apply(contact).fields))
+            fields = contact_map.apply(contact).fields
+            if self._as_data or not _already_plain(fields):
+                fields = jsonable(fields)
+            self._backend.put_contact(contact, fields)
 
 
-def _write_record(backend: Backend, item: SinkItem) -> ItemOutcome:
+def _write_record(backend: Backend, item: SinkItem, as_data: bool = True) -> ItemOutcome:
     record = item.record
     assert isinstance(record, (Customer, Order, Product, Cart))
     data = record_data(record)
     fingerprint, fields = _record_texts(
-        data, item.fields, (_trigger(item), item.status, item.contact)
+        data, item.fields, (_trigger(item), item.status, item.contact), as_data
     )
     stored = backend.get_record(item.key)
     if stored is not None:
@@ -434,7 +537,7 @@ def _write_record(backend: Backend, item: SinkItem) -> ItemOutcome:
 def _trigger(item: SinkItem) -> Any:
     if item.trigger is None:
         return None
-    return [item.trigger.fires, item.trigger.reason.value if item.trigger.reason else None]
+    return [item.trigger.fires, item.trigger.reason._value_ if item.trigger.reason else None]
 
 
 def apply_batch(backend: Backend, batch: SinkBatch, caps: SinkCapabilities) -> BatchAck:
@@ -453,7 +556,7 @@ def apply_batch(backend: Backend, batch: SinkBatch, caps: SinkCapabilities) -> B
     refused: dict[int, ItemOutcome] = {}
     keyable = []
     for item in batch.items:
-        if item.kind != "contact":
+        if item.key.kind != "contact":
             continue
         assert isinstance(item.record, Contact)
         if item.record.key.kind not in caps.identity_kinds:
@@ -473,13 +576,14 @@ def apply_batch(backend: Backend, batch: SinkBatch, caps: SinkCapabilities) -> B
                 refusal.item.key, WriteAction.REFUSED, refusal.reason, error=refusal.error
             )
     outcomes: list[ItemOutcome] = []
+    as_data = _fields_as_data(backend)
     for item in batch.items:
         if refused and id(item) in refused:
             outcomes.append(refused[id(item)])
-        elif item.kind == "contact":
+        elif item.key.kind == "contact":
             outcomes.append(contacts.decide(item))
         else:
-            outcomes.append(_write_record(backend, item))
+            outcomes.append(_write_record(backend, item, as_data))
     contacts.write(batch.contact_map)
     return BatchAck(batch.sequence, tuple(outcomes))
 

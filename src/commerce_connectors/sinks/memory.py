@@ -37,13 +37,18 @@ def _copied(value: Any) -> Any:
     between repeated sub-objects differs from deepcopy's result, never a value.
     """
     kind = type(value)
+    # Kept values are tested in place: one call per container, not per value.
     if kind is dict:
-        return {k: _copied(v) for k, v in value.items()}
+        return {k: v if type(v) in _KEPT else _copied(v) for k, v in value.items()}
     if kind is list:
-        return [_copied(v) for v in value]
-    if kind is str or kind is int or kind is bool or kind is float or value is None:
+        return [v if type(v) in _KEPT else _copied(v) for v in value]
+    if kind in _KEPT:
         return value
     return copy.deepcopy(value)
+
+
+#: Immutable plain values a copy keeps (as deepcopy keeps them).
+_KEPT = frozenset((str, int, bool, float, type(None)))
 
 
 class _Overlay:
@@ -77,7 +82,7 @@ class _Overlay:
             "record": item.record,
             "digest": digest,
             "view": stored_view(
-                {k: _copied(v) for k, v in data.items()},
+                {k: v if type(v) in _KEPT else _copied(v) for k, v in data.items()},
                 fields,
                 trigger=trigger,
                 status=item.status,
@@ -87,7 +92,17 @@ class _Overlay:
 
     def get_contact(self, identity: str) -> Contact | None:
         row = self.contacts.get(identity) or self._sink._contacts.get(identity)
-        return None if row is None else contact_from_data(row["data"])
+        if row is None:
+            return None
+        data = row["data"]
+        # A stored row's data is replaced, never changed in place: the contact decoded
+        # from this very object is still what it decodes to.
+        decoded = self._sink._decoded.get(identity)
+        if decoded is not None and decoded[0] is data:
+            return decoded[1]
+        contact = contact_from_data(data)
+        self._sink._decoded[identity] = (data, contact)
+        return contact
 
     def put_contact(self, contact: Contact, fields: Any) -> None:
         self.contacts[contact.key.value] = {"data": contact_to_data(contact), "fields": fields}
@@ -132,6 +147,9 @@ class MemorySink:
         )
         self._records: dict[RecordKey, dict[str, Any]] = {}
         self._contacts: dict[str, dict[str, Any]] = {}
+        #: Identity -> (the stored data object, the contact it decoded to); at most one
+        #: entry per identity ever read (stale ones are recognised by the data object).
+        self._decoded: dict[str, tuple[Any, Contact]] = {}
         self._lock = threading.Lock()
         self.fail_on = fail_on
         #: Acknowledged batches, in order.
@@ -247,6 +265,7 @@ class MemorySink:
                     continue
                 kept = contact_after_erase(contact, connection_id)
                 touched += 1
+                self._decoded.pop(identity, None)
                 if kept is None:
                     del self._contacts[identity]
                 else:

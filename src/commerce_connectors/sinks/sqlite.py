@@ -391,7 +391,7 @@ def _trigger_columns(item: SinkItem) -> tuple[int | None, int | None, str | None
     return (
         int(trigger.fires),
         trigger.source,
-        None if trigger.reason is None else trigger.reason.value,
+        None if trigger.reason is None else trigger.reason._value_,
     )
 
 
@@ -405,7 +405,7 @@ def _own_values(item: SinkItem) -> tuple[Any, ...]:
             item.contact,
             record.customer_external_id,
             record.email,
-            record.status.value,
+            record.status._value_,  # ``.value`` without the property call
             record.raw_status,
             str(record.total.amount),
             record.total.currency,
@@ -456,7 +456,7 @@ def _contact_row(contact: Contact, fields: Any) -> tuple[Any, ...]:
     decision = should_subscribe(contact.accepts_marketing)
     return (
         contact.key.value,
-        contact.key.kind.value,
+        contact.key.kind._value_,  # ``.value`` without the property call
         contact.email,
         contact.phone,
         contact.first_name,
@@ -465,11 +465,38 @@ def _contact_row(contact: Contact, fields: Any) -> tuple[Any, ...]:
         _bool(contact.accepts_marketing),
         _iso(contact.consent_at),
         int(decision.subscribe),
-        None if decision.reason is None else decision.reason.value,
+        None if decision.reason is None else decision.reason._value_,
         contact.updated_at.isoformat(),
         _dumps(fields),
         _dumps(contact_to_data(contact)),
     )
+
+
+class _DecodedContacts:
+    """The contacts the most recently read stored texts decode to (a bounded cache).
+
+    A contact row's ``data`` text decides the contact it rebuilds to, so a text read
+    again (an identity met in a later batch, unchanged since) gives the contact
+    decoded the first time: a frozen object, shared only inside the sink. At most
+    ``size`` texts are kept; the oldest goes first. Used under the sink's lock.
+    """
+
+    def __init__(self, size: int = 2048) -> None:
+        self._size = size
+        self._by_text: dict[str, Contact] = {}
+
+    def contact(self, text: str) -> Contact:
+        """The contact ``text`` (a stored ``contacts.data``) decodes to."""
+        by_text = self._by_text
+        found = by_text.get(text)
+        if found is None:
+            found = by_text[text] = contact_from_data(load_contact_json(text))
+            if len(by_text) > self._size:
+                del by_text[next(iter(by_text))]
+        return found
+
+    def __len__(self) -> int:
+        return len(self._by_text)
 
 
 class _Txn:
@@ -482,19 +509,28 @@ class _Txn:
     earlier in the batch reads as written.
     """
 
+    #: CRM fields are only stored as their JSON text (see ``_core._fields_as_data``).
+    FIELDS_AS_TEXT = True
+
     def __init__(
-        self, conn: sqlite3.Connection, maps: Mapping[str, FieldMap] | None = None
+        self,
+        conn: sqlite3.Connection,
+        maps: Mapping[str, FieldMap] | None = None,
+        decoded: _DecodedContacts | None = None,
     ) -> None:
         self.conn = conn
         self.maps = maps
+        self._decoded = decoded
+        # Records are keyed here by ``(kind, connection id, external id)`` tuples:
+        # hashed in C, where a RecordKey's hash is a Python call (several per item).
         #: Stored (prefetched) or written state of records, ``None``: known absent.
-        self._records: dict[RecordKey, StoredRecord | None] = {}
+        self._records: dict[tuple[str, str, str], StoredRecord | None] = {}
         #: Stored contacts' JSON text (prefetched), ``None``: known absent.
         self._contacts: dict[str, str | None] = {}
         #: Kept record writes per kind: key -> row values (``data`` text at index 6).
-        self._record_rows: dict[str, dict[RecordKey, tuple[Any, ...]]] = {}
-        #: Kept line sets: (parent kind, key) -> lines.
-        self._lines: dict[tuple[str, RecordKey], tuple[LineItem, ...]] = {}
+        self._record_rows: dict[str, dict[tuple[str, str, str], tuple[Any, ...]]] = {}
+        #: Kept line sets: (parent kind, connection id, parent id) -> lines.
+        self._lines: dict[tuple[str, str, str], tuple[LineItem, ...]] = {}
         #: Kept contact writes: identity -> (row values, contact).
         self._contact_rows: dict[str, tuple[tuple[Any, ...], Contact]] = {}
 
@@ -518,10 +554,11 @@ class _Txn:
                     (connection_id, *chunk),
                 ):
                     found[ext] = StoredRecord(_dt.datetime.fromisoformat(updated_at), fingerprint)
+            records = self._records
             for ext in ids:
-                key = RecordKey(connection_id, kind, ext)
-                if key not in self._records:  # a kept write is newer than the table
-                    self._records[key] = found.get(ext)
+                tk = (kind, connection_id, ext)
+                if tk not in records:  # a kept write is newer than the table
+                    records[tk] = found.get(ext)
         for chunk in _chunks(sorted(identities - self._contact_rows.keys())):
             self._contacts.update(dict.fromkeys(chunk))
             marks = ", ".join("?" * len(chunk))
@@ -533,8 +570,10 @@ class _Txn:
             )
 
     def get_record(self, key: RecordKey) -> StoredRecord | None:
-        if key in self._records:
-            return self._records[key]
+        tk = (key.kind, key.connection_id, key.external_id)
+        records = self._records
+        if tk in records:
+            return records[tk]
         row = self.conn.execute(
             f"SELECT updated_at, digest FROM {_TABLES[key.kind]} "  # noqa: S608 - fixed names
             "WHERE connection_id = ? AND external_id = ?",
@@ -545,7 +584,9 @@ class _Txn:
         return StoredRecord(_dt.datetime.fromisoformat(row[0]), row[1])
 
     def load_record_data(self, key: RecordKey) -> Mapping[str, Any]:
-        kept = self._record_rows.get(key.kind, {}).get(key)
+        kept = self._record_rows.get(key.kind, {}).get(
+            (key.kind, key.connection_id, key.external_id)
+        )
         if kept is not None:  # what the table will hold: the text read back
             written: Mapping[str, Any] = json.loads(kept[6])
             return written
@@ -560,27 +601,33 @@ class _Txn:
     def put_record(self, item: SinkItem, data: Mapping[str, Any], digest: str, fields: Any) -> None:
         record = item.record
         key = item.key
+        # ``data`` is the record's ``record_data``: its times are the ISO texts already.
+        created_at = data.get("created_at")
+        updated_at = data.get("updated_at")
         row = (
             key.connection_id,
             key.external_id,
             crm_external_id(item, self.maps),
-            _iso(getattr(record, "created_at", None)),
-            _iso(record.updated_at),
+            _iso(getattr(record, "created_at", None)) if created_at is None else created_at,
+            _iso(record.updated_at) if updated_at is None else updated_at,
             _dumps(fields),
             _dumps(data),
             digest,
             *_own_values(item),
         )
-        rows = self._record_rows.setdefault(key.kind, {})
+        kind = key.kind
+        tk = (kind, key.connection_id, key.external_id)
+        rows = self._record_rows.get(kind)
+        if rows is None:
+            rows = self._record_rows[kind] = {}
         # Re-inserted at the end: the rows reach the table in the order of their last
         # write, as one INSERT OR REPLACE per write left them.
-        rows.pop(key, None)
-        rows[key] = row
-        self._records[key] = StoredRecord(record.updated_at, digest)
-        if isinstance(record, (Order, Cart)):
-            parent = (key.kind, key)
-            self._lines.pop(parent, None)
-            self._lines[parent] = record.lines
+        rows.pop(tk, None)
+        rows[tk] = row
+        self._records[tk] = StoredRecord(record.updated_at, digest)
+        if kind == "order" or kind == "cart":  # _check_item: the record is an Order or Cart
+            self._lines.pop(tk, None)
+            self._lines[tk] = record.lines  # type: ignore[union-attr]
 
     def get_contact(self, identity: str) -> Contact | None:
         kept = self._contact_rows.get(identity)
@@ -593,7 +640,11 @@ class _Txn:
                 "SELECT data FROM contacts WHERE identity = ?", (identity,)
             ).fetchone()
             text = None if row is None else row[0]
-        return None if text is None else contact_from_data(load_contact_json(text))
+        if text is None:
+            return None
+        if self._decoded is not None:
+            return self._decoded.contact(text)
+        return contact_from_data(load_contact_json(text))
 
     def put_contact(self, contact: Contact, fields: Any) -> None:
         identity = contact.key.value
@@ -619,15 +670,15 @@ class _Txn:
             # payloads do; stale lines of an edited order must not survive.
             conn.executemany(
                 "DELETE FROM lines WHERE connection_id = ? AND parent_kind = ? AND parent_id = ?",
-                [(key.connection_id, parent, key.external_id) for parent, key in self._lines],
+                [(conn_id, parent, ext) for parent, conn_id, ext in self._lines],
             )
             conn.executemany(
                 _LINE_INSERT,
                 [
                     (
-                        key.connection_id,
+                        conn_id,
                         parent,
-                        key.external_id,
+                        ext,
                         n,
                         line.product_id,
                         line.variant_id,
@@ -638,7 +689,7 @@ class _Txn:
                         str(line.unit_price.amount),
                         line.unit_price.currency,
                     )
-                    for (parent, key), lines in self._lines.items()
+                    for (parent, conn_id, ext), lines in self._lines.items()
                     for n, line in enumerate(lines, start=1)
                 ],
             )
@@ -658,7 +709,7 @@ class _Txn:
                     (
                         c.key.value,
                         s.connection_id,
-                        s.platform.value,
+                        s.platform._value_,
                         s.external_id,
                         s.updated_at.isoformat(),
                     )
@@ -670,8 +721,8 @@ class _Txn:
                 self._contacts.pop(identity, None)  # written: the table answers from now on
         # Written rows: the table answers from now on.
         for rows in self._record_rows.values():
-            for key in rows:
-                self._records.pop(key, None)
+            for tk in rows:
+                self._records.pop(tk, None)
         self._record_rows.clear()
         self._lines.clear()
         self._contact_rows.clear()
@@ -715,6 +766,7 @@ class SQLiteSink:
         except sqlite3.DatabaseError as exc:
             raise SinkError(f"cannot open the SQLite sink at {self.path}: {exc}") from exc
         self._closed = False
+        self._decoded = _DecodedContacts()
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> SQLiteSink:
@@ -747,7 +799,7 @@ class SQLiteSink:
             except sqlite3.Error as exc:
                 raise SinkError(f"cannot start a transaction on {self.path}: {exc}") from exc
             try:
-                txn = _Txn(self._conn, self._maps)
+                txn = _Txn(self._conn, self._maps, self._decoded)
                 txn.prefetch(batch.items)
                 ack = apply_batch(txn, batch, self._caps)
                 txn.flush()
