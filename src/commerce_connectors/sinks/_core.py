@@ -13,7 +13,7 @@ import datetime as _dt
 import hashlib
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -81,22 +81,86 @@ def jsonable(value: Any) -> Any:
         >>> jsonable({"total": Decimal("9.90"), "tags": ("a",), "n": None})
         {'total': '9.90', 'tags': ['a'], 'n': None}
     """
-    kind = type(value)
-    if kind is str or kind is bool or value is None:
-        return value
-    if kind is int:
-        if -_SMALL_INT < value < _SMALL_INT:
+    return _lenient(value)
+
+
+#: What a walk of :func:`_walker` does: look only (the value itself, if plain JSON data
+#: already), build :func:`jsonable`'s copy refusing unusual shapes, or build it whatever
+#: comes. Looking is the one false mode.
+_CHECK, _STRICT, _LENIENT = 0, 1, 2
+#: Exact types plain JSON data holds as leaves (ints are checked for size apart).
+_LEAVES = frozenset((str, float, bool, type(None)))
+
+
+class _UnusualError(Exception):
+    """A value a strict or looking walk (:func:`_walker`) leaves to the generic path."""
+
+
+def _walker(mode: int) -> Callable[[Any], Any]:
+    """The one type dispatch of the JSON data the sinks store, as a walk in ``mode``.
+
+    Kept as they are: strings, floats (repr round-trips exactly; NaN and infinities
+    stay what they are), booleans, ``None`` and ints whose text no digit limit
+    refuses; dicts with string keys and lists are walked. Converting
+    (:data:`_STRICT`, :data:`_LENIENT`), tuples become lists, Decimals and datetimes
+    their ``str()``, and new containers are built; looking (:data:`_CHECK`) those
+    are not plain and the value itself is returned. Anything else (keys that are
+    not strings, subclasses, other types) raises :class:`_UnusualError`, except
+    :data:`_LENIENT`, which gives it the JSON round trip :func:`jsonable` promises.
+    Exact types only: a subclass of ``str`` may encode differently from its text.
+
+    The mode is bound once per walk function (a closure) rather than passed down
+    every call, which would cost about a sixth of a walk's time.
+    """
+    leaves = _LEAVES
+    str_only = frozenset((str,))
+
+    def walk(value: Any) -> Any:
+        kind = type(value)
+        if kind is str or kind is bool or value is None or kind is float:
             return value
-    elif kind is float:
-        return value  # repr round-trips exactly; NaN and infinities stay what they are
-    elif kind is dict:
-        if all(type(k) is str for k in value):
-            return {k: jsonable(v) for k, v in value.items()}
-    elif kind is list or kind is tuple:
-        return [jsonable(v) for v in value]
-    elif kind is Decimal or kind is _dt.datetime:
-        return str(value)
-    return json.loads(json.dumps(value, default=str, ensure_ascii=False))
+        if kind is int:
+            if -_SMALL_INT < value < _SMALL_INT:
+                return value
+        elif kind is dict:
+            if set(map(type, value)) <= str_only:
+                if mode:
+                    return {k: walk(v) for k, v in value.items()}
+                look(value.values())
+                return value
+        elif kind is list:
+            if mode:
+                return [walk(v) for v in value]
+            look(value)
+            return value
+        elif kind is tuple:
+            if mode:
+                return [walk(v) for v in value]
+        elif (kind is Decimal or kind is _dt.datetime) and mode:
+            return str(value)
+        if mode == _LENIENT:
+            return json.loads(json.dumps(value, default=str, ensure_ascii=False))
+        raise _UnusualError
+
+    def look(items: Any) -> None:
+        # Looking: a container's other items first, its nested containers after, so
+        # an unusual value near the top is found before anything deeper is walked.
+        nested = []
+        for item in items:
+            kind = type(item)
+            if kind is dict or kind is list:
+                nested.append(item)
+            elif kind not in leaves:
+                walk(item)
+        for item in nested:
+            walk(item)
+
+    return walk
+
+
+_lenient = _walker(_LENIENT)
+_strict = _walker(_STRICT)
+_check = _walker(_CHECK)
 
 
 def record_data(record: Customer | Order | Product | Cart) -> dict[str, Any]:
@@ -244,57 +308,19 @@ def _record_digest(data: dict[str, Any], rest: Sequence[Any]) -> str:
     return hashlib.blake2b(f"[{text}{tail}".encode(), digest_size=16).hexdigest()
 
 
-class _UnusualError(Exception):
-    """A value :func:`_plain_json` leaves to the generic path."""
-
-
-#: Exact types plain JSON data holds as leaves (ints are checked for size apart).
-_LEAVES = frozenset((str, float, bool, type(None)))
-_STR_ONLY = frozenset((str,))
-#: Most containers :func:`_already_plain` looks into (a cycle would never end).
-_MOST_CONTAINERS = 10_000
-
-
 def _already_plain(value: Any) -> bool:
     """Whether ``value`` is plain JSON data already: :func:`jsonable` would copy it as it is.
 
     Dicts with string keys, lists, strings, small ints, floats, booleans and ``None``,
-    exact types only. It looks without building anything (the field maps' output is
-    almost always of this shape); more than :data:`_MOST_CONTAINERS` containers (a
-    cycle among them) answers ``False``, leaving the value to the checked walk.
+    exact types only (:func:`_walker` looking, without building anything: the field
+    maps' output is almost always of this shape). A cycle, or nesting deeper than the
+    interpreter's recursion limit, answers ``False``, leaving the value to the
+    checked walk.
     """
-    stack = [value]
-    budget = _MOST_CONTAINERS
-    leaves = _LEAVES
-    while stack:
-        budget -= 1
-        if budget < 0:
-            return False
-        current = stack.pop()
-        kind = type(current)
-        items: Any
-        if kind is dict:
-            if not set(map(type, current)) <= _STR_ONLY:
-                return False
-            items = current.values()
-        elif kind is list:
-            items = current
-        elif kind in leaves or (kind is int and -_SMALL_INT < current < _SMALL_INT):
-            continue
-        else:
-            return False
-        for item in items:
-            kind = type(item)
-            if kind in leaves:
-                continue
-            if kind is int:
-                if -_SMALL_INT < item < _SMALL_INT:
-                    continue
-                return False
-            if kind is dict or kind is list:
-                stack.append(item)
-                continue
-            return False
+    try:
+        _check(value)
+    except (_UnusualError, RecursionError):
+        return False
     return True
 
 
@@ -313,38 +339,18 @@ def _copied(value: Any) -> Any:
 def _plain_json(value: Any) -> Any:
     """:func:`jsonable` of ``value`` when its JSON text is ``value``'s own; else it raises.
 
-    For the shapes built here (dicts with string keys, lists, tuples, strings, small
-    ints, floats, booleans, ``None``, Decimals, datetimes) ``json.dumps(value,
-    sort_keys=True, default=str)`` and the same of the result are one text, so the
-    CRM fields can be encoded once for the fingerprint and the stored row. Anything
-    else (keys that are not strings sort differently once they become strings)
-    raises, and the caller takes the reference path. Plain JSON data already
-    (:func:`_already_plain`) is returned as it is, not copied: equal to
-    :func:`jsonable`'s copy, with the same text.
+    For the shapes :func:`_walker` converts (dicts with string keys, lists, tuples,
+    strings, small ints, floats, booleans, ``None``, Decimals, datetimes)
+    ``json.dumps(value, sort_keys=True, default=str)`` and the same of the result
+    are one text, so the CRM fields can be encoded once for the fingerprint and the
+    stored row. Anything else (keys that are not strings sort differently once they
+    become strings) raises :class:`_UnusualError`, and the caller takes the
+    reference path. Plain JSON data already (:func:`_already_plain`) is returned as
+    it is, not copied: equal to :func:`jsonable`'s copy, with the same text.
     """
     if _already_plain(value):
         return value
-    return _rebuilt(value)
-
-
-def _rebuilt(value: Any) -> Any:
-    """:func:`_plain_json` of a value that needs converting, built anew."""
-    kind = type(value)
-    if kind is str or kind is bool or value is None or kind is float:
-        return value
-    if kind is dict:
-        for k in value:
-            if type(k) is not str:
-                raise _UnusualError
-        return {k: _rebuilt(v) for k, v in value.items()}
-    if kind is list or kind is tuple:
-        return [_rebuilt(v) for v in value]
-    if kind is int:
-        if -_SMALL_INT < value < _SMALL_INT:
-            return value
-    elif kind is Decimal or kind is _dt.datetime:
-        return str(value)
-    raise _UnusualError
+    return _strict(value)
 
 
 def _record_texts(
@@ -393,7 +399,8 @@ class Backend(Protocol):
     Within a batch a read of a key must see the batch's earlier writes of it; a
     backend may keep its writes and send them together before the COMMIT.
     :func:`apply_batch` puts each record as it decides it, and each changed contact
-    identity once, after the batch's last item, in its final merged state.
+    identity once, after the batch's last item, in its final merged state (identities
+    in the order of their first change in the batch).
 
     A backend class that stores the CRM fields only as text (through :func:`encode`)
     says ``FIELDS_AS_TEXT = True``: plain fields are then handed over as the item holds
@@ -455,16 +462,20 @@ class _Contacts:
 
     Each contact item is merged with the identity's current state (what the backend
     holds, read once per batch, or what an earlier item of the batch made of it) and
-    its outcome decided at once, in batch order. The backend receives each changed
-    identity once, in the order of its first change, in its final merged state, mapped
-    with the batch's contact map: the state the last of the item-by-item writes leaves.
+    its outcome decided at once, in batch order. Every changed state is mapped with the
+    batch's contact map as it is decided, so a map that fails on a state fails at that
+    item, as when each state was written. The backend receives each changed identity
+    once, in the order of its first change, in its final merged state with the fields
+    mapped from it: the state the last of the item-by-item writes leaves.
     """
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, contact_map: Any) -> None:
         self._backend = backend
+        self._map = contact_map
         self._as_data = _fields_as_data(backend)
         self._current: dict[str, Contact | None] = {}
-        self._changed: dict[str, None] = {}
+        #: Changed identities, in the order of their first change -> the last state's fields.
+        self._changed: dict[str, Any] = {}
 
     def current(self, identity: str) -> Contact | None:
         """The identity's contact as the batch stands (stored, or merged by this batch)."""
@@ -479,36 +490,56 @@ class _Contacts:
         return self.current(identity) is not None
 
     def decide(self, item: SinkItem) -> ItemOutcome:
-        """Merge one contact item and say what it does to the stored contact."""
+        """Merge one contact item, map the changed state and say what it does.
+
+        Raises:
+            Exception: whatever the contact map (or the fields' conversion) raises
+                for the new state; the caller rolls the batch back.
+        """
         incoming = item.record
         assert isinstance(incoming, Contact)
         identity = item.key.external_id
         stored = self.current(identity)
         if stored is None:
+            self._changed[identity] = self._fields(incoming)
             self._current[identity] = incoming
-            self._changed[identity] = None
             return ItemOutcome(item.key, WriteAction.INSERTED, merged=False)
         merged = merge_contacts([stored, incoming])[incoming.key]
         duplicate = not _source_pairs(incoming) <= _source_pairs(stored)
         if merged == stored:
             return ItemOutcome(item.key, WriteAction.UNCHANGED, merged=duplicate)
+        # Mapped before the state is taken, as the write of each state did: a map
+        # failing here leaves nothing of this item behind.
+        self._changed[identity] = self._fields(merged)
         self._current[identity] = merged
-        self._changed[identity] = None
         return ItemOutcome(item.key, WriteAction.UPDATED, merged=duplicate)
 
-    def write(self, contact_map: Any) -> None:
-        """Hand every changed identity's final contact to the backend, mapped once.
+    def _fields(self, contact: Contact) -> Any:
+        """The CRM fields of one state, as the backend is handed them.
 
         A backend that stores only the fields' text (:func:`_fields_as_data`) is handed
-        plain fields as they are (:func:`_already_plain`): the text is the copy's.
+        plain fields as the map gave them (:func:`_already_plain`): the text is the copy's.
         """
-        for identity in self._changed:
-            contact = self._current[identity]
+        fields = self._map.apply(contact).fields
+        if self._as_data or not _already_plain(fields):
+            fields = jsonable(fields)
+        return fields
+
+    def write(self, contact_map: Any) -> None:
+        """Hand every changed identity's final contact and its fields to the backend.
+
+        Args:
+            contact_map: the batch's contact map, the one this view was made with:
+                every state was mapped with it as it was decided, and the last
+                state's fields are handed over as they were mapped then.
+        """
+        assert contact_map is self._map
+        current = self._current
+        put = self._backend.put_contact
+        for identity, fields in self._changed.items():
+            contact = current[identity]
             assert contact is not None
-            fields = contact_map.apply(contact).fields
-            if self._as_data or not _already_plain(fields):
-                fields = jsonable(fields)
-            self._backend.put_contact(contact, fields)
+            put(contact, fields)
 
 
 def _write_record(backend: Backend, item: SinkItem, as_data: bool = True) -> ItemOutcome:
@@ -545,14 +576,16 @@ def apply_batch(backend: Backend, batch: SinkBatch, caps: SinkCapabilities) -> B
 
     Outcomes are decided item by item in batch order; records are written as they are
     decided, contacts once per identity after the last item (see :class:`_Contacts`),
-    so a backend sees each contact identity at most once per batch.
+    so a backend sees each contact identity at most once per batch. Each changed
+    contact state is mapped with the batch's contact map as it is decided: a map that
+    fails on a state raises at that item.
 
     Raises:
         SinkError: an item this sink cannot store; the caller rolls back.
     """
     for item in batch.items:
         _check_item(item, caps)
-    contacts = _Contacts(backend)
+    contacts = _Contacts(backend, batch.contact_map)
     refused: dict[int, ItemOutcome] = {}
     keyable = []
     for item in batch.items:

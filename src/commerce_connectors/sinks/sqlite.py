@@ -507,6 +507,13 @@ class _Txn:
     per key, and sent by :meth:`flush` (one ``executemany`` per table) before the
     COMMIT; until then this object answers reads of what it keeps, so a key written
     earlier in the batch reads as written.
+
+    Rows reach each table in the order of their keys' last :meth:`put_record` or
+    :meth:`put_contact`. ``apply_batch`` puts a record as it decides it, but each
+    changed contact identity once, in the order of its first change in the batch, so
+    a batch's contact rows follow first-change order (which a write per change left
+    in last-change order). Row order within a table is no contract: readers that
+    need an order ask for one (``ORDER BY``).
     """
 
     #: CRM fields are only stored as their JSON text (see ``_core._fields_as_data``).
@@ -621,7 +628,7 @@ class _Txn:
         if rows is None:
             rows = self._record_rows[kind] = {}
         # Re-inserted at the end: the rows reach the table in the order of their last
-        # write, as one INSERT OR REPLACE per write left them.
+        # put, as one INSERT OR REPLACE per put would leave them.
         rows.pop(tk, None)
         rows[tk] = row
         self._records[tk] = StoredRecord(record.updated_at, digest)
@@ -648,6 +655,8 @@ class _Txn:
 
     def put_contact(self, contact: Contact, fields: Any) -> None:
         identity = contact.key.value
+        # Re-inserted at the end, like a record's row (see the class docstring for
+        # the order apply_batch puts contacts in).
         self._contact_rows.pop(identity, None)
         self._contact_rows[identity] = (_contact_row(contact, fields), contact)
 
@@ -819,7 +828,10 @@ class SQLiteSink:
         yield from rows
 
     def snapshot(self) -> dict[RecordKey, Mapping[str, Any]]:
-        """Everything stored, keyed like the items (the shape MemorySink gives too)."""
+        """Everything stored, keyed like the items (the shape MemorySink gives too).
+
+        Keys come in the tables' row order, which no contract fixes (see ``_Txn``).
+        """
         out: dict[RecordKey, Mapping[str, Any]] = {}
         for kind, table in _TABLES.items():
             has_trigger = kind in ("order", "cart")
