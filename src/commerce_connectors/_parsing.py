@@ -40,9 +40,10 @@ import datetime as _dt
 import functools
 import math
 import re
+import threading
 import zoneinfo
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from decimal import Context, Decimal
+from decimal import Context, Decimal, getcontext
 from typing import Any, ParamSpec, TypeVar, cast
 
 from dateutil import parser as _dateparser
@@ -50,6 +51,7 @@ from dateutil import parser as _dateparser
 from .errors import CurrencyError, FieldProblem, InvalidRecordError
 from .models import (
     _EXPONENTS,
+    _KEY_LENGTH,
     _MINOR_MONEY,
     _MONEY,
     ROUNDING,
@@ -68,8 +70,10 @@ __all__ = [
     "PayloadReader",
     "amount_problem",
     "fast_first",
+    "is_object",
     "parse_datetime",
     "reader_type",
+    "reusable_argument",
     "timezone_by_name",
 ]
 
@@ -388,6 +392,24 @@ def _range_problem(amount: Decimal, exponent: int) -> str | None:
         if abs(units) > MAX_MINOR_UNITS:
             return too_large
     return None
+
+
+def is_object(value: Any) -> bool:
+    """Whether ``value`` reads as a JSON object: ``isinstance(value, Mapping)``.
+
+    JSON's own types are told apart by their exact type first, without the abstract
+    class check (the readers below inline the same test on their hottest paths).
+
+    Example:
+        >>> is_object({}), is_object("x"), is_object(None), is_object([])
+        (True, False, False, False)
+    """
+    kind = type(value)
+    if kind is dict:
+        return True
+    if kind is str or value is None:
+        return False
+    return isinstance(value, Mapping)
 
 
 class PayloadReader:
@@ -830,8 +852,66 @@ def _plan(path: str) -> str | tuple[_Step, ...]:
 
 
 _FAST: contextvars.ContextVar[bool] = contextvars.ContextVar("fast_reader", default=False)
-#: Fast attempts given up, per parse function (read by the differential tests).
+#: Fast attempts given up, per parse function: a diagnostic (read by the differential
+#: tests), counted under _COUNTS_LOCK so parsers running in threads lose no count.
 _FALLBACKS: collections.Counter[str] = collections.Counter()
+#: Calls run with the checked reader alone because an argument could not safely be
+#: read twice (see fast_first); a diagnostic, counted like _FALLBACKS.
+_SKIPPED: collections.Counter[str] = collections.Counter()
+# Taken only when a count changes (a fallback or a skip: rare), never per plain parse.
+_COUNTS_LOCK = threading.Lock()
+#: Argument types a parser may be given twice with the same effect: built-in values
+#: and containers, which reading leaves as they were (an iterator is consumed by the
+#: first run; any other object might change or count its reads), plus the immutable
+#: option classes registered through reusable_argument().
+_REUSABLE: set[type] = {
+    dict,
+    list,
+    tuple,
+    str,
+    int,
+    float,
+    bool,
+    type(None),
+    Decimal,
+    frozenset,
+    _dt.datetime,
+    _dt.date,
+    _dt.timezone,
+    zoneinfo.ZoneInfo,
+}
+
+_T = TypeVar("_T")
+
+
+def reusable_argument(cls: type[_T]) -> type[_T]:
+    """Let :func:`fast_first` parsers run twice with ``cls`` instances as arguments.
+
+    For immutable option classes only (reading an instance must have no effect and
+    always give the same answer): any other object makes the parser skip its fast
+    attempt. Usable as a class decorator.
+
+    Example:
+        >>> @reusable_argument
+        ... class Options:
+        ...     pass
+        >>> Options in _REUSABLE
+        True
+    """
+    _REUSABLE.add(cls)
+    return cls
+
+
+def _reusable(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Whether every argument may be read by two runs of a parser (see _REUSABLE)."""
+    reusable = _REUSABLE
+    for value in args:
+        if type(value) not in reusable:
+            return False
+    for value in kwargs.values():  # noqa: SIM110 (a loop: no generator per parse)
+        if type(value) not in reusable:
+            return False
+    return True
 
 
 class FastReader(PayloadReader):
@@ -843,6 +923,10 @@ class FastReader(PayloadReader):
     which the checked reader would record, raises :class:`_Surprise` instead: the
     parse is then run again with the checked reader, so a refused record always
     carries the checked reader's problems.
+
+    It is built only in a decimal context where scaling minor units is exact (the
+    default one: see _exact_scaleb), so the Money it builds and keeps is the one the
+    checked reader builds in that context.
     """
 
     def __init__(
@@ -855,8 +939,14 @@ class FastReader(PayloadReader):
         base: str = "$",
         problems: list[FieldProblem] | None = None,
     ) -> None:
-        if type(payload) is not dict:
+        if type(payload) is not dict or not _exact_scaleb(getcontext()):
+            # Money.from_minor_units() scales in the caller's decimal context: in one
+            # that could round or signal, the checked reader computes every amount so.
+            # Checked once per record (the context does not change while it is read).
             raise _Surprise
+        # PayloadReader.__init__'s attributes, set without its keyword call (a reader
+        # per record and per payment: the call is a measurable part of a small parse).
+        # tests/perf/test_fast_path_review_fixes.py checks both set the same ones.
         self.payload = payload
         self.platform = platform
         self.kind = kind
@@ -875,17 +965,22 @@ class FastReader(PayloadReader):
         if self.problems:
             raise _Surprise
 
-    def _sub(self, path: str, payload: Any, base: str) -> PayloadReader:
-        if type(payload) is not dict:
-            raise _Surprise
+    def _reader(self, payload: dict[str, Any], base: str, root: PayloadReader) -> FastReader:
+        """A reader over ``payload`` with this one's settings and problems (as
+        PayloadReader._sub builds it; ``root`` is ``self._root or self``)."""
         sub = FastReader.__new__(FastReader)
         sub.payload = payload
         sub.platform, sub.kind, sub.naive_tz = self.platform, self.kind, self.naive_tz
         sub.base = base
         sub.problems = self.problems
         sub.record_id = None
-        sub._root = self._root or self
+        sub._root = root
         return sub
+
+    def _sub(self, path: str, payload: Any, base: str) -> PayloadReader:
+        if type(payload) is not dict:
+            raise _Surprise
+        return self._reader(payload, base, self._root or self)
 
     def child(self, path: str) -> PayloadReader:
         """:meth:`PayloadReader.child`, built here (anything but an object: give up)."""
@@ -894,14 +989,7 @@ class FastReader(PayloadReader):
             payload = {}  # missing or null: an empty object, as raw(path, {}) reads it
         elif type(payload) is not dict:
             raise _Surprise
-        sub = FastReader.__new__(FastReader)
-        sub.payload = payload
-        sub.platform, sub.kind, sub.naive_tz = self.platform, self.kind, self.naive_tz
-        sub.base = self._json_path(path)
-        sub.problems = self.problems
-        sub.record_id = None
-        sub._root = self._root or self
-        return sub
+        return self._reader(payload, self._json_path(path), self._root or self)
 
     def children(self, path: str) -> Iterator[PayloadReader]:
         """:meth:`PayloadReader.children`, all built at once (any odd element: give up)."""
@@ -910,20 +998,14 @@ class FastReader(PayloadReader):
             raise _Surprise
         base = self._json_path(path)
         root = self._root or self
+        reader = self._reader
         subs: list[PayloadReader] = []
         for index, item in enumerate(items):
             if item is None:
                 item = {}  # a null element reads as an empty object, as child() reads it
             elif type(item) is not dict:
                 raise _Surprise
-            sub = FastReader.__new__(FastReader)
-            sub.payload = item
-            sub.platform, sub.kind, sub.naive_tz = self.platform, self.kind, self.naive_tz
-            sub.base = f"{base}[{index}]"
-            sub.problems = self.problems
-            sub.record_id = None
-            sub._root = root
-            subs.append(sub)
+            subs.append(reader(item, f"{base}[{index}]", root))
         return iter(subs)
 
     def raw(self, path: str, default: Any = None) -> Any:
@@ -1125,10 +1207,13 @@ class FastReader(PayloadReader):
             )
         value = self.payload.get(path) if path in _ONE_KEY else self.raw(path)
         # An amount already read in this currency: the same Money (immutable) again.
+        # The exponent is in the key: an entry stored by a reader that raced
+        # register_currency() is then never found under the new exponent.
         seen = _MINOR_MONEY if minor_units else _MONEY
         kind = type(value)
+        key = (value, currency, exponent)
         if kind is str or kind is int:
-            known = seen.get((value, currency))
+            known = seen.get(key)
             if known is not None:
                 return known
         money: Money | None
@@ -1150,9 +1235,12 @@ class FastReader(PayloadReader):
                 # At 10**18 minor units or more: _range_problem() decides.
                 return self._bounded(path, amount, currency, _MISSING, digits_checked=True)
             money = _checked_money(amount, currency)
-        if (kind is str or kind is int) and not money.amount.is_signed():
-            # Kept only when any sign policy accepts it (never "-0.00" or a negative).
-            _remember(seen, (value, currency), money)
+        if (kind is int or (kind is str and len(value) <= _KEY_LENGTH)) and (
+            not money.amount.is_signed()
+        ):
+            # Kept only when any sign policy accepts it (never "-0.00" or a negative),
+            # and only for short text (a padded amount is not kept whole).
+            _remember(seen, key, money)
         return money
 
 
@@ -1205,6 +1293,29 @@ def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
 _SHORT_INT = 10**_SHORT
 
 
+def _exact_scaleb(context: Context) -> bool:
+    """Whether ``Decimal(units).scaleb(-exponent)`` is exact in ``context``.
+
+    For ``units`` under ``10**18`` in magnitude (18 digits) and ``exponent`` 0 to 8 the
+    result has at most 18 digits and an adjusted exponent from -8 to 17: with that
+    precision and exponent range (and no clamping below the result's exponent)
+    nothing rounds and no condition is signalled, so the result, the context's flags
+    and its traps are those of any other such context. The cached Money built in
+    the default context is then the one the checked reader would build.
+
+    Example:
+        >>> from decimal import Context
+        >>> _exact_scaleb(Context()), _exact_scaleb(Context(prec=4))
+        (True, False)
+    """
+    return (
+        context.prec >= _SHORT
+        and context.Emax >= _SHORT
+        and context.Emin <= -_SHORT
+        and (not context.clamp or context.Emax >= context.prec)
+    )
+
+
 def reader_type(checked: type[PayloadReader]) -> type[PayloadReader]:
     """The reader class a parser should build now.
 
@@ -1232,7 +1343,10 @@ def fast_first(parse: Callable[_P, _R]) -> Callable[_P, _R]:
     The parser builds its readers through :func:`reader_type`. The first attempt
     reads through :class:`FastReader`; on its first surprise (or any exception) the
     parser runs again from the start with the checked :class:`PayloadReader`, whose
-    record or error is the answer. Parsers are pure, so running one twice is safe.
+    record or error is the answer. Parsers are pure, so running one twice is safe as
+    long as its arguments read the same twice: a call given anything but built-in
+    values and containers (a generator, an iterator, a user's object) or the types
+    registered with :func:`reusable_argument` runs once, with the checked reader.
 
     Example:
         >>> @fast_first
@@ -1249,11 +1363,21 @@ def fast_first(parse: Callable[_P, _R]) -> Callable[_P, _R]:
 
     @functools.wraps(parse)
     def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if not _reusable(args, kwargs):
+            # A first run could consume or change what the checked run must read.
+            with _COUNTS_LOCK:
+                _SKIPPED[name] += 1
+            token = _FAST.set(False)
+            try:
+                return parse(*args, **kwargs)
+            finally:
+                _FAST.reset(token)
         token = _FAST.set(True)
         try:
             return parse(*args, **kwargs)
         except (_Surprise, Exception):
-            _FALLBACKS[name] += 1
+            with _COUNTS_LOCK:
+                _FALLBACKS[name] += 1
         finally:
             _FAST.reset(token)
         token = _FAST.set(False)

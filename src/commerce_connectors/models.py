@@ -176,8 +176,14 @@ def currency_exponent(code: str) -> int:
     return exponent
 
 
+#: The longest payload text a cache keyed by such text keeps: longer text (blanks or
+#: zeros around a value, which the checks accept) is converted again each time, so a
+#: bounded number of entries is also a bounded number of bytes.
+_KEY_LENGTH = 64
+
 #: Inputs already turned into a code (``" usd"`` -> ``"USD"``): a code once known
-#: stays known (currencies are only ever added), so a hit is always right. Bounded.
+#: stays known (currencies are only ever added), so a hit is always right. Bounded,
+#: short inputs only (_KEY_LENGTH).
 _CODES: dict[str, str] = {}
 
 
@@ -187,7 +193,7 @@ def _to_currency(value: object) -> str:
         if known is not None:
             return known
     code = _checked_currency(value)
-    if type(value) is str:
+    if type(value) is str and len(value) <= _KEY_LENGTH:
         if len(_CODES) >= 1024:
             _CODES.clear()
         _CODES[value] = code
@@ -308,7 +314,7 @@ def _variants(value: Iterable[ProductVariant]) -> tuple[ProductVariant, ...]:
 
 
 #: Quantities given as text, converted ("2" -> 2): the same few come back on every line.
-#: Bounded (cleared when full).
+#: Bounded (cleared when full), short text only (_KEY_LENGTH).
 _QUANTITIES: dict[str, int | Decimal] = {}
 
 
@@ -319,9 +325,10 @@ def _quantity(value: object) -> int | Decimal:
         known = _QUANTITIES.get(value)
         if known is None:
             known = _text_quantity(value)
-            if len(_QUANTITIES) >= 1024:
-                _QUANTITIES.clear()
-            _QUANTITIES[value] = known
+            if len(value) <= _KEY_LENGTH:
+                if len(_QUANTITIES) >= 1024:
+                    _QUANTITIES.clear()
+                _QUANTITIES[value] = known
         return known
     return _any_quantity(value)
 
@@ -338,10 +345,9 @@ def _any_quantity(value: object) -> int | Decimal:
         raise TypeError(f"quantity must be int or Decimal, not {type(value).__name__}")
     if isinstance(value, int):
         return value
-    dec = _to_decimal(value)
-    if isinstance(value, str) and dec == dec.to_integral_value() and "." not in value:
-        return int(dec)
-    return dec
+    if isinstance(value, str):
+        return _text_quantity(value)
+    return _to_decimal(value)
 
 
 # --------------------------------------------------------------------------
@@ -444,12 +450,16 @@ class Money:
 
 _ONE = Decimal(1)
 
-#: Money the payload reader's fast path built, by (raw amount as given, currency code):
-#: decimal amounts and integer counts of minor units. Only non-negative amounts are
-#: kept (valid whatever the sign policy); bounded by the reader, cleared by
-#: register_currency() (an exponent may change).
-_MONEY: dict[tuple[Any, str], Money] = {}
-_MINOR_MONEY: dict[tuple[Any, str], Money] = {}
+#: Money the payload reader's fast path built, by (raw amount as given, currency code,
+#: the code's exponent then): decimal amounts and integer counts of minor units. Only
+#: non-negative amounts and short text (_KEY_LENGTH) are kept; bounded by the reader,
+#: cleared by register_currency() (an exponent may change; a reader that stored an
+#: entry meanwhile stored it under the old exponent, where it is never found). A
+#: decimal amount does not depend on the decimal context; minor units are scaled in
+#: it, so the fast reader runs only in a context where scaling is exact (the default
+#: one, or any with at least 18 digits: _parsing._exact_scaleb).
+_MONEY: dict[tuple[Any, str, int], Money] = {}
+_MINOR_MONEY: dict[tuple[Any, str, int], Money] = {}
 
 # Money's slots, written directly: what Money(amount, code) stores once its converters have
 # nothing left to change (a finite Decimal, a code already in the ISO table).

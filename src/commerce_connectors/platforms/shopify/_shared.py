@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from ..._parsing import reusable_argument
 from ...models import (
     Address,
     Cart,
@@ -74,6 +75,8 @@ _FULFILLMENT_FROM_GRAPHQL: Mapping[str, str | None] = {
 }
 
 
+# Frozen: the fast-first parsers may read it twice (see _parsing.fast_first).
+@reusable_argument
 @attrs.frozen
 class ParseOptions:
     """Choices a store may make about how its payloads are read.

@@ -38,7 +38,7 @@ from typing import Any
 
 import attrs
 
-from ..._parsing import PayloadReader, fast_first, reader_type
+from ..._parsing import PayloadReader, fast_first, is_object, reader_type
 from ...errors import FieldProblem, InvalidRecordError
 from ...models import (
     Address,
@@ -92,7 +92,7 @@ def _money(r: PayloadReader, path: str, *, required: bool = False) -> Money | No
         if required:
             r.problem(path, "required money is missing", None)
         return None
-    if type(node) is not dict and not isinstance(node, Mapping):
+    if type(node) is not dict and not is_object(node):  # a dict: no call (hot)
         r.problem(path, f"expected a Money object, got {type(node).__name__}", node)
         return None
     paths = _MONEY_PATHS.get(path)
@@ -111,7 +111,7 @@ _MONEY_PATHS: dict[str, tuple[str, str]] = {}
 
 def _address(r: PayloadReader, path: str) -> Address | None:
     node = r.raw(path)
-    if (type(node) is not dict and not isinstance(node, Mapping)) or not node:
+    if not is_object(node) or not node:
         return None
     a = r.child(path)
     return _new_address(

@@ -37,7 +37,9 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+# _is_object: the name this module's readers (and their tests) use.
 from ..._parsing import MAX_INTEGER, PayloadReader, fast_first, reader_type
+from ..._parsing import is_object as _is_object
 from ...models import (
     Address,
     Cart,
@@ -224,16 +226,6 @@ _UNPAID = {
 
 def _reader(payload: Any, kind: str) -> PayloadReader:
     return reader_type(PayloadReader)(payload, platform=_NAME, kind=kind)
-
-
-def _is_object(value: Any) -> bool:
-    """``isinstance(value, Mapping)``, without the ABC check for JSON's own types."""
-    kind = type(value)
-    if kind is dict:
-        return True
-    if kind is str or value is None:
-        return False
-    return isinstance(value, Mapping)
 
 
 def _join2(first: str | None, second: str | None, sep: str) -> str | None:
